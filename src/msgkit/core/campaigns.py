@@ -1,0 +1,201 @@
+"""Campaigns and their lifecycle, as one transition table (`CAMPAIGN`).
+
+A campaign starts as a draft, may be scheduled, is started (``initializing`` while
+its audience is planned into the outbox, then ``running``), can be stopped and resumed,
+and finishes when nothing is left to send. Enabling and disabling do not change the
+status: a disabled campaign keeps its status but will not start, resume or take
+triggers until it is enabled again. A finished campaign can no longer be edited; a
+running one cannot be deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import attrs
+
+from msgkit.core._fsm import TransitionTable
+from msgkit.core.delivery import Channel
+from msgkit.core.templates import Template
+from msgkit.exceptions import InvalidTransitionError
+
+__all__ = ["CAMPAIGN", "Campaign", "CampaignEvent", "CampaignKind", "CampaignStatus"]
+
+
+class CampaignStatus(str, Enum):
+    """Where a campaign is in its lifecycle."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    INITIALIZING = "initializing"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    DELETED = "deleted"
+
+
+class CampaignEvent(str, Enum):
+    """What can be done to a campaign (or happens to it)."""
+
+    EDIT = "edit"
+    SCHEDULE = "schedule"
+    UNSCHEDULE = "unschedule"
+    START = "start"
+    INITIALIZED = "initialized"
+    STOP = "stop"
+    RESUME = "resume"
+    FINISH = "finish"
+    ENABLE = "enable"
+    DISABLE = "disable"
+    DELETE = "delete"
+
+
+class CampaignKind(str, Enum):
+    """Bulk campaigns run one after another; triggered ones answer events at once."""
+
+    BULK = "bulk"
+    TRIGGERED = "triggered"
+
+
+_S = CampaignStatus
+_E = CampaignEvent
+
+#: The campaign lifecycle.
+CAMPAIGN: TransitionTable[CampaignStatus, CampaignEvent] = TransitionTable(
+    lifecycle="campaign",
+    initial=_S.DRAFT,
+    table={
+        (_S.DRAFT, _E.EDIT): _S.DRAFT,
+        (_S.DRAFT, _E.SCHEDULE): _S.SCHEDULED,
+        (_S.DRAFT, _E.START): _S.INITIALIZING,
+        (_S.DRAFT, _E.ENABLE): _S.DRAFT,
+        (_S.DRAFT, _E.DISABLE): _S.DRAFT,
+        (_S.DRAFT, _E.DELETE): _S.DELETED,
+        (_S.SCHEDULED, _E.EDIT): _S.SCHEDULED,
+        (_S.SCHEDULED, _E.UNSCHEDULE): _S.DRAFT,
+        (_S.SCHEDULED, _E.START): _S.INITIALIZING,
+        (_S.SCHEDULED, _E.ENABLE): _S.SCHEDULED,
+        (_S.SCHEDULED, _E.DISABLE): _S.SCHEDULED,
+        (_S.SCHEDULED, _E.DELETE): _S.DELETED,
+        (_S.INITIALIZING, _E.INITIALIZED): _S.RUNNING,
+        (_S.INITIALIZING, _E.STOP): _S.STOPPED,
+        (_S.RUNNING, _E.STOP): _S.STOPPED,
+        (_S.RUNNING, _E.FINISH): _S.FINISHED,
+        (_S.RUNNING, _E.ENABLE): _S.RUNNING,
+        (_S.RUNNING, _E.DISABLE): _S.RUNNING,
+        (_S.STOPPED, _E.EDIT): _S.STOPPED,
+        (_S.STOPPED, _E.RESUME): _S.INITIALIZING,
+        (_S.STOPPED, _E.START): _S.INITIALIZING,
+        (_S.STOPPED, _E.FINISH): _S.FINISHED,
+        (_S.STOPPED, _E.ENABLE): _S.STOPPED,
+        (_S.STOPPED, _E.DISABLE): _S.STOPPED,
+        (_S.STOPPED, _E.DELETE): _S.DELETED,
+        (_S.FINISHED, _E.DELETE): _S.DELETED,
+    },
+)
+
+_NEEDS_ENABLED = frozenset({_E.START, _E.RESUME, _E.SCHEDULE})
+
+
+def _aware(_: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(
+            f"{attribute.name} must be an aware datetime: add a time zone, "
+            "e.g. datetime(..., tzinfo=timezone.utc)"
+        )
+
+
+def _tags(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        value = [value]
+    return frozenset(tag.strip() for tag in value if tag.strip())
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@attrs.frozen(kw_only=True)
+class Campaign:
+    """A campaign: what to send, to whom, through what, and where it stands.
+
+    Campaigns are immutable: every operation returns the changed campaign.
+
+    Attributes:
+        name: A label for people.
+        template: What to send.
+        id: A stable id; part of every message's idempotency key.
+        channel: SMS, LINE or web chat.
+        provider: The configured provider name to send through.
+        kind: Bulk (queued behind other bulk campaigns) or triggered.
+        tags: Labels for finding and reporting.
+        send_at: When to start (aware datetime), or None for "when started".
+        status: The lifecycle status.
+        enabled: Whether it may start, resume or take triggers.
+        stop_reason: Why it was last stopped, e.g. an account error from the provider.
+    """
+
+    name: str
+    template: Template | None = None
+    id: str = attrs.field(factory=_new_id)
+    channel: Channel = attrs.field(default=Channel.SMS, converter=Channel)
+    provider: str | None = None
+    kind: CampaignKind = attrs.field(default=CampaignKind.BULK, converter=CampaignKind)
+    tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
+    send_at: datetime | None = attrs.field(default=None, validator=_aware)
+    status: CampaignStatus = attrs.field(default=CampaignStatus.DRAFT, converter=CampaignStatus)
+    enabled: bool = True
+    stop_reason: str | None = None
+
+    def apply(self, event: CampaignEvent | str, *, reason: str | None = None) -> Campaign:
+        """This campaign after ``event``.
+
+        Args:
+            event: What happens.
+            reason: Why, for a stop (kept as `stop_reason`).
+
+        Raises:
+            InvalidTransitionError: When the status does not allow the event, or the
+                campaign is disabled and the event would make it send.
+        """
+        event = CampaignEvent(event)
+        if not self.enabled and event in _NEEDS_ENABLED:
+            raise InvalidTransitionError(
+                "campaign", "disabled", event.value, (CampaignEvent.ENABLE.value,)
+            )
+        status = CAMPAIGN.next(self.status, event)
+        changes: dict[str, Any] = {"status": status}
+        if event is CampaignEvent.ENABLE:
+            changes["enabled"] = True
+        elif event is CampaignEvent.DISABLE:
+            changes["enabled"] = False
+        elif event is CampaignEvent.STOP:
+            changes["stop_reason"] = reason
+        elif event in (CampaignEvent.START, CampaignEvent.RESUME):
+            changes["stop_reason"] = None
+        return attrs.evolve(self, **changes)
+
+    def edit(self, **changes: Any) -> Campaign:
+        """This campaign with some settings changed (``template=...``, ``tags=...``).
+
+        Raises:
+            InvalidTransitionError: When the status does not allow editing (running,
+                finished, deleted).
+            ValueError: For a lifecycle field: use `apply` for those.
+        """
+        forbidden = {"id", "status", "enabled", "stop_reason"} & changes.keys()
+        if forbidden:
+            raise ValueError(
+                f"{', '.join(sorted(forbidden))} cannot be edited: use apply() with an event"
+            )
+        CAMPAIGN.next(self.status, CampaignEvent.EDIT)
+        return attrs.evolve(self, **changes)
+
+    def schedule(self, send_at: datetime) -> Campaign:
+        """This campaign scheduled to start at ``send_at`` (an aware datetime)."""
+        _aware(None, attrs.fields(Campaign).send_at, send_at)
+        return attrs.evolve(self.apply(CampaignEvent.SCHEDULE), send_at=send_at)

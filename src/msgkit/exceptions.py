@@ -1,0 +1,301 @@
+"""The one error tree of msgkit.
+
+Every error msgkit raises on purpose is a `MsgkitError`, and also an instance of the
+builtin exception that fits it, so ``except ValueError`` keeps working for code that
+does not know msgkit::
+
+    MsgkitError (Exception)
+    ├── InvalidPhoneError (ValueError)         a number that cannot be used
+    ├── TemplateError (ValueError)             a template or its values are wrong
+    │   ├── TemplateSyntaxError                  ``${`` without ``}``, a bad name
+    │   ├── MissingVariableError                 a value is missing at render time
+    │   ├── UnknownVariableError                 a value names no variable
+    │   └── NotAllowedError                      the channel forbids this content
+    ├── InvalidTransitionError (RuntimeError)  an event the current state does not allow
+    ├── ImportFileError (ValueError)           a recipient file cannot be read (row, column)
+    ├── ConfigError (ValueError)               configuration is missing or wrong
+    ├── ProviderError (RuntimeError)           a provider refused or failed a request
+    │   ├── RateLimitedError                     slow down; ``retry_after`` seconds
+    │   ├── UnavailableError                     timeout, 5xx: retry later
+    │   ├── RejectedError                        permanent for this message
+    │   └── AccountError                         stop the campaign: balance, suspension
+    │       └── AuthError                          credentials refused
+    └── SignatureError (ValueError)            a webhook whose signature does not verify
+
+Each error says what to do next in its message (``hint``), and keeps the facts a
+program needs as attributes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountError",
+    "AuthError",
+    "ConfigError",
+    "ImportFileError",
+    "InvalidPhoneError",
+    "InvalidTransitionError",
+    "MissingVariableError",
+    "MsgkitError",
+    "NotAllowedError",
+    "ProviderError",
+    "RateLimitedError",
+    "RejectedError",
+    "SignatureError",
+    "TemplateError",
+    "TemplateSyntaxError",
+    "UnavailableError",
+    "UnknownVariableError",
+]
+
+
+class MsgkitError(Exception):
+    """The root of every error msgkit raises.
+
+    Args:
+        message: What went wrong.
+        hint: What to do about it; appended to the message.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message} — {hint}")
+
+
+class InvalidPhoneError(MsgkitError, ValueError):
+    """A phone number that cannot be used.
+
+    Attributes:
+        reason: A short machine-readable reason, e.g. ``"too_short"``,
+            ``"invalid_for_region"``, ``"not_mobile"``; see `PhoneErrorReason`.
+        raw: The input as given (unmasked: do not log it).
+    """
+
+    def __init__(self, message: str, *, reason: str, raw: str = "", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.reason = reason
+        self.raw = raw
+
+
+class TemplateError(MsgkitError, ValueError):
+    """A template, or the values given to it, cannot produce a message."""
+
+
+class TemplateSyntaxError(TemplateError):
+    """The template text is malformed (an unclosed ``${`` or an invalid name).
+
+    Attributes:
+        position: The index in the body where the problem starts.
+    """
+
+    def __init__(self, message: str, *, position: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.position = position
+
+
+class MissingVariableError(TemplateError):
+    """Rendering needs a value that was not given.
+
+    Attributes:
+        names: The variables without a value, in the order the template uses them.
+    """
+
+    def __init__(self, names: tuple[str, ...], *, hint: str | None = None) -> None:
+        listed = ", ".join(f"${{{n}}}" for n in names)
+        super().__init__(
+            f"no value for {listed}",
+            hint=hint or "give a value for each variable, or map a column to it",
+        )
+        self.names = names
+
+
+class UnknownVariableError(TemplateError):
+    """A value was given for a name the template does not use.
+
+    Attributes:
+        names: The names given that the template does not have.
+        known: The variables the template does have.
+    """
+
+    def __init__(self, names: tuple[str, ...], known: tuple[str, ...]) -> None:
+        listed = ", ".join(names)
+        known_listed = ", ".join(known) or "(none)"
+        super().__init__(
+            f"the template has no variable named {listed}",
+            hint=f"its variables are: {known_listed}",
+        )
+        self.names = names
+        self.known = known
+
+
+class NotAllowedError(TemplateError):
+    """The content is not allowed by the channel or the template kind.
+
+    Attributes:
+        violations: One sentence per rule broken.
+    """
+
+    def __init__(self, violations: tuple[str, ...]) -> None:
+        super().__init__("; ".join(violations))
+        self.violations = violations
+
+
+class InvalidTransitionError(MsgkitError, RuntimeError):
+    """An event that the current state of a lifecycle does not allow.
+
+    Attributes:
+        lifecycle: Which lifecycle, e.g. ``"campaign"`` or ``"message"``.
+        state: The current state.
+        event: The event that was refused.
+        allowed: The events the current state does allow.
+    """
+
+    def __init__(self, lifecycle: str, state: str, event: str, allowed: tuple[str, ...]):
+        choices = ", ".join(allowed) if allowed else "nothing: it is final"
+        super().__init__(
+            f"cannot {event} a {lifecycle} that is {state}",
+            hint=f"from {state} a {lifecycle} allows: {choices}",
+        )
+        self.lifecycle = lifecycle
+        self.state = state
+        self.event = event
+        self.allowed = allowed
+
+
+class ImportFileError(MsgkitError, ValueError):
+    """A recipient file cannot be read.
+
+    Attributes:
+        path: The file, when known.
+        row: The 1-based row number in the file (the header is row 1), when known.
+        column: The column name, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = []
+        if path is not None:
+            where.append(path)
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        prefix = f"{', '.join(where)}: " if where else ""
+        super().__init__(prefix + message, hint=hint)
+        self.path = path
+        self.row = row
+        self.column = column
+
+
+class ConfigError(MsgkitError, ValueError):
+    """Configuration is missing or wrong.
+
+    Attributes:
+        key: The setting concerned, e.g. ``"providers.sms.access_key_id"``.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, hint: str | None = None):
+        super().__init__(message if key is None else f"{key}: {message}", hint=hint)
+        self.key = key
+
+
+class ProviderError(MsgkitError, RuntimeError):
+    """A provider refused or failed a request.
+
+    Attributes:
+        provider: The provider's configured name.
+        status: The HTTP status, when there was a response.
+        provider_code: The provider's own error code (``isv.MOBILE_NUMBER_ILLEGAL``,
+            ``21610``, ...).
+        request_id: The provider's request id, for its support desk.
+        retryable: Whether the same request may succeed later.
+    """
+
+    retryable_default = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status: int | None = None,
+        provider_code: str | None = None,
+        request_id: str | None = None,
+        retryable: bool | None = None,
+        hint: str | None = None,
+    ) -> None:
+        facts = [f"provider {provider!r}"]
+        if status is not None:
+            facts.append(f"HTTP {status}")
+        if provider_code is not None:
+            facts.append(f"code {provider_code}")
+        if request_id is not None:
+            facts.append(f"request {request_id}")
+        super().__init__(f"{message} ({', '.join(facts)})", hint=hint)
+        self.provider = provider
+        self.status = status
+        self.provider_code = provider_code
+        self.request_id = request_id
+        self.retryable = self.retryable_default if retryable is None else retryable
+
+
+class RateLimitedError(ProviderError):
+    """The provider asks us to slow down.
+
+    Attributes:
+        retry_after: Seconds to wait before the next attempt, when the provider said.
+    """
+
+    retryable_default = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        retry_after: float | None = None,
+        status: int | None = None,
+        provider_code: str | None = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            provider=provider,
+            status=status,
+            provider_code=provider_code,
+            request_id=request_id,
+            retryable=True,
+            hint=hint or "msgkit waits and retries; lower the send speed to avoid it",
+        )
+        self.retry_after = retry_after
+
+
+class UnavailableError(ProviderError):
+    """The provider did not answer usefully (timeout, 5xx); the request may be retried."""
+
+    retryable_default = True
+
+
+class RejectedError(ProviderError):
+    """The provider refused this message for good (invalid number, opted out, content)."""
+
+
+class AccountError(ProviderError):
+    """An account-level refusal (no balance, suspended): stop the campaign, fix the account."""
+
+
+class AuthError(AccountError):
+    """The provider refused the credentials."""
+
+
+class SignatureError(MsgkitError, ValueError):
+    """A webhook request whose signature does not verify: do not trust its body."""
