@@ -1,0 +1,222 @@
+"""The provider protocol: sans-IO adapters that build requests and parse responses.
+
+An adapter never performs I/O. For a batch of `OutboundMessage` it builds one or more
+`SendRequest` (an `httpx.Request` plus the ids of the messages it carries); a transport
+performs them; the adapter turns each response into one `SendResult` per message. The
+engine decides what happens next from `SendResult.outcome`:
+
+- ``accepted``: the provider took the message (``provider_message_id`` set).
+- ``retry``: not sent; the same message may be sent again later (``retry_after``).
+- ``failed``: permanent for this message (invalid number, opted out, content refused).
+- ``account``: account-level (no balance, credentials): stop the campaign, say why.
+- ``unknown``: the request may or may not have been processed (a timeout after it left,
+  on a provider without idempotency); reconcile before re-sending.
+
+Limits are data on `Capabilities`, enforced by the core and the engine, not by each
+adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+import httpx
+
+from msgkit.core.contacts import mask
+from msgkit.core.delivery import Channel, MessageState
+from msgkit.core.templates import ContentRules, TemplateKind
+from msgkit.exceptions import ProviderError
+
+__all__ = [
+    "Capabilities",
+    "OutboundMessage",
+    "Outcome",
+    "Provider",
+    "SendRequest",
+    "SendResult",
+    "StatusResult",
+    "transport_error_outcome",
+]
+
+
+class Outcome(str, Enum):
+    """What became of one message after a send attempt."""
+
+    ACCEPTED = "accepted"
+    RETRY = "retry"
+    FAILED = "failed"
+    ACCOUNT = "account"
+    UNKNOWN = "unknown"
+
+
+def _frozen_map(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class OutboundMessage:
+    """One message as an adapter needs it.
+
+    Attributes:
+        id: Our message id (16–64 characters of ``[A-Za-z0-9_-]``): sent as Alibaba's
+            ``OutId``, LINE's ``X-Line-Delivery-Tag``, an idempotency key where the
+            provider takes one, and used to match receipts and status queries.
+        channel: SMS, LINE or web chat.
+        to: The address: E.164 for SMS and LINE, the contact or conversation id for
+            web chat.
+        text: The rendered text.
+        kind: Notification, promotional or multimedia.
+        template_code: The provider's approved template id, for providers that render
+            on their side (Alibaba).
+        params: The template variables as strings, for those providers.
+        sender: The sender: SMS signature, from-number or messaging service, agent.
+        expires_at: When the message stops being worth delivering (validity).
+        media: Image or media URLs.
+        options: Channel-specific extras (a LINE flex message, a web-chat inbox id).
+    """
+
+    id: str
+    channel: Channel = attrs.field(converter=Channel)
+    to: str
+    text: str
+    kind: TemplateKind = attrs.field(default=TemplateKind.NOTIFICATION, converter=TemplateKind)
+    template_code: str | None = None
+    params: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
+    sender: str | None = None
+    expires_at: datetime | None = None
+    media: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+
+    def __repr__(self) -> str:
+        to = mask(self.to) if self.to.startswith("+") else self.to
+        return f"OutboundMessage(id={self.id!r}, channel={self.channel.value!r}, to={to!r})"
+
+
+@attrs.frozen(kw_only=True)
+class SendRequest:
+    """One HTTP request and the messages it carries."""
+
+    request: httpx.Request
+    message_ids: tuple[str, ...] = attrs.field(converter=tuple)
+
+
+@attrs.frozen(kw_only=True)
+class SendResult:
+    """What became of one message.
+
+    Attributes:
+        message_id: Our message id.
+        outcome: See `Outcome`.
+        provider_message_id: The provider's id for it, when accepted.
+        error: The error, for every outcome but ``accepted``.
+        retry_after: Seconds to wait before retrying, when the provider said.
+        fallback_now: Go to the fallback channel at once (LINE 422: not reachable).
+        suppress: The recipient opted out at the provider (Twilio 21610): add them to
+            the suppression list.
+    """
+
+    message_id: str
+    outcome: Outcome = attrs.field(converter=Outcome)
+    provider_message_id: str | None = None
+    error: ProviderError | None = None
+    retry_after: float | None = None
+    fallback_now: bool = False
+    suppress: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class StatusResult:
+    """What the provider says of a message we may have sent (reconciliation).
+
+    Attributes:
+        message_id: Our message id.
+        found: Whether the provider knows the message at all.
+        state: ``submitted``, ``delivered``, ``undelivered`` or ``failed`` when found.
+        provider_message_id: The provider's id, when found.
+        error_code: The provider's error code for undelivered or failed messages.
+    """
+
+    message_id: str
+    found: bool
+    state: MessageState | None = None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Capabilities:
+    """What a provider can do, as data.
+
+    Attributes:
+        channel: The channel it serves.
+        max_batch: The most messages one call to `Provider.build_send` may be given.
+        scheme: How SMS length is counted: ``"gsm"`` or ``"cn"``.
+        content: What templates may contain, per kind.
+        renders_templates: The provider renders approved templates itself from
+            ``template_code`` and ``params`` (Alibaba); otherwise it takes ``text``.
+        rate_per_second: The provider's request rate limit, or None.
+        idempotent: The provider de-duplicates a repeated request for the same message,
+            so an unknown outcome may simply be retried.
+        status_query: The provider can be asked about a message by our id
+            (`Provider.build_status`), so an unknown outcome can be reconciled.
+        delivery_receipts: The provider reports delivery (webhook or status).
+        sender_review: Sender names or signatures must be approved first.
+        max_text: The longest text accepted, in characters, or None.
+    """
+
+    channel: Channel = attrs.field(converter=Channel)
+    max_batch: int = 1
+    scheme: Literal["gsm", "cn"] = "gsm"
+    content: ContentRules = attrs.field(factory=ContentRules)
+    renders_templates: bool = False
+    rate_per_second: float | None = None
+    idempotent: bool = False
+    status_query: bool = False
+    delivery_receipts: bool = True
+    sender_review: bool = False
+    max_text: int | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A sans-IO adapter for one messaging service.
+
+    Attributes:
+        name: The configured name (``"sms"``, ``"line-tw"``).
+        capabilities: What it can do.
+    """
+
+    name: str
+    capabilities: Capabilities
+
+    def build_send(self, batch: Sequence[OutboundMessage]) -> list[SendRequest]:
+        """The requests that send ``batch`` (at most ``capabilities.max_batch``)."""
+        ...
+
+    def parse_send(self, sent: SendRequest, response: httpx.Response) -> list[SendResult]:
+        """One result per message of ``sent.message_ids``, whatever the response."""
+        ...
+
+    def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
+        """A status query for a message sent at ``sent_at``, or None if not supported."""
+        ...
+
+    def parse_status(self, message: OutboundMessage, response: httpx.Response) -> StatusResult:
+        """What the status query answered."""
+        ...
+
+
+def transport_error_outcome(error: httpx.TransportError, capabilities: Capabilities) -> Outcome:
+    """Classify a transport failure.
+
+    A request that never left (connection refused, connect timeout) may be retried.
+    One that may have been received (read timeout, dropped connection) may be retried
+    only where the provider de-duplicates; elsewhere its outcome is unknown.
+    """
+    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return Outcome.RETRY
+    return Outcome.RETRY if capabilities.idempotent else Outcome.UNKNOWN
