@@ -25,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import random
+import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -55,7 +57,15 @@ from msgkit.providers.base import (
 from msgkit.store.base import Change, MessageRow
 from msgkit.store.sql import SQLStore
 
-__all__ = ["Dispatcher", "DispatcherSettings", "RunStats", "outbound_of", "speed_of"]
+__all__ = [
+    "Dispatcher",
+    "DispatcherSettings",
+    "RunStats",
+    "dead_local_workers",
+    "new_worker_id",
+    "outbound_of",
+    "speed_of",
+]
 
 log = logging.getLogger("msgkit.engine")
 T = TypeVar("T")
@@ -119,6 +129,34 @@ class RunStats:
     campaigns_finished: list[str] = attrs.field(factory=list)
 
 
+def new_worker_id() -> str:
+    """A worker id that tells where it runs: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def dead_local_workers(workers: Sequence[str]) -> list[str]:
+    """Of these worker ids, those of processes on this host that no longer run.
+
+    Workers elsewhere (or with ids of another shape) are left to their leases.
+    """
+    host = socket.gethostname()
+    dead = []
+    for worker in workers:
+        parts = worker.rsplit(":", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead.append(worker)
+        except PermissionError:
+            continue
+    return dead
+
+
 def speed_of(campaign: Campaign) -> float | None:
     """The campaign's send speed in messages per second, or None for unlimited."""
     policy = getattr(campaign, "policy", None)
@@ -180,7 +218,7 @@ class Dispatcher:
         self.providers = dict(providers)
         self.clock = clock or SystemClock()
         self.settings = settings or DispatcherSettings()
-        self.worker = worker or f"w-{uuid.uuid4().hex[:12]}"
+        self.worker = worker or new_worker_id()
         self.stats = RunStats()
         self._rng = rng or random.Random()  # noqa: S311 - jitter only
         if transport is None or isinstance(transport, Mapping):
@@ -562,7 +600,9 @@ class Dispatcher:
             self.stats.expired += sum(r.applied for r in done)
 
     async def _recover(self, now: datetime) -> None:
-        queued = await self._db(self.store.stale, MessageState.QUEUED, now=now)
+        holders = await self._db(self.store.holders)
+        dead = dead_local_workers([h for h in holders if h != self.worker])
+        queued = await self._db(self.store.stale, MessageState.QUEUED, now=now, dead=dead)
         if queued:
             await self._db(
                 self.store.apply,
@@ -574,7 +614,7 @@ class Dispatcher:
                 ],
                 now=now,
             )
-        sending = await self._db(self.store.stale, MessageState.SENDING, now=now)
+        sending = await self._db(self.store.stale, MessageState.SENDING, now=now, dead=dead)
         if sending:
             log.warning("%d messages were being sent by a worker that died", len(sending))
             await self._db(

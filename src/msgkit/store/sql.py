@@ -773,14 +773,32 @@ class SQLStore:
             )
         ]
 
-    def stale(self, state: MessageState, *, now: datetime, limit: int = _BATCH) -> list[MessageRow]:
-        """Queued or sending messages whose worker's lease ran out (the worker died)."""
+    def stale(
+        self,
+        state: MessageState,
+        *,
+        now: datetime,
+        dead: Sequence[str] = (),
+        limit: int = _BATCH,
+    ) -> list[MessageRow]:
+        """Queued or sending messages of a dead worker: its lease ran out, or it is in ``dead``."""
+        known_dead = f" OR worker IN ({self._in(dead)})" if dead else ""
         rows = self._read(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = ? "
-            "AND lease_until < ? ORDER BY lease_until LIMIT ?",
-            (state.value, ms(now), limit),
+            f"AND (lease_until < ?{known_dead}) ORDER BY lease_until LIMIT ?",
+            (state.value, ms(now), *dead, limit),
         )
         return [_row_to_message(r) for r in rows]
+
+    def holders(self) -> list[str]:
+        """The workers holding queued or sending messages."""
+        return [
+            r[0]
+            for r in self._read(
+                "SELECT DISTINCT worker FROM messages WHERE state IN ('queued', 'sending') "
+                "AND worker IS NOT NULL"
+            )
+        ]
 
     def to_reconcile(self, *, now: datetime, limit: int = _BATCH) -> list[MessageRow]:
         """Unknown messages due for another reconciliation attempt."""
