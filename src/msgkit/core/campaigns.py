@@ -20,6 +20,7 @@ import attrs
 
 from msgkit.core._fsm import TransitionTable
 from msgkit.core.delivery import Channel
+from msgkit.core.policy import SendPolicy
 from msgkit.core.templates import Template
 from msgkit.exceptions import InvalidTransitionError
 
@@ -137,6 +138,8 @@ class Campaign:
         status: The lifecycle status.
         enabled: Whether it may start, resume or take triggers.
         stop_reason: Why it was last stopped, e.g. an account error from the provider.
+        policy: The sending rules: validity, contact schedule, frequency caps, send
+            speed, opt-out scope, short links, test numbers (see `SendPolicy`).
     """
 
     name: str
@@ -150,6 +153,7 @@ class Campaign:
     status: CampaignStatus = attrs.field(default=CampaignStatus.DRAFT, converter=CampaignStatus)
     enabled: bool = True
     stop_reason: str | None = None
+    policy: SendPolicy = attrs.field(factory=SendPolicy)
 
     def apply(self, event: CampaignEvent | str, *, reason: str | None = None) -> Campaign:
         """This campaign after ``event``.
