@@ -357,10 +357,14 @@ class _DigestSet:
                 table[i] = stored
 
 
+_BASE62_VALUE = {ch: value for value, ch in enumerate(BASE62)}
+
+
 def _param_number(param: str) -> int:
+    """The number a base62 param writes (exact, so distinct params are distinct numbers)."""
     number = 0
     for ch in param:
-        number = number * 62 + BASE62.index(ch)
+        number = number * 62 + _BASE62_VALUE[ch]
     return number
 
 
@@ -489,10 +493,11 @@ class _Planner:
                 SkipReason.DUPLICATE, "an earlier contact of this plan has the same address"
             )
         route = self.route
-        for entry in suppression_keys(address, channel=route.channel, sender=route.sender):
-            if entry in self.suppression:
-                scope = "everything" if entry.scope == "*" else entry.scope
-                return skip(SkipReason.SUPPRESSED, f"opted out of {scope}")
+        if self.suppression:
+            for entry in suppression_keys(address, channel=route.channel, sender=route.sender):
+                if entry in self.suppression:
+                    scope = "everything" if entry.scope == "*" else entry.scope
+                    return skip(SkipReason.SUPPRESSED, f"opted out of {scope}")
         if self.control is not None and self.control.holds_out(contact.key):
             return skip(SkipReason.CONTROL_GROUP, "held out in the campaign's control group")
 
