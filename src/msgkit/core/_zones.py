@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import zoneinfo
 from datetime import date, datetime, time, timedelta, timezone
-from functools import cache
+from functools import cache, lru_cache
 
 __all__ = ["day_start", "first_instant", "instants", "transition", "utc", "zone"]
 
@@ -94,6 +94,8 @@ def first_instant(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
     return hi if jump is None else jump
 
 
+@lru_cache(maxsize=4096)
 def day_start(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
-    """The first instant of the local calendar day ``day`` in ``tz`` (UTC)."""
+    """The first instant of the local calendar day ``day`` in ``tz`` (UTC); cached, as
+    daily caps and schedules ask for the same few days again and again."""
     return first_instant(datetime.combine(day, time(0)), tz)
