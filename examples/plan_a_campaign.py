@@ -35,9 +35,8 @@ campaign = msgkit.Campaign(
         schedule=ContactSchedule.parse("Mon-Fri 09:00-20:00; Sat 10:00-14:00"),
         caps=[FrequencyCap(limit=1, per="day", tag="promo")],
         send_speed=SendSpeed(messages=600, per=timedelta(minutes=1)),
-        links=ShortLinks(
-            base_url="https://go.example.com/l", secret="an example secret, not yours"
-        ),
+        # Read the link secret from your configuration (ShortLinks.new_secret() makes one).
+        links=ShortLinks(base_url="https://go.example.com/l", secret=ShortLinks.new_secret()),
     ),
 )
 
