@@ -37,7 +37,7 @@ def test_daily_cap_counts_the_local_calendar_day() -> None:
     assert not capped.allowed
     assert capped.count == 1
     assert capped.allowed_at == datetime(2024, 6, 3, 16, 0, tzinfo=UTC)
-    assert "at most 1 messages per day" in capped.detail
+    assert "at most 1 message per day" in capped.detail
     # In UTC that record was yesterday: counting the server's day would wrongly allow it.
     assert check_caps([cap], [this_morning], at=NOW, zone_name="UTC", channel="sms").allowed
 
@@ -107,7 +107,7 @@ def test_describe() -> None:
         "at most 5 messages per week (rolling)"
     )
     assert FrequencyCap(limit=1, per=timedelta(hours=4), tag="promo").describe() == (
-        "at most 1 messages tagged 'promo' per 4 hours (rolling)"
+        "at most 1 message tagged 'promo' per 4 hours (rolling)"
     )
 
 

@@ -438,7 +438,7 @@ def test_capped_contacts_are_skipped_with_when() -> None:
     c = campaign(caps=[FrequencyCap(limit=1, per="day")])
     capped, free = items(c, [(person(TAIPEI), history(1)), (person(BOGOTA), [])])
     detail = skipped(capped, SkipReason.CAPPED).detail
-    assert "at most 1 messages per day" in detail
+    assert "at most 1 message per day" in detail
     assert "2024-01-15 16:00 UTC" in detail  # midnight in Taipei
     planned(free)
 

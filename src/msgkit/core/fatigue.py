@@ -141,7 +141,8 @@ class FrequencyCap:
 
     def describe(self) -> str:
         """The cap in words."""
-        what = f"{self.channel.value} messages" if self.channel else "messages"
+        noun = "message" if self.limit == 1 else "messages"
+        what = f"{self.channel.value} {noun}" if self.channel else noun
         if self.tag:
             what += f" tagged {self.tag!r}"
         period = "day" if self.per == "day" else f"{_span(self.per)} (rolling)"
@@ -167,7 +168,7 @@ def _span(period: timedelta) -> str:
     if period % timedelta(weeks=1) == timedelta(0):
         weeks = period // timedelta(weeks=1)
         return "week" if weeks == 1 else f"{weeks} weeks"
-    if period % timedelta(days=1) == timedelta(0):
+    if period % timedelta(days=1) == timedelta(0) and period.days > 1:
         return f"{period.days} days"
     if period % timedelta(hours=1) == timedelta(0):
         hours = period // timedelta(hours=1)

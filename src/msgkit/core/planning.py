@@ -39,7 +39,7 @@ in one query, and yields the pairs; the planner pulls one item at a time::
     summary = PlanSummary(price_per_segment="0.035")
     items = plan(campaign, audience(), now=now, route=route,
                  suppression=store.suppression_set(), control=control)
-    for batch in itertools.batched(summary.track(items), 1_000):
+    for batch in batched(summary.track(items), 1_000):   # itertools.batched on 3.12
         store.write_plan(batch)             # one transaction per batch, insert-or-ignore
 
 A million contacts then flow through in constant memory apart from the dedupe table.
@@ -433,8 +433,11 @@ class _Planner:
             )
         self.codes: dict[str, str] = {}
         if links is not None:
-            self.codes = {link.name: link.code for link in links.links_for(campaign.id, template)}
-            self.codes.update(link_codes or {})
+            given = link_codes or {}
+            self.codes = {
+                link.name: given.get(link.name, link.code)
+                for link in links.links_for(campaign.id, template)
+            }
         self.params_seen = _DigestSet()
 
         if test:

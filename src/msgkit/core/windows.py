@@ -196,8 +196,12 @@ class ContactSchedule:
 
     @classmethod
     def parse(cls, text: str, *, blackout: Iterable[date | str] = ()) -> ContactSchedule:
-        """A schedule from windows separated by ``;`` or ``,``, e.g.
-        ``"Mon-Fri 09:00-20:00; Sat 10:00-14:00"``."""
+        """A schedule from text: windows separated by ``;`` or ``,``.
+
+        Example:
+            >>> len(ContactSchedule.parse("Mon-Fri 09:00-20:00; Sat 10:00-14:00").windows)
+            2
+        """
         found = [m.group(0) for m in _WINDOW.finditer(text)]
         rest = _WINDOW.sub("", text).replace(";", "").replace(",", "").strip()
         if not found or rest:
