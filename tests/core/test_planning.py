@@ -44,7 +44,7 @@ from msgkit.core.planning import (
     summarize,
 )
 from msgkit.core.policy import SendPolicy, SendSpeed
-from msgkit.core.templates import ContentRules, KindRules, ReviewStatus
+from msgkit.core.templates import ContentRules, KindRules
 from msgkit.core.windows import CHINA_PROMOTIONAL, CHINA_ZONE, ContactSchedule, recipient_zone
 
 UTC = timezone.utc
@@ -320,10 +320,9 @@ def test_template_the_route_refuses_raises_at_once() -> None:
     reviewed = ContentRules(review=True)
     with pytest.raises(NotAllowedError, match="approved"):
         plan(campaign(), [], now=NOW, route=Route(channel="sms", content=reviewed))
-    approved = campaign()
-    approved = approved.edit(
-        template=approved.template and attrs.evolve(approved.template, review=ReviewStatus.APPROVED)
-    )
+    draft = campaign()
+    assert draft.template is not None
+    approved = draft.edit(template=draft.template.reviewed("submit").reviewed("approve"))
     assert items(approved, [person(TAIPEI)], route=Route(channel="sms", content=reviewed))
     with pytest.raises(ConfigError, match="no template"):
         plan(Campaign(name="empty"), [], now=NOW)

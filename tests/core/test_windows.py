@@ -133,6 +133,9 @@ def test_next_open_respects_until() -> None:
     saturday = local("UTC", 2024, 6, 1, 12, 0)
     assert s.next_open(saturday, "UTC", until=saturday + timedelta(days=1)) is None
     assert s.next_open(saturday, "UTC") == local("UTC", 2024, 6, 3, 9, 0)
+    open_now = local("UTC", 2024, 6, 3, 9, 30)
+    assert s.next_open(open_now, "UTC", until=open_now) is None
+    assert s.next_open(open_now, "UTC", until=open_now + timedelta(minutes=1)) == open_now
 
 
 # --- daylight saving time -----------------------------------------------------------

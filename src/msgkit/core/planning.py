@@ -623,7 +623,7 @@ class _Planner:
             moved = at
             if schedule is not None:
                 opens = schedule.next_open(moved, zone_name, until=expires)
-                if opens is None or (expires is not None and opens >= expires):
+                if opens is None:  # no opening before expiry
                     return _When(
                         None,
                         SkipReason.EXPIRED,
@@ -633,7 +633,7 @@ class _Planner:
                 moved = opens
             if china:
                 opens = CHINA_PROMOTIONAL.next_open(moved, CHINA_ZONE, until=expires)
-                if opens is None or (expires is not None and opens >= expires):
+                if opens is None:  # no opening before expiry
                     return _When(
                         None,
                         SkipReason.EXPIRED,

@@ -249,8 +249,13 @@ class ContactSchedule:
             The instant, or None when there is none before ``until`` (or the horizon).
         """
         at = utc(at)
-        if self.is_open(at, zone_name):
-            return at
+        found = at if self.is_open(at, zone_name) else self._scan(at, zone_name, until)
+        if found is None or (until is not None and found >= until):
+            return None
+        return found
+
+    def _scan(self, at: datetime, zone_name: str, until: datetime | None) -> datetime | None:
+        """The first open instant after ``at`` (closed), day by day in local time."""
         tz = zone(zone_name)
         day = at.astimezone(tz).date() - timedelta(days=1)
         best: datetime | None = None
