@@ -71,6 +71,12 @@ MODULES = [
     "msgkit.core.templates",
     "msgkit.core.campaigns",
     "msgkit.core.delivery",
+    "msgkit.core.windows",
+    "msgkit.core.fatigue",
+    "msgkit.core.optout",
+    "msgkit.core.links",
+    "msgkit.core.policy",
+    "msgkit.core.planning",
 ]
 
 

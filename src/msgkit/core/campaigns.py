@@ -20,6 +20,7 @@ import attrs
 
 from msgkit.core._fsm import TransitionTable
 from msgkit.core.delivery import Channel
+from msgkit.core.policy import SendPolicy
 from msgkit.core.templates import Template
 from msgkit.exceptions import InvalidTransitionError
 
@@ -173,6 +174,8 @@ class Campaign:
         status: The lifecycle status.
         enabled: Whether it may start, resume or take triggers.
         stop_reason: Why it was last stopped, e.g. an account error from the provider.
+        policy: The sending rules: validity, contact schedule, frequency caps, send
+            speed, opt-out scope, short links, test numbers (see `SendPolicy`).
         fallback: A second channel for contacts the first does not reach.
         on_unknown: What to do with a message whose outcome cannot be known after a
             crash, when the provider cannot be asked: ``"mark_unknown"`` (report it,
@@ -190,6 +193,7 @@ class Campaign:
     status: CampaignStatus = attrs.field(default=CampaignStatus.DRAFT, converter=CampaignStatus)
     enabled: bool = True
     stop_reason: str | None = None
+    policy: SendPolicy = attrs.field(factory=SendPolicy)
     fallback: Fallback | None = None
     on_unknown: Literal["mark_unknown", "resend"] = "mark_unknown"
 
