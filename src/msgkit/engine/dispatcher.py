@@ -40,6 +40,7 @@ import httpx
 
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, CampaignStatus
 from msgkit.core.delivery import MessageEvent, MessageState
+from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.engine.clock import Clock, SystemClock
 from msgkit.engine.ratelimit import TokenBucket
 from msgkit.engine.retry import RetryPolicy
@@ -159,15 +160,8 @@ def dead_local_workers(workers: Sequence[str]) -> list[str]:
 
 def speed_of(campaign: Campaign) -> float | None:
     """The campaign's send speed in messages per second, or None for unlimited."""
-    policy = getattr(campaign, "policy", None)
-    for name in ("per_second", "messages_per_second"):
-        value = getattr(policy, name, None)
-        if value:
-            return float(value)
-    per_minute = getattr(policy, "per_minute", None) or getattr(policy, "messages_per_minute", None)
-    if per_minute:
-        return float(per_minute) / 60.0
-    return None
+    speed = campaign.policy.send_speed
+    return None if speed is None else speed.per_second
 
 
 def outbound_of(row: MessageRow) -> OutboundMessage:
@@ -522,7 +516,13 @@ class Dispatcher:
                 if result.fallback_now:
                     self._last_housekeeping = None  # release the fallback at the next pass
                 if result.suppress:
-                    suppress.append((f"{row.channel}:{name}", row.recipient, "opted out", name))
+                    key = suppression_key(
+                        row.recipient,
+                        scope=OptOutScope.SENDER,
+                        channel=row.channel,
+                        sender=row.payload.get("sender"),
+                    )
+                    suppress.append((key.scope, key.address, "opted out at the provider", name))
             elif result.outcome is Outcome.ACCOUNT:
                 account_error = error or ProviderError("account refused", provider=name)
                 changes.append(

@@ -75,6 +75,7 @@ MIGRATIONS: list[list[str]] = [
             payload TEXT NOT NULL,
             segments INTEGER NOT NULL,
             test INTEGER NOT NULL,
+            counts INTEGER NOT NULL,
             priority INTEGER NOT NULL,
             link_param TEXT,
             not_before BIGINT,

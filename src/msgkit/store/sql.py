@@ -9,7 +9,6 @@ log in the same transaction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import uuid
@@ -23,6 +22,8 @@ import attrs
 from msgkit.core.campaigns import Campaign, CampaignStatus
 from msgkit.core.contacts import Contact, Phone
 from msgkit.core.delivery import MESSAGE, MessageEvent, MessageState
+from msgkit.core.optout import SuppressionKey
+from msgkit.core.planning import message_id
 from msgkit.exceptions import ConfigError, NotFoundError
 from msgkit.store import codec
 from msgkit.store.base import (
@@ -121,7 +122,7 @@ class _Current:
     campaign_id: str
     recipient: str
     channel: str
-    test: bool
+    counts: bool
 
 
 def _row_to_message(row: Sequence[Any]) -> MessageRow:
@@ -629,8 +630,8 @@ class SQLStore:
         state does not allow (a late "sent" receipt after "delivered", a second
         delivery) is not applied and is reported with ``applied=False``. With
         ``worker``, only messages that worker holds are changed. Changes to the same
-        message apply in order. An accepted message is added to the send history (test
-        sends excepted).
+        message apply in order. A sent message is added to the send history when it
+        counts toward frequency caps (test sends and exempt campaigns do not).
         """
         if not changes:
             return []
@@ -641,7 +642,7 @@ class SQLStore:
             for chunk in _chunks(sorted({c.message_id for c in changes})):
                 for row in self._q(
                     cur,
-                    "SELECT id, state, campaign_id, recipient, channel, test, worker "
+                    "SELECT id, state, campaign_id, recipient, channel, counts, worker "
                     f"FROM messages WHERE id IN ({self._in(chunk)}){self.dialect.lock_rows}",
                     chunk,
                 ).fetchall():
@@ -693,7 +694,7 @@ class SQLStore:
                         change.detail,
                     )
                 )
-                if old in _UNSENT and new in _SENT and not known.test:
+                if old in _UNSENT and new in _SENT and known.counts:
                     history.append((known.recipient, known.channel, stamp, known.campaign_id))
                 results.append(
                     ChangeResult(message_id=change.message_id, applied=True, old=old, new=new)
@@ -1065,6 +1066,16 @@ class SQLStore:
             found.update((r[0], r[1]) for r in rows)
         return found
 
+    def suppression_set(self, scopes: Sequence[str]) -> frozenset[SuppressionKey]:
+        """Every suppression entry of these scopes, for the planner."""
+        if not scopes:
+            return frozenset()
+        rows = self._read(
+            f"SELECT scope, recipient FROM suppressions WHERE scope IN ({self._in(scopes)})",
+            tuple(scopes),
+        )
+        return frozenset(SuppressionKey(r[0], r[1]) for r in rows)
+
     def suppression_count(self) -> int:
         """How many entries the suppression list has."""
         return int(self._read("SELECT COUNT(*) FROM suppressions")[0][0])
@@ -1278,6 +1289,7 @@ _INSERT_COLUMN_LIST = (
     "payload",
     "segments",
     "test",
+    "counts",
     "priority",
     "link_param",
     "not_before",
@@ -1336,6 +1348,7 @@ def _planned_row(
         json.dumps(payload, ensure_ascii=False),
         p.segments,
         int(p.test),
+        int(getattr(p, "counts_toward_caps", not p.test)),
         int(priority or p.test),
         p.link_param,
         not_before,
@@ -1347,7 +1360,7 @@ def _planned_row(
 
 
 def _skip_row(s: SkipLike, stamp: int | None, priority: bool) -> tuple[Any, ...]:
-    skip_id = getattr(s, "id", None) or _id_of(s.key)
+    skip_id = getattr(s, "id", None) or message_id(s.key)
     return (
         skip_id,
         s.key,
@@ -1365,6 +1378,7 @@ def _skip_row(s: SkipLike, stamp: int | None, priority: bool) -> tuple[Any, ...]
         "{}",
         0,
         int(bool(getattr(s, "test", False))),
+        0,
         int(priority),
         None,
         None,
@@ -1375,8 +1389,6 @@ def _skip_row(s: SkipLike, stamp: int | None, priority: bool) -> tuple[Any, ...]
     )
 
 
-def _id_of(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def _column_value(value: Any) -> Any:
