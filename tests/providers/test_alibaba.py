@@ -255,10 +255,10 @@ def test_accepted_messages_get_bizid_and_number_as_provider_id() -> None:
     found = send(alibaba(), batch)
     assert [r.outcome for r in found] == [Outcome.ACCEPTED] * 3
     assert [r.provider_message_id for r in found] == [
-        "9001^0:13800130000",
-        "9001^0:13800130001",
-        "9001^0:13800130002",
+        message_key("9001^0", f"+861380013000{i}") for i in range(3)
     ]
+    assert len({r.provider_message_id for r in found}) == 3
+    assert all("13800130000" not in repr(r) for r in found)
     assert all(r.error is None for r in found)
 
 

@@ -89,14 +89,18 @@ def twilio_signature(url: str, params: TwilioParams, auth_token: str) -> str:
 
 
 def _port_variants(url: str) -> list[str]:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    userinfo = parts.netloc.rpartition("@")[0]
-    prefix = f"{userinfo}@" if userinfo else ""
+    """The URL without its port and with it (the default one when absent)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # not a URL Twilio could have called: it will not verify
+        return [url]
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if port is not None:  # the host as written (case kept), without ":port"
+        host = host[: host.rfind(":")]
+    prefix = userinfo + at
     default = 443 if parts.scheme == "https" else 80
-    with_port = f"{prefix}{host}:{parts.port or default}"
+    with_port = f"{prefix}{host}:{port or default}"
     without = f"{prefix}{host}"
     return [urlunsplit(parts._replace(netloc=n)) for n in (without, with_port)]
 

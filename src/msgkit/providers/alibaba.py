@@ -10,8 +10,9 @@ Sending
 
 Matching receipts
     One request gets one ``BizId`` whatever its size, and one ``OutId``. So the
-    provider id of each message is ``"{BizId}:{number}"`` (`message_key`), which the
-    receipt (``biz_id`` + ``phone_number``) gives back exactly. ``OutId`` is our message
+    provider id of each message is ``"{BizId}:{digest of the number}"`` (`message_key`;
+    a digest, so that ids in logs do not show numbers), which the receipt (``biz_id`` +
+    ``phone_number``) gives back exactly. ``OutId`` is our message
     id when the request carries one message, and ``"b.{first id}"`` (a batch mark:
     message ids have no ``.``) when it carries several.
 
@@ -218,13 +219,17 @@ def number_to_e164(raw: str) -> str | None:
 
 
 def message_key(biz_id: str, number: str) -> str:
-    """Our provider id of one Alibaba message: its request's ``BizId`` and its number.
+    """Our provider id of one Alibaba message: its request's ``BizId`` and a digest of
+    its number (12 hex characters: unique within a request, no number in logs).
 
     Example:
-        >>> message_key("123^0", "+8613800138000")
-        '123^0:13800138000'
+        >>> message_key("123^0", "+8613800138000") == message_key("123^0", "13800138000")
+        True
+        >>> message_key("123^0", "13800138000")
+        '123^0:...'
     """
-    return f"{biz_id}:{number_key(number)}"
+    digest = hashlib.sha256(number_key(number).encode("ascii")).hexdigest()[:12]
+    return f"{biz_id}:{digest}"
 
 
 def china_time(value: Any) -> datetime | None:
@@ -686,6 +691,7 @@ class AlibabaSms:
             code=code,
             request_id=text_or_none(dig(body, "RequestId")),
             auth=auth,
+            rate_limited=(code or "").startswith("Throttling"),
             hint=_CODE_HINTS.get(code or ""),
         )
 
