@@ -71,6 +71,9 @@ MODULES = [
     "msgkit.core.templates",
     "msgkit.core.campaigns",
     "msgkit.core.delivery",
+    "msgkit.providers.alibaba",
+    "msgkit.providers.twilio",
+    "msgkit.inbound.signatures",
 ]
 
 
