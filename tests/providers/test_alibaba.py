@@ -19,9 +19,11 @@ from msgkit.core.templates import ReviewStatus, Template, TemplateKind
 from msgkit.exceptions import ProviderError
 from msgkit.providers.alibaba import (
     AlibabaSms,
+    china_time,
     from_config,
     message_key,
     number_key,
+    number_to_e164,
     percent_encode,
     rpc_signature,
 )
@@ -663,3 +665,34 @@ def test_clock_is_used_for_the_timestamp() -> None:
     assert NOW.tzinfo is not None
     (sent,) = alibaba().build_send([message(1)])
     assert _params(sent)["Timestamp"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@settings(max_examples=200)
+@given(
+    st.one_of(
+        st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+        st.from_regex(r"852[5-9][0-9]{7}", fullmatch=True),
+        st.from_regex(r"[0-9]{1,16}", fullmatch=True),
+    )
+)
+def test_unvalidated_numbers_equal_validated_ones(raw: str) -> None:
+    """Where phonenumbers accepts a receipt's number, the fast path gives the same E.164."""
+    checked = number_to_e164(raw)
+    if checked is not None:
+        assert number_to_e164(raw, validate=False) == checked
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-01 12:00:00", datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)),
+        ("2026-03-01 12:00", datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)),
+        ("20260301120000", datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)),
+        ("2026-03-01T12:00:00+08:00", datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_china_times(text: str | None, expected: datetime | None) -> None:
+    """Alibaba's China-time stamps become aware UTC datetimes."""
+    assert china_time(text) == expected

@@ -139,7 +139,7 @@ def parse_alibaba_reports(body: bytes, *, provider: str) -> list[DeliveryReceipt
                 provider_message_id=message_key(item.biz_id, raw) if item.biz_id else None,
                 error_code=None if delivered else item.err_code,
                 error_message=None if delivered else item.err_msg,
-                phone=number_to_e164(raw),
+                phone=number_to_e164(raw, validate=False),
                 occurred_at=china_time(item.report_time),
                 sent_at=china_time(item.send_time),
                 parts=item.sms_size,
