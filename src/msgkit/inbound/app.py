@@ -58,7 +58,7 @@ from msgkit.inbound.signatures import (
 from msgkit.providers._common import utc_now
 from msgkit.providers.alibaba import AlibabaSettings
 from msgkit.providers.chatwoot import ChatwootSettings
-from msgkit.providers.config import read_secret, validate_settings
+from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
 from msgkit.providers.line import LineSettings
 from msgkit.providers.twilio import TwilioSettings
 
@@ -402,6 +402,15 @@ def _loads(body: bytes) -> Any:
         raise _HttpError(400, "unreadable body") from None
 
 
+#: The provider types that have webhooks, and the setting naming their secret's variable.
+_WEBHOOKS: dict[str, tuple[type[ProviderSettings], str]] = {
+    "alibaba": (AlibabaSettings, "webhook_token_env"),
+    "twilio": (TwilioSettings, "auth_token_env"),
+    "line": (LineSettings, "channel_secret_env"),
+    "webchat": (ChatwootSettings, "webhook_secret_env"),
+}
+
+
 def endpoints_from_config(
     providers: Mapping[str, Mapping[str, Any]], env: Mapping[str, str] | None = None
 ) -> list[Endpoint]:
@@ -417,24 +426,18 @@ def endpoints_from_config(
     source = os.environ if env is None else env
     found: list[Endpoint] = []
     for name, settings in providers.items():
-        key = f"providers.{name}"
         kind = settings.get("type")
-        if kind == "alibaba":
-            ali = validate_settings(AlibabaSettings, name, settings)
-            secret = read_secret(source, ali.webhook_token_env, key=f"{key}.webhook_token_env")
-            found.append(Endpoint(name=name, kind="alibaba", secret=secret))
-        elif kind == "twilio":
-            tw = validate_settings(TwilioSettings, name, settings)
-            secret = read_secret(source, tw.auth_token_env, key=f"{key}.auth_token_env")
-            found.append(
-                Endpoint(name=name, kind="twilio", secret=secret, public_url=tw.public_url)
+        if kind not in _WEBHOOKS:
+            continue
+        model, secret_field = _WEBHOOKS[kind]
+        cfg = validate_settings(model, name, settings)
+        variable = getattr(cfg, secret_field)
+        found.append(
+            Endpoint(
+                name=name,
+                kind=kind,
+                secret=read_secret(source, variable, key=f"providers.{name}.{secret_field}"),
+                public_url=getattr(cfg, "public_url", None),
             )
-        elif kind == "line":
-            line = validate_settings(LineSettings, name, settings)
-            secret = read_secret(source, line.channel_secret_env, key=f"{key}.channel_secret_env")
-            found.append(Endpoint(name=name, kind="line", secret=secret))
-        elif kind == "webchat":
-            chat = validate_settings(ChatwootSettings, name, settings)
-            secret = read_secret(source, chat.webhook_secret_env, key=f"{key}.webhook_secret_env")
-            found.append(Endpoint(name=name, kind="webchat", secret=secret))
+        )
     return found

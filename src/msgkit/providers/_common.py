@@ -24,10 +24,11 @@ from msgkit.exceptions import (
     RejectedError,
     UnavailableError,
 )
-from msgkit.providers.base import Outcome, SendRequest, SendResult
+from msgkit.providers.base import OutboundMessage, Outcome, SendRequest, SendResult, StatusResult
 
 __all__ = [
     "Clock",
+    "NoStatusQuery",
     "error_for",
     "json_body",
     "results",
@@ -227,3 +228,15 @@ def http_failure(
         rate_limited=response.status_code == 429,
     )
     return results(sent, outcome, error=error, wait=wait)
+
+
+class NoStatusQuery:
+    """For adapters whose provider cannot be asked about a message we sent."""
+
+    def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
+        """None: there is no status query."""
+        return None
+
+    def parse_status(self, message: OutboundMessage, response: httpx.Response) -> StatusResult:
+        """Never called (`build_status` gives no request)."""
+        return StatusResult(message_id=message.id, found=False)

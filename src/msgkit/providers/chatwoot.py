@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -43,14 +42,21 @@ from pydantic import Field
 from msgkit.core.delivery import Channel
 from msgkit.exceptions import ConfigError, RejectedError
 from msgkit.providers import content
-from msgkit.providers._common import dig, error_for, http_failure, json_body, results, text_or_none
+from msgkit.providers._common import (
+    NoStatusQuery,
+    dig,
+    error_for,
+    http_failure,
+    json_body,
+    results,
+    text_or_none,
+)
 from msgkit.providers.base import (
     Capabilities,
     OutboundMessage,
     Outcome,
     SendRequest,
     SendResult,
-    StatusResult,
 )
 from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
 
@@ -62,7 +68,7 @@ MAX_ATTACHMENT = 40 * 1024 * 1024
 Attachment = tuple[str, bytes, str]
 
 
-class ChatwootWebChat:
+class ChatwootWebChat(NoStatusQuery):
     """The Chatwoot web-chat adapter.
 
     Args:
@@ -353,14 +359,6 @@ class ChatwootWebChat:
         if state["team_id"] is not None and team != str(state["team_id"]):
             todo.append(("team_id", state["team_id"]))
         return todo
-
-    def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
-        """None: a posted web message is final; there is nothing to ask."""
-        return None
-
-    def parse_status(self, message: OutboundMessage, response: httpx.Response) -> StatusResult:
-        """Never called (`build_status` gives no request)."""
-        return StatusResult(message_id=message.id, found=False)
 
 
 class ChatwootSettings(ProviderSettings):

@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 import httpx
@@ -50,6 +49,7 @@ from msgkit.core.delivery import Channel
 from msgkit.exceptions import ConfigError
 from msgkit.providers import content
 from msgkit.providers._common import (
+    NoStatusQuery,
     dig,
     error_for,
     http_failure,
@@ -64,7 +64,6 @@ from msgkit.providers.base import (
     Outcome,
     SendRequest,
     SendResult,
-    StatusResult,
 )
 from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
 
@@ -171,7 +170,7 @@ def _fill(template: str, values: Mapping[str, str], params: Mapping[str, str]) -
     return _PLACEHOLDER.sub(one, template)
 
 
-class HttpSms:
+class HttpSms(NoStatusQuery):
     """A configurable HTTP SMS gateway.
 
     Args:
@@ -314,14 +313,6 @@ class HttpSms:
             )
         error = error_for(Outcome.FAILED, detail, **facts)
         return results(sent, Outcome.FAILED, error=error)
-
-    def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
-        """None: a generic gateway has no status query msgkit knows."""
-        return None
-
-    def parse_status(self, message: OutboundMessage, response: httpx.Response) -> StatusResult:
-        """Never called (`build_status` gives no request)."""
-        return StatusResult(message_id=message.id, found=False)
 
 
 def _flat(body: Any) -> dict[str, str]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 import httpx
@@ -33,14 +32,21 @@ from msgkit.core.contacts import line_hash
 from msgkit.core.delivery import Channel
 from msgkit.exceptions import InvalidPhoneError, RejectedError
 from msgkit.providers import content
-from msgkit.providers._common import dig, error_for, http_failure, json_body, results, text_or_none
+from msgkit.providers._common import (
+    NoStatusQuery,
+    dig,
+    error_for,
+    http_failure,
+    json_body,
+    results,
+    text_or_none,
+)
 from msgkit.providers.base import (
     Capabilities,
     OutboundMessage,
     Outcome,
     SendRequest,
     SendResult,
-    StatusResult,
 )
 from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
 
@@ -71,7 +77,7 @@ def line_messages(message: OutboundMessage) -> list[dict[str, Any]]:
     return built
 
 
-class LineNotifications:
+class LineNotifications(NoStatusQuery):
     """The LINE notification-message adapter.
 
     Args:
@@ -190,14 +196,6 @@ class LineNotifications:
             what="LINE push",
             request_id=request_id,
         )
-
-    def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
-        """None: LINE cannot be asked about a pushed message."""
-        return None
-
-    def parse_status(self, message: OutboundMessage, response: httpx.Response) -> StatusResult:
-        """Never called (`build_status` gives no request)."""
-        return StatusResult(message_id=message.id, found=False)
 
 
 class LineSettings(ProviderSettings):
