@@ -162,11 +162,11 @@ def test_step_failures(route: str, response: httpx.Response, outcome: Outcome) -
 
 @pytest.mark.parametrize(
     ("route", "outcome"),
-    [("find", Outcome.RETRY), ("create", Outcome.UNKNOWN), ("post", Outcome.UNKNOWN)],
+    [("find", Outcome.RETRY), ("create", Outcome.RETRY), ("post", Outcome.UNKNOWN)],
 )
 @respx.mock
 def test_step_timeouts(route: str, outcome: Outcome) -> None:
-    """A lookup that times out is retried; a create or post that times out is unknown."""
+    """Steps that send nothing to the visitor are retried after a timeout; a post is unknown."""
     routes = {
         "find": respx.get(FIND).mock(return_value=httpx.Response(200, json={"payload": []})),
         "create": respx.post(CREATE).mock(return_value=httpx.Response(200, json={"id": 77})),
@@ -188,7 +188,11 @@ def test_messages_are_sent_as_the_chosen_agent() -> None:
 
 @pytest.mark.parametrize(
     ("change", "words"),
-    [({"to": "+886912345678"}, "contact id"), ({"sender": "bob"}, "unknown agent")],
+    [
+        ({"to": "+886912345678"}, "contact id"),
+        ({"sender": "bob"}, "unknown agent"),
+        ({"options": {"inbox_id": "web"}}, "inbox"),
+    ],
 )
 def test_unsendable_messages_are_refused(change: dict[str, object], words: str) -> None:
     """A to that is not a contact id, or an unknown agent, raises RejectedError."""

@@ -29,11 +29,15 @@ from msgkit.providers.base import OutboundMessage, Outcome, SendRequest, SendRes
 __all__ = [
     "Clock",
     "NoStatusQuery",
+    "dig",
     "error_for",
+    "http_failure",
     "json_body",
+    "response_date",
     "results",
     "retry_after",
     "status_outcome",
+    "text_or_none",
     "utc_now",
 ]
 

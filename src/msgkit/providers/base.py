@@ -127,8 +127,8 @@ class SendRequest:
         step: Which step of a send it is; ``"send"`` for providers that send in one.
         context: What the adapter needs to parse the response (the number each
             message went to, ids learned by earlier steps).
-        safe: Performing it twice has no effect (a lookup), so a transport failure
-            may simply be retried.
+        safe: Performing it again does no harm (a lookup, or a step that sends
+            nothing to the recipient), so a transport failure may simply be retried.
     """
 
     request: httpx.Request

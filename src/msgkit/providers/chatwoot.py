@@ -141,11 +141,18 @@ class ChatwootWebChat(NoStatusQuery):
             )
         options = message.options
         conversation = options.get("conversation_id")
+        inbox = str(options.get("inbox_id", self._inbox))
+        if not inbox.isdigit():
+            raise RejectedError(
+                f"message {message.id} names inbox {inbox!r}",
+                provider=self.name,
+                hint="options['inbox_id'] is a Chatwoot inbox id (a number)",
+            )
         return {
             "message": message,
             "conversation_id": None if conversation is None else str(conversation),
             "searched": False,
-            "inbox_id": int(options.get("inbox_id", self._inbox)),
+            "inbox_id": int(inbox),
             "assignee_id": options.get("assignee_id", self._assignee),
             "team_id": options.get("team_id", self._team),
             "assign": [],
@@ -183,6 +190,7 @@ class ChatwootWebChat(NoStatusQuery):
                 message_ids=(message.id,),
                 step="create",
                 context=state,
+                safe=True,
             )
         conversation = f"{self._account}/conversations/{state['conversation_id']}"
         if state["assign"]:
@@ -192,6 +200,7 @@ class ChatwootWebChat(NoStatusQuery):
                 message_ids=(message.id,),
                 step="assign",
                 context=state,
+                safe=True,
             )
         if state["media"]:
             return SendRequest(
