@@ -92,7 +92,8 @@ class HttpSmsSettings(ProviderSettings):
     Attributes:
         path: Appended to ``base_url`` (required for this type).
         method: ``POST`` (default), ``PUT`` or ``GET``.
-        body_format: ``json`` (default), ``form`` or ``query``.
+        body_format: ``json`` (default), ``form`` or ``query`` (what ``GET`` always
+            sends).
         body: The body (or query parameters), with placeholders.
         headers: Extra headers, with placeholders.
         secret_env: The variable holding the gateway's secret, if it takes one.
