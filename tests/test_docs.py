@@ -77,6 +77,9 @@ MODULES = [
     "msgkit.core.links",
     "msgkit.core.policy",
     "msgkit.core.planning",
+    "msgkit.providers.alibaba",
+    "msgkit.providers.twilio",
+    "msgkit.inbound.signatures",
 ]
 
 

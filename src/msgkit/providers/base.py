@@ -14,6 +14,23 @@ engine decides what happens next from `SendResult.outcome`:
 
 Limits are data on `Capabilities`, enforced by the core and the engine, not by each
 adapter.
+
+Two refinements of this contract, for adapters that need them:
+
+- A send may take more than one request (web chat: find or create the conversation,
+  then post the message). A result with ``follow_up`` is not final: perform that
+  request and parse its response instead (`msgkit.providers.transport.perform` does
+  this). A `SendRequest` carries its ``step`` and a ``context`` so the adapter can
+  parse each step without keeping state between calls.
+- A provider may refuse a whole batch because of one of its members (Alibaba answers
+  one error code for a request of 1000 numbers). Those results say ``isolate``: send
+  each of these messages again on its own, so the one at fault fails alone.
+
+`Provider.build_send` raises `RejectedError` for a batch holding a message the adapter
+cannot express at all (no template code where the provider renders templates, an
+address that is not E.164): nothing was sent; build each message alone to find it.
+`Provider.parse_status` raises a `ProviderError` when the status query itself failed,
+which must never be read as "the provider does not know this message".
 """
 
 from __future__ import annotations
@@ -57,7 +74,7 @@ def _frozen_map(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
-def _ids(value: Iterable[str]) -> tuple[str, ...]:
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
@@ -92,7 +109,7 @@ class OutboundMessage:
     params: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
     sender: str | None = None
     expires_at: datetime | None = None
-    media: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    media: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
 
     def __repr__(self) -> str:
@@ -102,10 +119,23 @@ class OutboundMessage:
 
 @attrs.frozen(kw_only=True)
 class SendRequest:
-    """One HTTP request and the messages it carries."""
+    """One HTTP request and the messages it carries.
+
+    Attributes:
+        request: The request to perform.
+        message_ids: Our ids of the messages it carries.
+        step: Which step of a send it is; ``"send"`` for providers that send in one.
+        context: What the adapter needs to parse the response (the number each
+            message went to, ids learned by earlier steps).
+        safe: Performing it again does no harm (a lookup, or a step that sends
+            nothing to the recipient), so a transport failure may simply be retried.
+    """
 
     request: httpx.Request
-    message_ids: tuple[str, ...] = attrs.field(converter=_ids)
+    message_ids: tuple[str, ...] = attrs.field(converter=_strings)
+    step: str = "send"
+    context: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+    safe: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -121,6 +151,12 @@ class SendResult:
         fallback_now: Go to the fallback channel at once (LINE 422: not reachable).
         suppress: The recipient opted out at the provider (Twilio 21610): add them to
             the suppression list.
+        isolate: The provider refused the whole request because of one of its
+            messages, without saying which: send this message again on its own
+            (``outcome`` is ``retry``).
+        follow_up: The send takes another request: perform it and parse its response
+            in place of this result (``outcome`` says what to do if that cannot be
+            done: nothing was sent yet).
     """
 
     message_id: str
@@ -130,6 +166,8 @@ class SendResult:
     retry_after: float | None = None
     fallback_now: bool = False
     suppress: bool = False
+    isolate: bool = False
+    follow_up: SendRequest | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -198,7 +236,11 @@ class Provider(Protocol):
     capabilities: Capabilities
 
     def build_send(self, batch: Sequence[OutboundMessage]) -> list[SendRequest]:
-        """The requests that send ``batch`` (at most ``capabilities.max_batch``)."""
+        """The requests that send ``batch`` (at most ``capabilities.max_batch``).
+
+        Raises:
+            RejectedError: A message of the batch cannot be expressed at all.
+        """
         ...
 
     def parse_send(self, sent: SendRequest, response: httpx.Response) -> list[SendResult]:
@@ -210,7 +252,11 @@ class Provider(Protocol):
         ...
 
     def parse_status(self, message: OutboundMessage, response: httpx.Response) -> StatusResult:
-        """What the status query answered."""
+        """What the status query answered.
+
+        Raises:
+            ProviderError: The query itself failed; ask again later.
+        """
         ...
 
 

@@ -1,0 +1,162 @@
+"""Which adapter a ``type`` names: an explicit registry, plus the ``msgkit.providers``
+entry-point group for adapters from other packages. No folder is ever scanned.
+
+A factory is any callable ``(name, settings, env) -> Provider``: ``name`` is the
+configured provider name, ``settings`` its ``msgkit.toml`` table, ``env`` the environment
+its secrets are read from. It is registered as an object or as an import path
+(``"package.module:function"``), imported only when the type is first used — so a type
+can be registered before its module exists or can be imported. Another package adds a
+type by declaring, in its ``pyproject.toml``::
+
+    [project.entry-points."msgkit.providers"]
+    mygateway = "mygateway.msgkit:from_config"
+
+The built-in types: ``alibaba``, ``line``, ``twilio``, ``http_sms``, ``webchat``
+(Chatwoot) and ``simulator`` (``msgkit.providers.simulator:from_config``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from typing import Any
+
+from msgkit.exceptions import ConfigError
+from msgkit.providers.base import Provider
+
+__all__ = ["ENTRY_POINT_GROUP", "REGISTRY", "Factory", "Registry", "load_providers"]
+
+ENTRY_POINT_GROUP = "msgkit.providers"
+
+Factory = Callable[[str, Mapping[str, Any], Mapping[str, str]], Provider]
+
+_BUILT_IN = {
+    "alibaba": "msgkit.providers.alibaba:from_config",
+    "line": "msgkit.providers.line:from_config",
+    "twilio": "msgkit.providers.twilio:from_config",
+    "http_sms": "msgkit.providers.http_sms:from_config",
+    "webchat": "msgkit.providers.chatwoot:from_config",
+    "simulator": "msgkit.providers.simulator:from_config",
+}
+
+
+def _import(path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split(".") if attribute else ():
+        target = getattr(target, part)
+    return target
+
+
+class Registry:
+    """Provider types and their factories.
+
+    Args:
+        types: Initial ``{type: factory or "module:attribute"}``.
+        entry_points: Also look types up in the ``msgkit.providers`` entry-point group.
+    """
+
+    def __init__(
+        self,
+        types: Mapping[str, Factory | str] | None = None,
+        *,
+        entry_points: bool = True,
+    ) -> None:
+        self._types: dict[str, Factory | str] = dict(types or {})
+        self._entry_points = entry_points
+
+    def register(self, type_name: str, factory: Factory | str, *, replace: bool = False) -> None:
+        """Register a type.
+
+        Raises:
+            ConfigError: When the type is registered already and ``replace`` is false.
+        """
+        if type_name in self._types and not replace:
+            raise ConfigError(
+                f"provider type {type_name!r} is registered already",
+                key="type",
+                hint="pass replace=True to override it",
+            )
+        self._types[type_name] = factory
+
+    def types(self) -> list[str]:
+        """Every known type, registered and from entry points, sorted."""
+        found = set(self._types)
+        if self._entry_points:
+            found |= {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        return sorted(found)
+
+    def factory(self, type_name: str) -> Factory:
+        """The factory of a type, imported on first use.
+
+        Raises:
+            ConfigError: For an unknown type, or one whose module cannot be imported.
+        """
+        target: Factory | str | None = self._types.get(type_name)
+        if target is None and self._entry_points:
+            for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+                if ep.name == type_name:
+                    target = ep.value
+                    break
+        if target is None:
+            raise ConfigError(
+                f"unknown provider type {type_name!r}",
+                key="type",
+                hint="known types: " + ", ".join(self.types()),
+            )
+        if isinstance(target, str):
+            try:
+                loaded = _import(target)
+            except (ImportError, AttributeError) as exc:
+                raise ConfigError(
+                    f"provider type {type_name!r} cannot be loaded from {target}: {exc}",
+                    key="type",
+                    hint="install the package that provides it",
+                ) from None
+            if not callable(loaded):
+                raise ConfigError(f"{target} is not callable", key="type")
+            self._types[type_name] = loaded
+            return loaded  # type: ignore[no-any-return]
+        return target
+
+    def create(
+        self, name: str, settings: Mapping[str, Any], env: Mapping[str, str] | None = None
+    ) -> Provider:
+        """Build provider ``name`` from its settings (``type`` picks the factory).
+
+        Raises:
+            ConfigError: A missing or unknown type, a wrong setting, a missing secret.
+        """
+        type_name = settings.get("type")
+        if not isinstance(type_name, str):
+            raise ConfigError("no type", key=f"providers.{name}.type", hint='e.g. type = "alibaba"')
+        try:
+            factory = self.factory(type_name)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key=f"providers.{name}.type", hint=exc.hint) from None
+        return factory(name, settings, os.environ if env is None else env)
+
+
+#: The default registry: the built-in types, and entry points.
+REGISTRY = Registry(_BUILT_IN)
+
+
+def load_providers(
+    providers: Mapping[str, Mapping[str, Any]],
+    env: Mapping[str, str] | None = None,
+    *,
+    registry: Registry = REGISTRY,
+) -> dict[str, Provider]:
+    """Every provider of a ``[providers]`` table, by name.
+
+    Args:
+        providers: The ``providers`` table of ``msgkit.toml`` (``{name: settings}``).
+        env: Where secrets are read; the process environment by default.
+        registry: The types known.
+
+    Raises:
+        ConfigError: Naming the provider and setting at fault, or the missing variable.
+    """
+    return {name: registry.create(name, settings, env) for name, settings in providers.items()}

@@ -1,0 +1,75 @@
+"""Tests of msgkit.providers._common: bodies that may be garbage, Retry-After, HTTP classes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from msgkit.providers._common import dig, json_body, retry_after, status_outcome, text_or_none
+from msgkit.providers.base import Outcome
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "5"}, 5.0),
+        ({"Retry-After": " 2.5 "}, 2.5),
+        ({"Retry-After": "-3"}, 0.0),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "inf"}, None),
+        ({}, None),
+        (
+            {
+                "Retry-After": "Sun, 01 Mar 2026 04:00:30 GMT",
+                "Date": "Sun, 01 Mar 2026 04:00:00 GMT",
+            },
+            30.0,
+        ),
+    ],
+)
+def test_retry_after(headers: dict[str, str], seconds: float | None) -> None:
+    """Retry-After as seconds or an HTTP date (against the server's Date)."""
+    assert retry_after(httpx.Response(429, headers=headers)) == seconds
+
+
+@given(st.integers(100, 599), st.booleans())
+def test_status_classes(status: int, idempotent: bool) -> None:
+    """2xx accepted; 408/429/503 retry; 401/403 account; other 5xx retry only if idempotent."""
+    outcome = status_outcome(status, idempotent=idempotent)
+    if 200 <= status < 300:
+        assert outcome is Outcome.ACCEPTED
+    elif status in (408, 429, 503):
+        assert outcome is Outcome.RETRY
+    elif status in (401, 403):
+        assert outcome is Outcome.ACCOUNT
+    elif status >= 500:
+        assert outcome is (Outcome.RETRY if idempotent else Outcome.UNKNOWN)
+    else:
+        assert outcome is Outcome.FAILED
+
+
+@given(st.binary(max_size=50))
+def test_json_body_never_raises(content: bytes) -> None:
+    """Any bytes: the decoded JSON or None."""
+    json_body(httpx.Response(200, content=content))
+
+
+def test_dig_and_text() -> None:
+    """Dotted paths through objects and lists; ids as text."""
+    data = {"data": [{"id": 12}, {"id": "x"}], "n": None}
+    assert dig(data, "data.0.id") == 12
+    assert dig(data, "data.-1.id") == "x"
+    assert dig(data, "data.5.id") is None
+    assert dig(data, "n.x") is None
+    assert dig("text", "a") is None
+    assert [text_or_none(v) for v in (12, 3.0, 3.5, "", True, None, "a")] == [
+        "12",
+        "3",
+        None,
+        None,
+        None,
+        None,
+        "a",
+    ]
