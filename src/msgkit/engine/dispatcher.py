@@ -45,7 +45,12 @@ from msgkit.engine.clock import Clock, SystemClock
 from msgkit.engine.ratelimit import TokenBucket
 from msgkit.engine.retry import RetryPolicy
 from msgkit.engine.transport import HttpxTransport, Transport
-from msgkit.exceptions import InvalidTransitionError, NotFoundError, ProviderError
+from msgkit.exceptions import (
+    InvalidTransitionError,
+    NotFoundError,
+    ProviderError,
+    RejectedError,
+)
 from msgkit.providers.base import (
     OutboundMessage,
     Outcome,
@@ -53,8 +58,8 @@ from msgkit.providers.base import (
     SendRequest,
     SendResult,
     StatusResult,
-    transport_error_outcome,
 )
+from msgkit.providers.transport import SendRun
 from msgkit.store.base import Change, MessageRow
 from msgkit.store.sql import SQLStore
 
@@ -390,55 +395,80 @@ class Dispatcher:
             if not batch:
                 return
             by_id = {r.id: r for r in batch}
-            results: list[SendResult] = []
-            try:
-                requests = provider.build_send([outbound_of(r) for r in batch])
-            except Exception as exc:
-                log.exception("provider %s could not build a request", name)
-                error = ProviderError(f"could not build the request: {exc}", provider=name)
-                results = [
-                    SendResult(message_id=i, outcome=Outcome.RETRY, error=error) for i in by_id
-                ]
-                requests = []
-            provider_bucket = self._provider_bucket(name, provider)
-            for sent in requests:
-                if provider_bucket is not None:
-                    await provider_bucket.take(1)
-                results.extend(await self._perform(name, provider, sent))
+            results = await self._send_batch(name, provider, [outbound_of(r) for r in batch])
+            isolate = {r.message_id for r in results if r.isolate and r.outcome is Outcome.RETRY}
+            if isolate and len(batch) > 1:
+                # The provider refused the request for one message without saying which:
+                # send each of those alone, once, before deciding anything.
+                results = [r for r in results if r.message_id not in isolate]
+                for message_id in sorted(isolate):
+                    alone = [outbound_of(by_id[message_id])]
+                    results.extend(await self._send_batch(name, provider, alone))
         await self._record(name, provider, campaign, by_id, results)
 
-    async def _perform(self, name: str, provider: Provider, sent: SendRequest) -> list[SendResult]:
+    async def _send_batch(
+        self, name: str, provider: Provider, batch: Sequence[OutboundMessage]
+    ) -> list[SendResult]:
+        requests, results = self._build(name, provider, batch)
+        bucket = self._provider_bucket(name, provider)
+        for sent in requests:
+            if bucket is not None:
+                await bucket.take(1)
+            results.extend(await self._perform(name, provider, sent))
+        return results
+
+    def _build(
+        self, name: str, provider: Provider, batch: Sequence[OutboundMessage]
+    ) -> tuple[list[SendRequest], list[SendResult]]:
+        """The requests for a batch; a message the adapter cannot express fails alone."""
         try:
-            response = await self._transport(name).send(sent.request)
-        except httpx.TransportError as exc:
-            outcome = transport_error_outcome(exc, provider.capabilities)
-            error = ProviderError(
-                f"{type(exc).__name__} talking to the provider",
-                provider=name,
-                retryable=outcome is Outcome.RETRY,
-            )
-            return [
-                SendResult(message_id=i, outcome=outcome, error=error) for i in sent.message_ids
-            ]
-        try:
-            results = provider.parse_send(sent, response)
+            return provider.build_send(batch), []
+        except RejectedError as exc:
+            if len(batch) == 1:
+                return [], [SendResult(message_id=batch[0].id, outcome=Outcome.FAILED, error=exc)]
         except Exception as exc:
-            log.exception("provider %s sent a response its adapter cannot read", name)
-            error = ProviderError(
-                f"unreadable response: {exc}", provider=name, status=response.status_code
-            )
-            outcome = Outcome.RETRY if provider.capabilities.idempotent else Outcome.UNKNOWN
-            return [
-                SendResult(message_id=i, outcome=outcome, error=error) for i in sent.message_ids
+            log.exception("provider %s could not build a request", name)
+            error = ProviderError(f"could not build the request: {exc}", provider=name)
+            return [], [
+                SendResult(message_id=m.id, outcome=Outcome.RETRY, error=error) for m in batch
             ]
+        requests: list[SendRequest] = []
+        results: list[SendResult] = []
+        for message in batch:
+            more, failed = self._build(name, provider, [message])
+            requests.extend(more)
+            results.extend(failed)
+        return requests, results
+
+    async def _perform(self, name: str, provider: Provider, sent: SendRequest) -> list[SendResult]:
+        """Perform a request and its follow-ups; one result per message, never raises."""
+        run = SendRun(provider, sent)
+        transport = self._transport(name)
+        extra: list[SendResult] = []
+        while (current := run.next_request()) is not None:
+            try:
+                response = await transport.send(current.request)
+            except httpx.TransportError as exc:
+                run.failed(exc)
+                continue
+            try:
+                run.received(response)
+            except Exception as exc:
+                log.exception("provider %s sent a response its adapter cannot read", name)
+                error = ProviderError(
+                    f"unreadable response: {exc}", provider=name, status=response.status_code
+                )
+                idempotent = provider.capabilities.idempotent or current.safe
+                outcome = Outcome.RETRY if idempotent else Outcome.UNKNOWN
+                extra.extend(_all(current, outcome, error))
+        results = [*run.results, *extra]
         answered = {r.message_id for r in results}
         missing = [i for i in sent.message_ids if i not in answered]
         if missing:
             error = ProviderError("no result for this message in the response", provider=name)
-            results = [
-                *results,
-                *(SendResult(message_id=i, outcome=Outcome.UNKNOWN, error=error) for i in missing),
-            ]
+            results.extend(
+                SendResult(message_id=i, outcome=Outcome.UNKNOWN, error=error) for i in missing
+            )
         return results
 
     async def _record(

@@ -74,6 +74,10 @@ def _frozen_map(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
+def _regions(value: Iterable[str] | None) -> frozenset[str] | None:
+    return None if value is None else frozenset(r.upper() for r in value)
+
+
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
@@ -208,6 +212,7 @@ class Capabilities:
         delivery_receipts: The provider reports delivery (webhook or status).
         sender_review: Sender names or signatures must be approved first.
         max_text: The longest text accepted, in characters, or None.
+        regions: The phone regions it reaches (ISO 3166 codes), or None for all.
     """
 
     channel: Channel = attrs.field(converter=Channel)
@@ -221,6 +226,7 @@ class Capabilities:
     delivery_receipts: bool = True
     sender_review: bool = False
     max_text: int | None = None
+    regions: frozenset[str] | None = attrs.field(default=None, converter=_regions)
 
 
 @runtime_checkable

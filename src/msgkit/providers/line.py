@@ -50,6 +50,9 @@ from msgkit.providers.base import (
 )
 from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
 
+#: Where LINE notification messages are offered (wire.md): Japan, Thailand, Taiwan.
+REGIONS = frozenset({"JP", "TH", "TW"})
+
 __all__ = ["DEFAULT_BASE_URL", "LineNotifications", "LineSettings", "from_config", "line_messages"]
 
 DEFAULT_BASE_URL = "https://api.line.me"
@@ -105,6 +108,7 @@ class LineNotifications(NoStatusQuery):
             status_query=False,
             delivery_receipts=True,
             max_text=MAX_TEXT,
+            regions=REGIONS,
         )
         self._token = channel_access_token
         self._url = base_url.rstrip("/") + "/bot/pnp/push"

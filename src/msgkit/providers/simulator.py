@@ -58,8 +58,19 @@ from msgkit.providers.base import (
     SendResult,
     StatusResult,
 )
+from msgkit.providers.config import ProviderSettings, validate_settings
 
-__all__ = ["Received", "SimulatorProvider", "SimulatorServer"]
+__all__ = [
+    "IN_PROCESS_URL",
+    "Received",
+    "SimulatorProvider",
+    "SimulatorServer",
+    "SimulatorSettings",
+    "from_config",
+]
+
+#: The base URL of a simulator that runs in the same process (no network).
+IN_PROCESS_URL = "http://simulator.invalid"
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -334,21 +345,27 @@ class SimulatorProvider:
         rate_per_second: Requests per second it allows, or None.
         idempotent: Pretend the gateway de-duplicates by message id (then unknown
             outcomes are simply retried instead of reconciled).
+        server: The in-process simulator this adapter talks to when ``base_url`` is
+            `IN_PROCESS_URL` (one is made if not given).
     """
 
     def __init__(
         self,
         name: str = "simulator",
         *,
-        base_url: str = "http://simulator.invalid",
+        base_url: str = IN_PROCESS_URL,
         channel: Channel | str = Channel.SMS,
         max_batch: int = 100,
         scheme: Literal["gsm", "cn"] = "gsm",
         rate_per_second: float | None = None,
         idempotent: bool = False,
+        server: SimulatorServer | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
+        self.server = server
+        if self.server is None and self.base_url == IN_PROCESS_URL:
+            self.server = SimulatorServer()
         self.capabilities = Capabilities(
             channel=Channel(channel),
             max_batch=max_batch,
@@ -361,6 +378,12 @@ class SimulatorProvider:
 
     def __repr__(self) -> str:
         return f"SimulatorProvider({self.name!r}, base_url={self.base_url!r})"
+
+    def local_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The transport to the in-process simulator, or None when it runs elsewhere."""
+        if self.base_url != IN_PROCESS_URL or self.server is None:
+            return None
+        return httpx.ASGITransport(app=self.server)
 
     def build_send(self, batch: Sequence[OutboundMessage]) -> list[SendRequest]:
         """One POST carrying the whole batch."""
@@ -503,3 +526,73 @@ def _every(
     return [
         SendResult(message_id=i, outcome=outcome, error=error, retry_after=retry_after) for i in ids
     ]
+
+
+class SimulatorSettings(ProviderSettings):
+    """``[providers.NAME] type = "simulator"`` settings.
+
+    Without ``base_url`` the simulator runs inside the process (no network); with one,
+    the adapter talks to a simulator served there. The behaviour settings apply to the
+    in-process simulator.
+
+    Attributes:
+        channel: The channel it pretends to be.
+        max_batch: Messages per request.
+        scheme: SMS counting scheme.
+        rate_per_second: Requests per second, or None.
+        failure_rate: Share of messages rejected for good.
+        undelivered_rate: Share of accepted messages never delivered.
+        error_rate: Share of requests answered with HTTP 500.
+        throttle_rate: Share of requests answered with HTTP 429.
+        delivery_delay: Seconds from acceptance to delivery.
+        reply_rate: Share of delivered messages that get a reply.
+        opt_out_rate: Share of replies that are STOP.
+        click_rate: Share of delivered messages whose link is clicked.
+        latency: Seconds each request takes (min, max).
+        seed: Makes every draw reproducible.
+    """
+
+    channel: Literal["sms", "line", "webchat"] = "sms"
+    max_batch: int = 100
+    scheme: Literal["gsm", "cn"] = "gsm"
+    rate_per_second: float | None = None
+    failure_rate: float = 0.0
+    undelivered_rate: float = 0.0
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    delivery_delay: float = 1.0
+    reply_rate: float = 0.0
+    opt_out_rate: float = 0.0
+    click_rate: float = 0.0
+    latency: tuple[float, float] = (0.0, 0.0)
+    seed: int = 0
+
+
+def from_config(
+    name: str, settings: Mapping[str, Any], env: Mapping[str, str]
+) -> SimulatorProvider:
+    """Build the simulator from its ``msgkit.toml`` table (it needs no secret)."""
+    cfg = validate_settings(SimulatorSettings, name, settings)
+    server = None
+    if cfg.base_url is None:
+        server = SimulatorServer(
+            failure_rate=cfg.failure_rate,
+            undelivered_rate=cfg.undelivered_rate,
+            error_rate=cfg.error_rate,
+            throttle_rate=cfg.throttle_rate,
+            delivery_delay=cfg.delivery_delay,
+            reply_rate=cfg.reply_rate,
+            opt_out_rate=cfg.opt_out_rate,
+            click_rate=cfg.click_rate,
+            latency=cfg.latency,
+            seed=cfg.seed,
+        )
+    return SimulatorProvider(
+        name,
+        base_url=cfg.base(IN_PROCESS_URL),
+        channel=cfg.channel,
+        max_batch=cfg.max_batch,
+        scheme=cfg.scheme,
+        rate_per_second=cfg.rate_per_second,
+        server=server,
+    )

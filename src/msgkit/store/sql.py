@@ -1389,8 +1389,6 @@ def _skip_row(s: SkipLike, stamp: int | None, priority: bool) -> tuple[Any, ...]
     )
 
 
-
-
 def _column_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return ms(value)
