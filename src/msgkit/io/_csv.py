@@ -12,7 +12,7 @@ import csv
 import io
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TextIO
 
 from msgkit.exceptions import ImportFileError
@@ -47,10 +47,11 @@ class CsvTable:
         self.source = source
         self.encoding = detect_encoding(source, encoding)
         self._skip = 0  # characters of an Excel "sep=;" line, which is not a row
+        self.delimiter = delimiter or ","  # until sniffed
         text = self._text()
         try:
             start = self._read(text, _SNIFF)
-            start += self._readline(text, 0)
+            start += self._readline(text)
         finally:
             text.detach()
         sep = _SEP_LINE.match(start)
@@ -79,11 +80,32 @@ class CsvTable:
             text.read(self._skip)
         return text
 
-    def _decode_error(self, exc: UnicodeDecodeError, after_row: int) -> ImportFileError:
+    def _decode_error(self) -> ImportFileError:
+        """The error for text that does not decode, with the row it is on.
+
+        The decoder reads ahead of the parser, so the row is found again from the
+        bytes: the records before the first byte that does not decode.
+        """
+        handle = self.source.handle
+        handle.seek(0)
+        data = handle.read()
+        try:
+            data.decode(self.encoding)
+            bad, shown = len(data), ""
+        except UnicodeDecodeError as exc:
+            bad, shown = exc.start, f" (byte 0x{data[exc.start]:02x} at offset {exc.start:,})"
+        before = data[:bad].decode(self.encoding, errors="replace")[self._skip :]
+        lines = io.StringIO(before + "x", newline="")
+        try:
+            row: int | None = sum(
+                1 for _ in csv.reader(lines, delimiter=self.delimiter, strict=False)
+            )
+        except csv.Error:
+            row = None
         return ImportFileError(
-            f"the text after row {after_row} is not valid {self.encoding}",
+            f"the text is not valid {self.encoding}{shown}",
             path=self.source.name,
-            row=after_row + 1,
+            row=row,
             hint="the file mixes encodings, or it is in another one: pass encoding='...' "
             "(gb18030, big5, shift_jis, cp1252), or save it as CSV UTF-8",
         )
@@ -96,17 +118,17 @@ class CsvTable:
             hint="check the quotes on this row, or save the file again from a spreadsheet",
         )
 
-    def _read(self, text: TextIO, n: int, row: int = 0) -> str:
+    def _read(self, text: TextIO, n: int) -> str:
         try:
             return text.read(n)
-        except UnicodeDecodeError as exc:
-            raise self._decode_error(exc, row) from None
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
 
-    def _readline(self, text: TextIO, row: int) -> str:
+    def _readline(self, text: TextIO) -> str:
         try:
             return text.readline()
-        except UnicodeDecodeError as exc:
-            raise self._decode_error(exc, row) from None
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
 
     def _sniff(self, start: str) -> str:
         """The delimiter that splits the first records into the same number of cells."""
@@ -146,7 +168,7 @@ class CsvTable:
     def _reader(self, lines: Iterator[str] | TextIO) -> Iterator[list[str]]:
         return csv.reader(lines, delimiter=self.delimiter, strict=False)
 
-    def records(self) -> Iterator[tuple[int, list[str]]]:
+    def records(self) -> Generator[tuple[int, list[str]], None, None]:
         """Each non-blank record with its row number, the header first."""
         text = self._text()
         row = 0
@@ -158,8 +180,8 @@ class CsvTable:
                     yield row, cells
         except csv.Error as exc:
             raise self._csv_error(exc, row) from None
-        except UnicodeDecodeError as exc:
-            raise self._decode_error(exc, row) from None
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
         finally:
             text.detach()
 
@@ -179,7 +201,7 @@ class CsvTable:
                 if pending:
                     yield pending.popleft()
                     continue
-                line = self._readline(text, row)
+                line = self._readline(text)
                 if not line:
                     return
                 yield line
@@ -198,9 +220,9 @@ class CsvTable:
                             break
                 if found < head:
                     return first, found
-                while chunk := self._read(text, _CHUNK, row):
+                while chunk := self._read(text, _CHUNK):
                     if not chunk.endswith("\n"):
-                        chunk += self._readline(text, row)
+                        chunk += self._readline(text)
                     if '"' in chunk or chunk.count("\r") != chunk.count("\r\n"):
                         pending.extend(io.StringIO(chunk, newline=""))
                         for cells in reader:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from msgkit.exceptions import ImportFileError
 from msgkit.io._csv import CsvTable
@@ -71,7 +71,9 @@ class Table:
         else:
             self._xlsx = XlsxTable(source, sheet=sheet, max_bytes=max_bytes)
             self.sheet = self._xlsx.sheet
-        first = next(self._records(), None)
+        records = self._records()
+        first = next(records, None)
+        records.close()
         if first is None:
             raise ImportFileError(
                 "the file has no header row (it is empty)",
@@ -82,13 +84,13 @@ class Table:
         self.header: tuple[Cell, ...] = tuple(header)
         self.columns = _names(header)
 
-    def _records(self) -> Iterator[tuple[int, Sequence[Cell]]]:
+    def _records(self) -> Generator[tuple[int, Sequence[Cell]], None, None]:
         if self._csv is not None:
             return self._csv.records()
         assert self._xlsx is not None
         return self._xlsx.rows()
 
-    def rows(self) -> Iterator[tuple[int, Sequence[Cell]]]:
+    def rows(self) -> Generator[tuple[int, Sequence[Cell]], None, None]:
         """Each non-blank data row (the header skipped), with its row number."""
         records = self._records()
         next(records, None)
@@ -101,10 +103,14 @@ class Table:
             return list(first[1:]), max(total - 1, 0)
         head: list[tuple[int, Sequence[Cell]]] = []
         total = 0
-        for record in self.rows():
-            total += 1
-            if len(head) < n:
-                head.append(record)
+        rows = self.rows()
+        try:
+            for record in rows:
+                total += 1
+                if len(head) < n:
+                    head.append(record)
+        finally:
+            rows.close()
         return head, total
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime, time, timedelta
 from posixpath import join, normpath
 from typing import IO
@@ -237,7 +237,7 @@ class XlsxTable:
             return int(value)
         return value
 
-    def rows(self) -> Iterator[tuple[int, list[Cell]]]:
+    def rows(self) -> Generator[tuple[int, list[Cell]], None, None]:
         """Each row that has a value, with its row number, in sheet order."""
         ns = self._ns
         row_tag, c_tag, v_tag, is_tag = f"{ns}row", f"{ns}c", f"{ns}v", f"{ns}is"

@@ -14,9 +14,10 @@ import csv
 import io
 import re
 import tempfile
+import weakref
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from enum import Enum
 from types import TracebackType
@@ -263,9 +264,12 @@ class ContactImport:
         self._accepted = 0
         self._complete = False
         self._started = False
-        self._spool: Any = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed in close()
+        self._reading: Generator[Contact, None, None] | None = None
+        self._spool: Any = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed below
             max_size=_SPOOL, mode="w+", encoding="utf-8", newline=""
         )
+        # The rejections outlive close(); the spool goes when this object does.
+        weakref.finalize(self, self._spool.close)
         self._writer = csv.writer(self._spool)
         self._writer.writerow(
             ["row", "column", "reason", "detail", "phone_reason", "duplicate_of", *self.columns]
@@ -325,7 +329,8 @@ class ContactImport:
                 hint="call import_contacts() again to read the file again",
             )
         self._started = True
-        return self._contacts()
+        self._reading = self._contacts()
+        return self._reading
 
     def batches(self, size: int = 1000) -> Iterator[list[Contact]]:
         """The accepted contacts in lists of ``size`` (the last may be shorter)."""
@@ -364,9 +369,10 @@ class ContactImport:
             ]
         )
 
-    def _contacts(self) -> Iterator[Contact]:
+    def _contacts(self) -> Generator[Contact, None, None]:
+        rows = self._table.rows()
         try:
-            for row, cells in self._table.rows():
+            for row, cells in rows:
                 self._rows += 1
                 contact = self._contact(row, cells)
                 if contact is not None:
@@ -374,6 +380,7 @@ class ContactImport:
                     yield contact
             self._complete = True
         finally:
+            rows.close()
             self._table.close()
 
     def _contact(self, row: int, cells: Sequence[object]) -> Contact | None:
@@ -463,7 +470,9 @@ class ContactImport:
     # -- lifetime -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the file (rejections stay readable)."""
+        """Stop reading and release the file (the rejections stay readable)."""
+        if self._reading is not None:
+            self._reading.close()
         self._table.close()
 
     def __enter__(self) -> ContactImport:
