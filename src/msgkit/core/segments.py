@@ -36,6 +36,7 @@ campaign's audience, again by hash of the campaign's salt and the contact key.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import re
@@ -46,7 +47,6 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import attrs
-import pydantic
 
 from msgkit.core.contacts import Contact
 from msgkit.exceptions import ConfigError
@@ -436,85 +436,90 @@ Segment = StaticSegment | DynamicSegment
 
 # -- plain dicts (pydantic at the edge) -----------------------------------------------------
 
-_STRICT = pydantic.ConfigDict(extra="forbid", strict=True)
+
+@functools.cache
+def _schemas() -> tuple[Any, Any]:
+    """The pydantic schemas of condition and segment dicts: (condition adapter, segment).
+
+    Built on first use: pydantic (which loads ``urllib`` and ``socket``) stays out of
+    ``import msgkit.core``.
+    """
+    import pydantic  # noqa: PLC0415
+
+    strict = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    class DateModel(pydantic.BaseModel):
+        model_config = strict
+        date: Annotated[date, pydantic.Field(strict=False)]
+
+    class DateTimeModel(pydantic.BaseModel):
+        model_config = strict
+        datetime: Annotated[pydantic.AwareDatetime, pydantic.Field(strict=False)]
+
+    class AgoModel(pydantic.BaseModel):
+        model_config = strict
+        days_ago: Annotated[int, pydantic.Field(ge=0)]
+
+    scalar = bool | int | float | str | DateModel | DateTimeModel | AgoModel
+
+    class RuleModel(pydantic.BaseModel):
+        model_config = strict
+        field: str
+        op: Annotated[Op, pydantic.Field(strict=False)]
+        value: scalar | list[scalar] | None = None
+
+    class AllModel(pydantic.BaseModel):
+        model_config = strict
+        all: list[ConditionModel]
+
+    class AnyModel(pydantic.BaseModel):
+        model_config = strict
+        any: list[ConditionModel]
+
+    class NotModel(pydantic.BaseModel):
+        model_config = strict
+        not_: ConditionModel = pydantic.Field(alias="not")
+
+    ConditionModel = RuleModel | AllModel | AnyModel | NotModel  # noqa: N806
+    names = {"ConditionModel": ConditionModel, "date": date, "Op": Op}
+    for model in (AllModel, AnyModel, NotModel):
+        model.model_rebuild(_types_namespace=names)
+
+    class SegmentModel(pydantic.BaseModel):
+        model_config = strict
+        type: Literal["static", "dynamic"]
+        keys: list[str] | None = None
+        condition: ConditionModel | None = None
+
+    SegmentModel.model_rebuild(_types_namespace=names)
+    return pydantic.TypeAdapter(ConditionModel), SegmentModel
 
 
-class _DateModel(pydantic.BaseModel):
-    model_config = _STRICT
-    date: Annotated[date, pydantic.Field(strict=False)]
+def _scalar_from(data: object) -> Scalar:
+    if isinstance(data, dict):
+        if "date" in data:
+            return data["date"]  # type: ignore[no-any-return]
+        if "datetime" in data:
+            return data["datetime"]  # type: ignore[no-any-return]
+        return Ago(days=data["days_ago"])
+    return data  # type: ignore[return-value]
 
 
-class _DateTimeModel(pydantic.BaseModel):
-    model_config = _STRICT
-    datetime: Annotated[pydantic.AwareDatetime, pydantic.Field(strict=False)]
-
-
-class _AgoModel(pydantic.BaseModel):
-    model_config = _STRICT
-    days_ago: Annotated[int, pydantic.Field(ge=0)]
-
-
-_ScalarModel = bool | int | float | str | _DateModel | _DateTimeModel | _AgoModel
-
-
-class _RuleModel(pydantic.BaseModel):
-    model_config = _STRICT
-    field: str
-    op: Annotated[Op, pydantic.Field(strict=False)]
-    value: _ScalarModel | list[_ScalarModel] | None = None
-
-
-class _AllModel(pydantic.BaseModel):
-    model_config = _STRICT
-    all: list[_ConditionModel]
-
-
-class _AnyModel(pydantic.BaseModel):
-    model_config = _STRICT
-    any: list[_ConditionModel]
-
-
-class _NotModel(pydantic.BaseModel):
-    model_config = _STRICT
-    not_: _ConditionModel = pydantic.Field(alias="not")
-
-
-_ConditionModel = _RuleModel | _AllModel | _AnyModel | _NotModel
-for _model in (_AllModel, _AnyModel, _NotModel):
-    _model.model_rebuild()
-
-
-class _SegmentModel(pydantic.BaseModel):
-    model_config = _STRICT
-    type: Literal["static", "dynamic"]
-    keys: list[str] | None = None
-    condition: _ConditionModel | None = None
-
-
-def _scalar_from(model: object) -> Scalar:
-    if isinstance(model, _DateModel):
-        return model.date
-    if isinstance(model, _DateTimeModel):
-        return model.datetime
-    if isinstance(model, _AgoModel):
-        return Ago(days=model.days_ago)
-    return model  # type: ignore[return-value]
-
-
-def _condition_from(model: object) -> Condition:
-    if isinstance(model, _AllModel):
-        return AllOf(conditions=[_condition_from(m) for m in model.all])
-    if isinstance(model, _AnyModel):
-        return AnyOf(conditions=[_condition_from(m) for m in model.any])
-    if isinstance(model, _NotModel):
-        return Not(condition=_condition_from(model.not_))
-    assert isinstance(model, _RuleModel)
+def _condition_from(data: dict[str, Any]) -> Condition:
+    """A condition from the validated, dumped form of the schema."""
+    if "all" in data:
+        return AllOf(conditions=[_condition_from(d) for d in data["all"]])
+    if "any" in data:
+        return AnyOf(conditions=[_condition_from(d) for d in data["any"]])
+    if "not_" in data:
+        return Not(condition=_condition_from(data["not_"]))
+    raw = data["value"]
     value: Value
-    if isinstance(model.value, list):
-        value = tuple(_scalar_from(v) for v in model.value)
+    if isinstance(raw, list):
+        value = tuple(_scalar_from(v) for v in raw)
     else:
-        value = None if model.value is None else _scalar_from(model.value)
-    return Rule(field=model.field, op=model.op, value=value)
+        value = None if raw is None else _scalar_from(raw)
+    return Rule(field=data["field"], op=data["op"], value=value)
 
 
 def _scalar_to(value: Scalar) -> object:
@@ -550,7 +555,7 @@ def condition_to_dict(condition: Condition) -> dict[str, Any]:
     raise TypeError(f"{type(condition).__name__} cannot be saved as a dict")
 
 
-def _config_error(exc: pydantic.ValidationError, what: str) -> ConfigError:
+def _config_error(exc: Any, what: str) -> ConfigError:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     return ConfigError(
@@ -573,11 +578,12 @@ def condition_from_dict(data: Mapping[str, Any]) -> Condition:
         AnyOf(conditions=(Rule(field='city', op=<Op.EQ: 'eq'>, value='Taipei'), \
 Rule(field='vip', op=<Op.EXISTS: 'exists'>, value=None)))
     """
+    adapter, _ = _schemas()
     try:
-        model = pydantic.TypeAdapter(_ConditionModel).validate_python(dict(data))
-    except pydantic.ValidationError as exc:
+        model = adapter.validate_python(dict(data))
+    except ValueError as exc:  # pydantic.ValidationError
         raise _config_error(exc, "segment condition") from None
-    return _condition_from(model)
+    return _condition_from(model.model_dump())
 
 
 def segment_to_dict(segment: Segment) -> dict[str, Any]:
@@ -593,9 +599,10 @@ def segment_from_dict(data: Mapping[str, Any]) -> Segment:
     Raises:
         ConfigError: When the data is not a valid segment.
     """
+    _, segment_model = _schemas()
     try:
-        model = _SegmentModel.model_validate(dict(data))
-    except pydantic.ValidationError as exc:
+        model = segment_model.model_validate(dict(data))
+    except ValueError as exc:  # pydantic.ValidationError
         raise _config_error(exc, "segment") from None
     if model.type == "static":
         if model.keys is None or model.condition is not None:
@@ -605,7 +612,7 @@ def segment_from_dict(data: Mapping[str, Any]) -> Segment:
         raise ConfigError(
             "a dynamic segment has a condition only", key="segment", hint='"condition": {...}'
         )
-    return DynamicSegment(condition=_condition_from(model.condition))
+    return DynamicSegment(condition=_condition_from(model.condition.model_dump()))
 
 
 # -- splits and control groups ---------------------------------------------------------------
