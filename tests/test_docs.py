@@ -71,6 +71,9 @@ MODULES = [
     "msgkit.core.templates",
     "msgkit.core.campaigns",
     "msgkit.core.delivery",
+    "msgkit.core.segments",
+    "msgkit.io.importer",
+    "msgkit.io.preview",
 ]
 
 

@@ -25,6 +25,9 @@ DELIMITERS = (",", ";", "\t")
 _CHUNK = 1 << 20
 _SNIFF = 1 << 16
 _SNIFF_RECORDS = 50
+_QUOTES_PER_LINE = 4
+# A quoted run holding something other than spaces (blank ones are left alone).
+_QUOTED_FIELD = re.compile(r'"[^"]*[^\s"][^"]*"')
 _SEP_LINE = re.compile(r"sep=(.)\r?\n?")
 
 
@@ -64,6 +67,10 @@ class CsvTable:
         # A newline followed by a blank line (or by the end of the text).
         self._blank_after_newline = re.compile(rf"\n(?={blank}(?:\n|\Z))")
         self._blank_line = re.compile(rf"{blank}\Z")
+        d = re.escape(self.delimiter)
+        # Quoted fields (marked by NULs) that fill a whole field.
+        # (It starts with the NUL itself, so the regex engine can skip to each one.)
+        self._whole_fields = re.compile(rf"\x00(?<![^\n{d}]\x00)\x00*(?![^\r\n{d}])")
 
     # -- text access -------------------------------------------------------------------
 
@@ -223,7 +230,15 @@ class CsvTable:
                 while chunk := self._read(text, _CHUNK):
                     if not chunk.endswith("\n"):
                         chunk += self._readline(text)
-                    if '"' in chunk or chunk.count("\r") != chunk.count("\r\n"):
+                    quotes = chunk.count('"')
+                    # Past a few quoted fields a line, parsing is the cheaper way.
+                    if not quotes:
+                        plain: str | None = chunk
+                    elif quotes <= _QUOTES_PER_LINE * chunk.count("\n"):
+                        plain = self._unquote(chunk)
+                    else:
+                        plain = None
+                    if plain is None or plain.count("\r") != plain.count("\r\n"):
                         pending.extend(io.StringIO(chunk, newline=""))
                         for cells in reader:
                             row += 1
@@ -231,7 +246,7 @@ class CsvTable:
                             if not pending:
                                 break
                         continue
-                    records, blank = self._count_plain(chunk)
+                    records, blank = self._count_plain(plain)
                     row += records
                     found += records - blank
             except csv.Error as exc:
@@ -239,6 +254,21 @@ class CsvTable:
             return first, found
         finally:
             text.detach()
+
+    def _unquote(self, chunk: str) -> str | None:
+        """The chunk with each quoted field replaced by ``Q``, or None if unsure.
+
+        Only where the csv reader would read the quotes the same way: every quoted
+        field closed in the chunk, opening at the start of a field and closing at its
+        end, and none blank (a record of blank quoted fields is a blank record).
+        """
+        if "\x00" in chunk:
+            return None
+        marked = _QUOTED_FIELD.sub("\x00", chunk)
+        if '"' in marked:
+            return None
+        plain = self._whole_fields.sub("Q", marked)
+        return None if "\x00" in plain else plain
 
     def _count_plain(self, chunk: str) -> tuple[int, int]:
         """Records and blank records in whole lines of text that hold no quote."""

@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from enum import Enum
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -155,9 +155,8 @@ class ColumnMapping:
             )
 
 
-@attrs.frozen
-class _Field:
-    index: int
+class _Field(NamedTuple):
+    at: int
     column: str
     name: str
     convert: Converter | None
@@ -252,6 +251,8 @@ class ContactImport:
             else:
                 fields.append(_Field(i, column, column, convert, reason))
         self._fields = tuple(fields)
+        self._width = len(self.columns)
+        self._phone_column = self.columns[self._phone]
         self._zone = zone
         self._region = region
         self._cipher = cipher
@@ -384,11 +385,10 @@ class ContactImport:
             self._table.close()
 
     def _contact(self, row: int, cells: Sequence[object]) -> Contact | None:
-        columns = self.columns
-        width = len(columns)
-        if len(cells) > width:
-            extra = [text_of(c).strip() for c in cells[width:]]
-            if any(extra):
+        # The hot path: one call per row, so locals, tuples and no needless calls.
+        width = self._width
+        if len(cells) != width:
+            if len(cells) > width and any(text_of(c).strip() for c in cells[width:]):
                 self._reject(
                     row,
                     cells,
@@ -397,14 +397,16 @@ class ContactImport:
                     f"{len(cells)} cells for {width} columns (an unquoted delimiter?)",
                 )
                 return None
-        raw = cells[self._phone] if self._phone < len(cells) else None
-        text = text_of(raw).strip()
-        phone_column = columns[self._phone]
+            cells = [*cells[:width], *([None] * (width - len(cells)))]
+        raw = cells[self._phone]
+        text = (raw if raw.__class__ is str else text_of(raw)).strip()
         if not text:
-            self._reject(row, cells, phone_column, RejectReason.EMPTY_PHONE, "no phone number")
+            self._reject(
+                row, cells, self._phone_column, RejectReason.EMPTY_PHONE, "no phone number"
+            )
             return None
         if len(text) > self._max_chars:
-            self._too_long(row, cells, phone_column, len(text))
+            self._too_long(row, cells, self._phone_column, len(text))
             return None
         try:
             if self._cipher is not None:
@@ -414,42 +416,42 @@ class ContactImport:
             self._reject(
                 row,
                 cells,
-                phone_column,
+                self._phone_column,
                 RejectReason.INVALID_PHONE,
                 exc.message,
                 phone_reason=exc.reason,
             )
             return None
         attributes: dict[str, object] = {}
-        for field in self._fields:
-            value = cells[field.index] if field.index < len(cells) else None
-            if value is None:
-                continue
-            if isinstance(value, str):
+        max_chars = self._max_chars
+        for index, column, name, convert, reason in self._fields:
+            value = cells[index]
+            if value.__class__ is str:
                 value = value.strip()
                 if not value:
                     continue
-                if len(value) > self._max_chars:
-                    self._too_long(row, cells, field.column, len(value))
+                if len(value) > max_chars:
+                    self._too_long(row, cells, column, len(value))
                     return None
+            elif value is None:
+                continue
             elif isinstance(value, datetime) and value.tzinfo is None:
                 value = value.replace(tzinfo=self._zone).astimezone(timezone.utc)
-            if field.convert is not None:
+            if convert is not None:
                 try:
-                    value = field.convert(value)
+                    value = convert(value)
                 except ValueError as exc:
-                    self._reject(row, cells, field.column, field.reason, str(exc))
+                    self._reject(row, cells, column, reason, str(exc))
                     return None
-            attributes[field.name] = value
-        key = phone.e164
-        if self._key is not None and self._key < len(cells):
-            key = text_of(cells[self._key]).strip() or key
-        first = self._seen.first_row(int(phone.e164[1:]), row)
+            attributes[name] = value
+        e164 = phone.e164
+        key = e164 if self._key is None else (text_of(cells[self._key]).strip() or e164)
+        first = self._seen.first_row(int(e164[1:]), row)
         if first is not None:
             self._reject(
                 row,
                 cells,
-                phone_column,
+                self._phone_column,
                 RejectReason.DUPLICATE,
                 f"{mask(phone)} is a duplicate of row {first}",
                 duplicate_of=first,
