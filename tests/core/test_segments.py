@@ -43,6 +43,7 @@ AMY = _contact(
     seen=datetime(2024, 6, 29, 8, 0, tzinfo=timezone.utc),
     tags=["vip", "early"],
     email="",
+    optin="Yes",
 )
 
 
@@ -83,6 +84,8 @@ AMY = _contact(
         (Rule(field="$region", op="eq", value="TW"), True),
         (Rule(field="$key", op="eq", value="m1"), True),
         (Rule(field="$phone", op="starts_with", value="+886"), True),
+        (Rule(field="optin", op="eq", value=True), True),  # "Yes" from a CSV cell
+        (Rule(field="optin", op="eq", value=False), False),
     ],
 )
 def test_rules(rule: Rule, expected: bool) -> None:

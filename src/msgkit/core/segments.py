@@ -21,8 +21,9 @@ Operators (``op``):
 | ``before``, ``after`` | is a date or time before / after ``value`` (a date, time or `Ago`) |
 | ``is_empty``, ``exists`` | is missing or blank / has a value |
 
-Text is compared ignoring case and surrounding spaces; text that looks like a number
-or an ISO date is compared as one when the value is a number or date. A test that
+Text is compared ignoring case and surrounding spaces; text that looks like a number,
+an ISO date or a yes/no (``true``, ``yes``, ``1``, ...) is compared as one when the value
+is a number, date or boolean (CSV cells are text). A test that
 cannot apply (``"abc" gt 5``, a missing attribute) is false. ``$key``, ``$phone``,
 ``$region``, ``$time_zone`` and ``$locale`` name the contact's own fields.
 
@@ -135,6 +136,7 @@ class _Combinable:
 # -- reading attributes ---------------------------------------------------------------------
 
 _SPECIAL = ("$key", "$phone", "$region", "$time_zone", "$locale")
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UTC = timezone.utc
 
@@ -225,6 +227,8 @@ def _compare(actual: object, expected: Scalar, now: datetime) -> int | None:
             return None
         return (number > expected) - (number < expected)
     if isinstance(expected, bool):
+        if isinstance(actual, str):
+            actual = _BOOLEANS.get(actual.strip().casefold())
         return 0 if actual is expected else None
     if isinstance(actual, str) and isinstance(expected, str):
         a_text, b_text = actual.strip().casefold(), expected.strip().casefold()
@@ -623,7 +627,7 @@ _SCALE = 1_000_000  # shares are counted in millionths
 def _share(salt: str, key: str, purpose: bytes) -> int:
     """Where a key falls for a salt, uniformly in [0, 1,000,000): the same everywhere."""
     digest = hashlib.blake2b(
-        key.encode("utf-8"), digest_size=8, key=salt.encode("utf-8")[:64], person=purpose
+        key.encode("utf-8"), digest_size=8, key=salt.encode("utf-8"), person=purpose
     ).digest()
     return int.from_bytes(digest, "big") % _SCALE
 
@@ -810,5 +814,5 @@ class Split:
 
 def _rank(salt: str, key: str) -> bytes:
     return hashlib.blake2b(
-        key.encode("utf-8"), digest_size=16, key=salt.encode("utf-8")[:64], person=b"msgkit-rank"
+        key.encode("utf-8"), digest_size=16, key=salt.encode("utf-8"), person=b"msgkit-rank"
     ).digest()

@@ -28,6 +28,7 @@ _BOMS = (
 _SCAN = 1 << 20
 _SAMPLE = 1 << 16
 _MAX_CHARS = 4000
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _SHOWN = re.compile(r"[^\s,;\t\"]*[^\x00-\x7f][^\s,;\t\"]*")
 # Punctuation and letters that Western text in cp1252 really contains.
@@ -98,7 +99,7 @@ def _sample(source: SourceFile) -> bytes | None:
     try:
         while chunk := handle.read(_SCAN):
             if not chunk.isascii():
-                first = next(i for i, b in enumerate(chunk) if b > 0x7F)
+                first = _HIGH_BYTE.search(chunk).start()  # type: ignore[union-attr]
                 start = chunk.rfind(b"\n", 0, first) + 1
                 handle.seek(offset + start)
                 sample = handle.read(_SAMPLE)

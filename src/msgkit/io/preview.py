@@ -66,15 +66,14 @@ class Preview:
         else:
             how = f"XLSX, sheet {self.sheet!r}"
         lines = [f"{self.name or '(file)'}  {how}  {self.row_count:,} rows"]
-        name_width = min(max([_width(c) for c in self.columns] + [6]), _CELL)
-        titles = ["column", *(f"row {n}" for n in self.row_numbers)]
-        lines.append(
-            "  ".join(_fit(t, name_width if i == 0 else _CELL) for i, t in enumerate(titles))
-        )
-        for i, column in enumerate(self.columns):
-            cells = [_fit(column, name_width)]
-            cells.extend(_fit(row[i], _CELL) for row in self.rows)
-            lines.append("  ".join(cells).rstrip())
+        table = [["column", *(f"row {n}" for n in self.row_numbers)]]
+        table += [[c, *(row[i] for row in self.rows)] for i, c in enumerate(self.columns)]
+        widths = [
+            min(max(_width(" ".join(line[j].split())) for line in table), _CELL)
+            for j in range(len(table[0]))
+        ]
+        for line in table:
+            lines.append("  ".join(_fit(cell, w) for cell, w in zip(line, widths, strict=True)))
         return "\n".join(line.rstrip() for line in lines)
 
 
