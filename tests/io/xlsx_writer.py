@@ -7,21 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from msgkit.io._table import column_letter
+
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 # A cell is a value, or a (kind, text, style) triple written as is.
 Cell = object
-
-
-def _col(i: int) -> str:
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def _cell(ref: str, value: Cell, strings: list[str]) -> str:
@@ -61,7 +54,7 @@ def write_xlsx(
         for r, row in enumerate(rows, start=1):
             if row is None:
                 continue
-            cells = "".join(_cell(f"{_col(c)}{r}", v, strings) for c, v in enumerate(row))
+            cells = "".join(_cell(f"{column_letter(c)}{r}", v, strings) for c, v in enumerate(row))
             ref = f' r="{r}"' if row_refs else ""
             xml_rows.append(f"<row{ref}>{cells}</row>")
         parts[f"xl/worksheets/sheet{n}.xml"] = (
