@@ -23,7 +23,7 @@ def test_every_error_is_rooted_drawn_and_builtin(cls: type[BaseException]) -> No
     """Each error subclasses MsgkitError and a builtin, is exported, and is in the drawing."""
     assert issubclass(cls, exc.MsgkitError)
     if cls is not exc.MsgkitError:
-        assert issubclass(cls, (ValueError, RuntimeError))
+        assert issubclass(cls, (ValueError, RuntimeError, LookupError, PermissionError))
     assert cls.__name__ in exc.__all__
     assert cls.__name__ in msgkit.__all__
     assert cls.__name__ in (exc.__doc__ or "")

@@ -14,6 +14,8 @@ does not know msgkit::
     ├── InvalidTransitionError (RuntimeError)  an event the current state does not allow
     ├── ImportFileError (ValueError)           a recipient file cannot be read (row, column)
     ├── ConfigError (ValueError)               configuration is missing or wrong
+    ├── NotFoundError (LookupError)            no campaign, list or message by that id
+    ├── PermissionDeniedError (PermissionError) the acting user may not do this
     ├── ProviderError (RuntimeError)           a provider refused or failed a request
     │   ├── RateLimitedError                     slow down; ``retry_after`` seconds
     │   ├── UnavailableError                     timeout, 5xx: retry later
@@ -38,6 +40,8 @@ __all__ = [
     "MissingVariableError",
     "MsgkitError",
     "NotAllowedError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "ProviderError",
     "RateLimitedError",
     "RejectedError",
@@ -205,6 +209,39 @@ class ConfigError(MsgkitError, ValueError):
     def __init__(self, message: str, *, key: str | None = None, hint: str | None = None):
         super().__init__(message if key is None else f"{key}: {message}", hint=hint)
         self.key = key
+
+
+class NotFoundError(MsgkitError, LookupError):
+    """No campaign, list, message or scenario by that id or name.
+
+    Attributes:
+        kind: What was looked for, e.g. ``"campaign"``.
+        ident: The id or name given.
+    """
+
+    def __init__(self, kind: str, ident: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"no {kind} {ident!r}", hint=hint or f"list them to see which {kind}s exist"
+        )
+        self.kind = kind
+        self.ident = ident
+
+
+class PermissionDeniedError(MsgkitError, PermissionError):
+    """The acting user may not do this (see the client's permission policy).
+
+    Attributes:
+        actor: Who tried.
+        action: What they tried, e.g. ``"campaign.start"``.
+    """
+
+    def __init__(self, actor: str, action: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"{actor!r} may not {action}",
+            hint=hint or "ask an admin, or configure the client's permission policy",
+        )
+        self.actor = actor
+        self.action = action
 
 
 class ProviderError(MsgkitError, RuntimeError):

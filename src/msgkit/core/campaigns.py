@@ -12,18 +12,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
 from msgkit.core._fsm import TransitionTable
 from msgkit.core.delivery import Channel
+from msgkit.core.policy import SendPolicy
 from msgkit.core.templates import Template
 from msgkit.exceptions import InvalidTransitionError
 
-__all__ = ["CAMPAIGN", "Campaign", "CampaignEvent", "CampaignKind", "CampaignStatus"]
+__all__ = [
+    "CAMPAIGN",
+    "Campaign",
+    "CampaignEvent",
+    "CampaignKind",
+    "CampaignStatus",
+    "Fallback",
+]
 
 
 class CampaignStatus(str, Enum):
@@ -119,6 +127,35 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+def _positive(_: object, attribute: attrs.Attribute[Any], value: timedelta) -> None:
+    if value <= timedelta(0):
+        raise ValueError(f"{attribute.name} must be a positive duration")
+
+
+@attrs.frozen(kw_only=True)
+class Fallback:
+    """A second channel for contacts the first one does not reach.
+
+    The fallback message is planned with the first and waits. It is released when
+    the first fails for good (or the provider says at once that it cannot deliver,
+    like LINE's 422), or when no delivery confirmation arrives within ``wait`` of
+    sending; it is cancelled if the first is confirmed delivered first.
+
+    Attributes:
+        template: What to send instead.
+        channel: The fallback channel (SMS by default).
+        provider: The configured provider to send it through.
+        wait: How long to wait for a delivery confirmation of the first message.
+        sender: The sender (SMS signature or number) of the fallback message.
+    """
+
+    template: Template
+    channel: Channel = attrs.field(default=Channel.SMS, converter=Channel)
+    provider: str | None = None
+    wait: timedelta = attrs.field(default=timedelta(minutes=10), validator=_positive)
+    sender: str | None = None
+
+
 @attrs.frozen(kw_only=True)
 class Campaign:
     """A campaign: what to send, to whom, through what, and where it stands.
@@ -137,6 +174,12 @@ class Campaign:
         status: The lifecycle status.
         enabled: Whether it may start, resume or take triggers.
         stop_reason: Why it was last stopped, e.g. an account error from the provider.
+        policy: The sending rules: validity, contact schedule, frequency caps, send
+            speed, opt-out scope, short links, test numbers (see `SendPolicy`).
+        fallback: A second channel for contacts the first does not reach.
+        on_unknown: What to do with a message whose outcome cannot be known after a
+            crash, when the provider cannot be asked: ``"mark_unknown"`` (report it,
+            never risk a duplicate) or ``"resend"`` (risk a duplicate, never a miss).
     """
 
     name: str
@@ -150,6 +193,9 @@ class Campaign:
     status: CampaignStatus = attrs.field(default=CampaignStatus.DRAFT, converter=CampaignStatus)
     enabled: bool = True
     stop_reason: str | None = None
+    policy: SendPolicy = attrs.field(factory=SendPolicy)
+    fallback: Fallback | None = None
+    on_unknown: Literal["mark_unknown", "resend"] = "mark_unknown"
 
     def apply(self, event: CampaignEvent | str, *, reason: str | None = None) -> Campaign:
         """This campaign after ``event``.

@@ -18,7 +18,7 @@ adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -55,6 +55,10 @@ class Outcome(str, Enum):
 
 def _frozen_map(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
+
+
+def _ids(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -101,7 +105,7 @@ class SendRequest:
     """One HTTP request and the messages it carries."""
 
     request: httpx.Request
-    message_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    message_ids: tuple[str, ...] = attrs.field(converter=_ids)
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,1 @@
+"""The engine: dispatcher, rate limits, retries, reconciliation, fallback, the bulk queue."""

@@ -1,0 +1,830 @@
+"""The dispatcher: claims due messages from the outbox and sends them, durably.
+
+One pass (`Dispatcher.step`):
+
+1. Housekeeping: expire messages whose validity ended; give back messages claimed by
+   a worker that died before sending them; mark ``unknown`` the ones it died while
+   sending, and reconcile them (ask the provider by our id; otherwise follow the
+   campaign's ``on_unknown`` policy); release or cancel fallback messages; poll
+   delivery status where configured; finish campaigns with nothing left.
+2. Claim a batch of due messages (triggered and test sends first, then the bulk
+   campaign at the head of the queue), group them per provider and campaign, and send
+   each group in chunks of the provider's batch size, with bounded concurrency, under
+   the provider's rate limit and the campaign's send speed.
+3. Every message is marked ``sending`` (in the store) before its request leaves, and
+   its outcome is recorded in the same transaction as its state change.
+
+Failures: retryable errors retry with exponential backoff and jitter (at least the
+provider's ``Retry-After``) until the retry policy gives up; permanent errors fail the
+message with the provider's code; account-level errors stop the campaign with the
+reason and put its messages back, instead of failing the whole list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import attrs
+import httpx
+
+from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, CampaignStatus
+from msgkit.core.delivery import MessageEvent, MessageState
+from msgkit.core.optout import OptOutScope, suppression_key
+from msgkit.engine.clock import Clock, SystemClock
+from msgkit.engine.ratelimit import TokenBucket
+from msgkit.engine.retry import RetryPolicy
+from msgkit.engine.transport import HttpxTransport, Transport
+from msgkit.exceptions import InvalidTransitionError, NotFoundError, ProviderError
+from msgkit.providers.base import (
+    OutboundMessage,
+    Outcome,
+    Provider,
+    SendRequest,
+    SendResult,
+    StatusResult,
+    transport_error_outcome,
+)
+from msgkit.store.base import Change, MessageRow
+from msgkit.store.sql import SQLStore
+
+__all__ = [
+    "Dispatcher",
+    "DispatcherSettings",
+    "RunStats",
+    "dead_local_workers",
+    "new_worker_id",
+    "outbound_of",
+    "speed_of",
+]
+
+log = logging.getLogger("msgkit.engine")
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class DispatcherSettings:
+    """How the dispatcher works.
+
+    Attributes:
+        batch_size: Messages claimed per pass.
+        concurrency: Requests in flight at once.
+        lease: How long a claim or a send may take before other workers consider the
+            worker dead (longer than the slowest request).
+        retry: Backoff and attempts for retryable errors.
+        housekeeping_every: Seconds between housekeeping passes while busy.
+        idle_poll: Seconds to sleep when nothing is due (running forever).
+        horizon: ``run(until_idle=True)`` waits for work due within this, and returns
+            when the next due work is further away.
+        reconcile_grace: A status query that does not find a message younger than this
+            is asked again later (providers index messages with a delay); older, the
+            message is taken as never received and sent again.
+        reconcile_every: Time between status queries of one unknown message.
+        poll_receipts: Providers whose delivery status is polled (for providers that
+            push no receipts, or where webhooks cannot reach you).
+        poll_after: Poll a submitted message's status this long after sending.
+        poll_every: Time between polls of one message.
+        poll_for: Stop polling a message this long after it was sent.
+    """
+
+    batch_size: int = 500
+    concurrency: int = 16
+    lease: timedelta = timedelta(minutes=2)
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    housekeeping_every: float = 1.0
+    idle_poll: float = 1.0
+    horizon: timedelta = timedelta(minutes=5)
+    reconcile_grace: timedelta = timedelta(minutes=5)
+    reconcile_every: timedelta = timedelta(minutes=1)
+    poll_receipts: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    poll_after: timedelta = timedelta(seconds=30)
+    poll_every: timedelta = timedelta(minutes=1)
+    poll_for: timedelta = timedelta(hours=24)
+
+
+@attrs.define
+class RunStats:
+    """What a run did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    resent: int = 0
+    expired: int = 0
+    fallen_back: int = 0
+    cancelled: int = 0
+    delivered: int = 0
+    campaigns_stopped: list[str] = attrs.field(factory=list)
+    campaigns_finished: list[str] = attrs.field(factory=list)
+
+
+def new_worker_id() -> str:
+    """A worker id that tells where it runs: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def dead_local_workers(workers: Sequence[str]) -> list[str]:
+    """Of these worker ids, those of processes on this host that no longer run.
+
+    Workers elsewhere (or with ids of another shape) are left to their leases.
+    """
+    host = socket.gethostname()
+    dead = []
+    for worker in workers:
+        parts = worker.rsplit(":", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead.append(worker)
+        except PermissionError:
+            continue
+    return dead
+
+
+def speed_of(campaign: Campaign) -> float | None:
+    """The campaign's send speed in messages per second, or None for unlimited."""
+    speed = campaign.policy.send_speed
+    return None if speed is None else speed.per_second
+
+
+def outbound_of(row: MessageRow) -> OutboundMessage:
+    """The message as an adapter needs it."""
+    payload = row.payload
+    return OutboundMessage(
+        id=row.id,
+        channel=row.channel,
+        to=row.recipient,
+        text=row.text,
+        kind=row.kind or "notification",
+        template_code=payload.get("template_code"),
+        params=payload.get("params") or {},
+        sender=payload.get("sender"),
+        expires_at=row.expires_at,
+        media=tuple(payload.get("media") or ()),
+        options=payload.get("options") or {},
+    )
+
+
+class Dispatcher:
+    """Sends what the outbox holds.
+
+    Args:
+        store: The outbox.
+        providers: Configured providers by name.
+        transport: How requests are performed: one for all providers, or one per
+            provider name (missing names use an `HttpxTransport`).
+        clock: The clock to read and sleep on.
+        settings: How it works.
+        worker: This worker's id (unique per running process).
+        on_suppress: Called with ``(scope, recipient, reason)`` entries when a provider
+            reports an opt-out; the default writes them to the store.
+    """
+
+    def __init__(
+        self,
+        store: SQLStore,
+        providers: Mapping[str, Provider],
+        *,
+        transport: Transport | Mapping[str, Transport] | None = None,
+        clock: Clock | None = None,
+        settings: DispatcherSettings | None = None,
+        worker: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.providers = dict(providers)
+        self.clock = clock or SystemClock()
+        self.settings = settings or DispatcherSettings()
+        self.worker = worker or new_worker_id()
+        self.stats = RunStats()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter only
+        if transport is None or isinstance(transport, Mapping):
+            self._transports: dict[str, Transport] = dict(transport or {})
+            self._default_transport: Transport | None = None
+        else:
+            self._transports = {}
+            self._default_transport = transport
+        self._own_transport = transport is None
+        self._provider_buckets: dict[str, TokenBucket] = {}
+        self._campaign_buckets: dict[str, tuple[float, TokenBucket]] = {}
+        self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
+        self._last_housekeeping: datetime | None = None
+        self._campaigns: dict[str, Campaign] = {}
+
+    # --- plumbing -------------------------------------------------------------
+
+    async def _db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def _transport(self, provider: str) -> Transport:
+        found = self._transports.get(provider) or self._default_transport
+        if found is None:
+            found = HttpxTransport()
+            self._default_transport = found
+        return found
+
+    async def aclose(self) -> None:
+        """Close the transports this dispatcher opened, and its store thread."""
+        if self._own_transport and self._default_transport is not None:
+            await self._default_transport.aclose()
+        self._executor.shutdown(wait=True)
+
+    def _provider_bucket(self, name: str, provider: Provider) -> TokenBucket | None:
+        rate = provider.capabilities.rate_per_second
+        if not rate:
+            return None
+        if name not in self._provider_buckets:
+            self._provider_buckets[name] = TokenBucket(rate, self.clock)
+        return self._provider_buckets[name]
+
+    def _campaign_bucket(self, campaign: Campaign) -> TokenBucket | None:
+        speed = speed_of(campaign)
+        if speed is None:
+            return None
+        known = self._campaign_buckets.get(campaign.id)
+        if known is None or known[0] != speed:
+            known = (speed, TokenBucket(speed, self.clock, burst=max(1.0, speed)))
+            self._campaign_buckets[campaign.id] = known
+        return known[1]
+
+    async def _campaign(self, campaign_id: str, *, fresh: bool = False) -> Campaign | None:
+        if fresh or campaign_id not in self._campaigns:
+            try:
+                self._campaigns[campaign_id] = await self._db(self.store.get_campaign, campaign_id)
+            except NotFoundError:
+                return None
+        return self._campaigns[campaign_id]
+
+    # --- running ------------------------------------------------------------------
+
+    async def run(self, *, until_idle: bool = True, stop: asyncio.Event | None = None) -> RunStats:
+        """Send until nothing is due within the horizon (or forever, or until ``stop``).
+
+        Returns:
+            What this run did.
+        """
+        try:
+            while stop is None or not stop.is_set():
+                if await self.step():
+                    continue
+                # Nothing to claim: do the waiting work now, then sleep until more is due.
+                await self.housekeeping(force=True)
+                if await self.step():
+                    continue
+                now = self.clock.now()
+                due = await self._next_due(now)
+                if until_idle and (due is None or due - now > self.settings.horizon):
+                    break
+                wait = self.settings.idle_poll if due is None else (due - now).total_seconds()
+                if not until_idle:
+                    wait = min(wait, self.settings.idle_poll)
+                await self.clock.sleep(max(wait, 0.001))
+        finally:
+            await self._db(self.store.release_worker, self.worker, now=self.clock.now())
+        return self.stats
+
+    async def _next_due(self, now: datetime) -> datetime | None:
+        return await self._db(
+            self.store.next_due,
+            now=now,
+            poll_providers=[n for n in self.settings.poll_receipts if n in self.providers],
+            poll_after=self.settings.poll_after,
+            poll_since=now - self.settings.poll_for,
+        )
+
+    async def step(self) -> bool:
+        """One pass: housekeeping when due, then claim and send one batch.
+
+        Returns:
+            Whether anything was claimed.
+        """
+        await self.housekeeping()
+        now = self.clock.now()
+        rows = await self._db(
+            self.store.claim,
+            worker=self.worker,
+            now=now,
+            limit=self.settings.batch_size,
+            lease_until=now + self.settings.lease,
+        )
+        if not rows:
+            return False
+        await self._send_rows(rows)
+        return True
+
+    async def _send_rows(self, rows: Sequence[MessageRow]) -> None:
+        now = self.clock.now()
+        changes: list[Change] = []
+        cancel = await self._db(self.store.parents_delivered, [r.id for r in rows if r.parent_id])
+        groups: dict[tuple[str | None, str], list[MessageRow]] = defaultdict(list)
+        for row in rows:
+            if row.id in cancel:
+                changes.append(_skip(row.id, "the first message was delivered"))
+                self.stats.cancelled += 1
+            elif row.expires_at is not None and row.expires_at <= now:
+                changes.append(_expire(row.id))
+                self.stats.expired += 1
+            else:
+                groups[(row.provider, row.campaign_id)].append(row)
+        for (provider_name, campaign_id), members in list(groups.items()):
+            if provider_name not in self.providers:
+                reason = (
+                    f"no provider named {provider_name!r} is configured "
+                    f"(configured: {', '.join(sorted(self.providers)) or 'none'})"
+                )
+                await self._stop_campaign(campaign_id, reason)
+                changes.extend(Change(message_id=r.id, event=MessageEvent.RELEASE) for r in members)
+                del groups[(provider_name, campaign_id)]
+        if changes:
+            await self._db(self.store.apply, changes, now=now, worker=self.worker)
+        tasks = []
+        for (provider_name, campaign_id), members in groups.items():
+            assert provider_name is not None
+            provider = self.providers[provider_name]
+            size = max(1, provider.capabilities.max_batch)
+            for start in range(0, len(members), size):
+                chunk = members[start : start + size]
+                tasks.append(self._send_chunk(provider_name, provider, campaign_id, chunk))
+        await asyncio.gather(*tasks)
+
+    async def _send_chunk(
+        self, name: str, provider: Provider, campaign_id: str, rows: Sequence[MessageRow]
+    ) -> None:
+        campaign = await self._campaign(campaign_id)
+        bucket = self._campaign_bucket(campaign) if campaign else None
+        if bucket is not None:
+            await bucket.take(len(rows))
+        async with self._semaphore:
+            now = self.clock.now()
+            lease = now + self.settings.lease
+            marked = await self._db(
+                self.store.apply,
+                [
+                    Change(message_id=r.id, event=MessageEvent.SEND, fields={"lease_until": lease})
+                    for r in rows
+                ],
+                now=now,
+                worker=self.worker,
+            )
+            sending = {m.message_id for m in marked if m.applied}
+            batch = [r for r in rows if r.id in sending]
+            if not batch:
+                return
+            by_id = {r.id: r for r in batch}
+            results: list[SendResult] = []
+            try:
+                requests = provider.build_send([outbound_of(r) for r in batch])
+            except Exception as exc:
+                log.exception("provider %s could not build a request", name)
+                error = ProviderError(f"could not build the request: {exc}", provider=name)
+                results = [
+                    SendResult(message_id=i, outcome=Outcome.RETRY, error=error) for i in by_id
+                ]
+                requests = []
+            provider_bucket = self._provider_bucket(name, provider)
+            for sent in requests:
+                if provider_bucket is not None:
+                    await provider_bucket.take(1)
+                results.extend(await self._perform(name, provider, sent))
+        await self._record(name, provider, campaign, by_id, results)
+
+    async def _perform(self, name: str, provider: Provider, sent: SendRequest) -> list[SendResult]:
+        try:
+            response = await self._transport(name).send(sent.request)
+        except httpx.TransportError as exc:
+            outcome = transport_error_outcome(exc, provider.capabilities)
+            error = ProviderError(
+                f"{type(exc).__name__} talking to the provider",
+                provider=name,
+                retryable=outcome is Outcome.RETRY,
+            )
+            return [
+                SendResult(message_id=i, outcome=outcome, error=error) for i in sent.message_ids
+            ]
+        try:
+            results = provider.parse_send(sent, response)
+        except Exception as exc:
+            log.exception("provider %s sent a response its adapter cannot read", name)
+            error = ProviderError(
+                f"unreadable response: {exc}", provider=name, status=response.status_code
+            )
+            outcome = Outcome.RETRY if provider.capabilities.idempotent else Outcome.UNKNOWN
+            return [
+                SendResult(message_id=i, outcome=outcome, error=error) for i in sent.message_ids
+            ]
+        answered = {r.message_id for r in results}
+        missing = [i for i in sent.message_ids if i not in answered]
+        if missing:
+            error = ProviderError("no result for this message in the response", provider=name)
+            results = [
+                *results,
+                *(SendResult(message_id=i, outcome=Outcome.UNKNOWN, error=error) for i in missing),
+            ]
+        return results
+
+    async def _record(
+        self,
+        name: str,
+        provider: Provider,
+        campaign: Campaign | None,
+        rows: Mapping[str, MessageRow],
+        results: Sequence[SendResult],
+    ) -> None:
+        now = self.clock.now()
+        changes: list[Change] = []
+        suppress: list[tuple[str, str, str | None, str | None]] = []
+        account_error: ProviderError | None = None
+        for result in results:
+            row = rows.get(result.message_id)
+            if row is None:
+                continue
+            attempts = row.attempts + 1
+            error = result.error
+            code = error.provider_code if error else None
+            text = str(error) if error else None
+            if result.outcome is Outcome.ACCEPTED:
+                fields: dict[str, Any] = {
+                    "provider_message_id": result.provider_message_id,
+                    "error_code": None,
+                    "error": None,
+                    "lease_until": None,
+                }
+                wait = row.payload.get("fallback_wait")
+                if wait is not None:
+                    fields["fallback_at"] = now + timedelta(seconds=float(wait))
+                changes.append(Change(message_id=row.id, event=MessageEvent.ACCEPT, fields=fields))
+                self.stats.sent += 1
+            elif result.outcome is Outcome.RETRY:
+                if self.settings.retry.gives_up(attempts):
+                    changes.append(
+                        Change(
+                            message_id=row.id,
+                            event=MessageEvent.FAIL,
+                            fields={
+                                "error_code": code,
+                                "error": f"gave up after {attempts} attempts: {text}",
+                            },
+                        )
+                    )
+                    self.stats.failed += 1
+                else:
+                    delay = self.settings.retry.delay(
+                        attempts, retry_after=result.retry_after, rng=self._rng
+                    )
+                    changes.append(
+                        Change(
+                            message_id=row.id,
+                            event=MessageEvent.RETRY,
+                            fields={
+                                "not_before": now + timedelta(seconds=delay),
+                                "error_code": code,
+                                "error": text,
+                            },
+                            detail=f"retry in {delay:.1f}s",
+                        )
+                    )
+                    self.stats.retried += 1
+            elif result.outcome is Outcome.FAILED:
+                changes.append(
+                    Change(
+                        message_id=row.id,
+                        event=MessageEvent.FAIL,
+                        fields={"error_code": code, "error": text},
+                        detail="fallback now" if result.fallback_now else None,
+                    )
+                )
+                self.stats.failed += 1
+                if result.fallback_now:
+                    self._last_housekeeping = None  # release the fallback at the next pass
+                if result.suppress:
+                    key = suppression_key(
+                        row.recipient,
+                        scope=OptOutScope.SENDER,
+                        channel=row.channel,
+                        sender=row.payload.get("sender"),
+                    )
+                    suppress.append((key.scope, key.address, "opted out at the provider", name))
+            elif result.outcome is Outcome.ACCOUNT:
+                account_error = error or ProviderError("account refused", provider=name)
+                changes.append(
+                    Change(
+                        message_id=row.id,
+                        event=MessageEvent.RETRY,
+                        fields={"not_before": now, "error_code": code, "error": text},
+                        detail="account error: campaign stopped",
+                    )
+                )
+            else:  # unknown: the request may have been processed
+                changes.append(
+                    Change(
+                        message_id=row.id,
+                        event=MessageEvent.LOSE,
+                        fields={"not_before": now, "error_code": code, "error": text},
+                        detail="outcome unknown: will reconcile",
+                    )
+                )
+                self.stats.unknown += 1
+        await self._db(self.store.apply, changes, now=now, worker=self.worker)
+        if suppress:
+            await self._db(self.store.suppress, suppress, now=now)
+        if account_error is not None and campaign is not None:
+            await self._stop_campaign(campaign.id, str(account_error))
+
+    async def _stop_campaign(self, campaign_id: str, reason: str) -> None:
+        campaign = await self._campaign(campaign_id, fresh=True)
+        if campaign is None:
+            return
+        now = self.clock.now()
+        if campaign.status in (CampaignStatus.RUNNING, CampaignStatus.INITIALIZING):
+            try:
+                stopped = campaign.apply(CampaignEvent.STOP, reason=reason)
+            except InvalidTransitionError:
+                return
+            await self._db(self.store.save_campaign, stopped, now=now)
+            await self._db(
+                self.store.audit,
+                actor="msgkit",
+                action="campaign.stop",
+                target=campaign_id,
+                detail=reason,
+                now=now,
+            )
+            self._campaigns[campaign_id] = stopped
+            self.stats.campaigns_stopped.append(campaign_id)
+            log.warning("campaign %s stopped: %s", campaign_id, reason)
+        await self._db(self.store.release_worker, self.worker, now=now)
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    async def housekeeping(self, *, force: bool = False) -> None:
+        """Expire, recover from dead workers, reconcile, fall back, poll, finish."""
+        now = self.clock.now()
+        last = self._last_housekeeping
+        if (
+            not force
+            and last is not None
+            and ((now - last).total_seconds() < self.settings.housekeeping_every)
+        ):
+            return
+        self._last_housekeeping = now
+        await self._expire(now)
+        await self._recover(now)
+        await self._reconcile(now)
+        await self._fallbacks(now)
+        await self._poll(now)
+        await self._finish(now)
+
+    async def _expire(self, now: datetime) -> None:
+        ids = await self._db(self.store.expirable, now=now)
+        if ids:
+            done = await self._db(self.store.apply, [_expire(i) for i in ids], now=now)
+            self.stats.expired += sum(r.applied for r in done)
+
+    async def _recover(self, now: datetime) -> None:
+        holders = await self._db(self.store.holders)
+        dead = dead_local_workers([h for h in holders if h != self.worker])
+        queued = await self._db(self.store.stale, MessageState.QUEUED, now=now, dead=dead)
+        if queued:
+            await self._db(
+                self.store.apply,
+                [
+                    Change(
+                        message_id=r.id, event=MessageEvent.RELEASE, detail="worker lease ran out"
+                    )
+                    for r in queued
+                ],
+                now=now,
+            )
+        sending = await self._db(self.store.stale, MessageState.SENDING, now=now, dead=dead)
+        if sending:
+            log.warning("%d messages were being sent by a worker that died", len(sending))
+            await self._db(
+                self.store.apply,
+                [
+                    Change(
+                        message_id=r.id,
+                        event=MessageEvent.LOSE,
+                        fields={"not_before": now, "lease_until": None},
+                        detail="the worker sending it died; outcome unknown",
+                    )
+                    for r in sending
+                ],
+                now=now,
+            )
+            self.stats.unknown += len(sending)
+
+    async def _reconcile(self, now: datetime) -> None:
+        rows = await self._db(self.store.to_reconcile, now=now)
+        if not rows:
+            return
+        changes: list[Change] = []
+        queries = []
+        for row in rows:
+            provider = self.providers.get(row.provider or "")
+            if provider is not None and provider.capabilities.status_query:
+                queries.append((row, provider))
+                continue
+            campaign = await self._campaign(row.campaign_id)
+            if campaign is not None and campaign.on_unknown == "resend":
+                changes.append(_resend(row.id, now, "resent by the campaign's policy"))
+                self.stats.resent += 1
+            else:
+                changes.append(
+                    Change(
+                        message_id=row.id,
+                        event=MessageEvent.LOSE,
+                        fields={"not_before": None},
+                        detail="the provider cannot be asked: reported as unknown",
+                    )
+                )
+        # LOSE from unknown is not a transition: settle those rows with a field update.
+        settle = [c.message_id for c in changes if c.event is MessageEvent.LOSE]
+        changes = [c for c in changes if c.event is not MessageEvent.LOSE]
+        if settle:
+            await self._db(self.store.postpone_unknown, settle, until=None)
+        statuses = await asyncio.gather(*(self._status(row, p) for row, p in queries))
+        later: list[str] = []
+        for (row, _), status in zip(queries, statuses, strict=True):
+            if status is None:
+                later.append(row.id)
+                continue
+            if status.found and status.state is not None:
+                changes.append(_from_status(row.id, status, "reconciled with the provider"))
+                self.stats.reconciled += 1
+            elif status.found:
+                later.append(row.id)
+            else:
+                age = now - (row.sent_at or now)
+                if age >= self.settings.reconcile_grace:
+                    changes.append(_resend(row.id, now, "the provider never received it"))
+                    self.stats.resent += 1
+                else:
+                    later.append(row.id)
+        if changes:
+            await self._db(self.store.apply, changes, now=now)
+        if later:
+            await self._db(
+                self.store.postpone_unknown, later, until=now + self.settings.reconcile_every
+            )
+
+    async def _status(self, row: MessageRow, provider: Provider) -> StatusResult | None:
+        message = outbound_of(row)
+        request = provider.build_status(message, row.sent_at or self.clock.now())
+        if request is None:
+            return None
+        try:
+            async with self._semaphore:
+                response = await self._transport(row.provider or "").send(request)
+            return provider.parse_status(message, response)
+        except Exception:
+            log.warning("status query for %s failed; will ask again", row.id, exc_info=True)
+            return None
+
+    async def _fallbacks(self, now: datetime) -> None:
+        due = await self._db(self.store.fallback_due, now=now)
+        if not due:
+            return
+        changes: list[Change] = []
+        for parent_id, parent_state, child_id in due:
+            if parent_state == MessageState.DELIVERED.value:
+                changes.append(_skip(child_id, "the first message was delivered"))
+                self.stats.cancelled += 1
+                continue
+            if parent_state in ("failed", "undelivered", "submitted"):
+                changes.append(
+                    Change(
+                        message_id=parent_id,
+                        event=MessageEvent.FALL_BACK,
+                        detail="no delivery confirmation in time"
+                        if parent_state == "submitted"
+                        else f"{parent_state}: falling back",
+                    )
+                )
+            changes.append(
+                Change(
+                    message_id=child_id,
+                    event=MessageEvent.WAKE,
+                    fields={"not_before": now},
+                    detail=f"fallback for {parent_id}",
+                )
+            )
+            self.stats.fallen_back += 1
+        await self._db(self.store.apply, changes, now=now)
+
+    async def _poll(self, now: datetime) -> None:
+        names = [n for n in self.settings.poll_receipts if n in self.providers]
+        rows = await self._db(
+            self.store.to_poll,
+            providers=names,
+            now=now,
+            sent_before=now - self.settings.poll_after,
+            sent_after=now - self.settings.poll_for,
+        )
+        if not rows:
+            return
+        statuses = await asyncio.gather(
+            *(self._status(row, self.providers[row.provider or ""]) for row in rows)
+        )
+        changes = []
+        for row, status in zip(rows, statuses, strict=True):
+            if (
+                status is not None
+                and status.found
+                and status.state
+                in (
+                    MessageState.DELIVERED,
+                    MessageState.UNDELIVERED,
+                    MessageState.FAILED,
+                )
+            ):
+                changes.append(_from_status(row.id, status, "status polled"))
+                self.stats.delivered += status.state is MessageState.DELIVERED
+        if changes:
+            await self._db(self.store.apply, changes, now=now)
+        settled = {c.message_id for c in changes}
+        waiting = [r.id for r in rows if r.id not in settled]
+        if waiting:
+            await self._db(self.store.postpone_poll, waiting, until=now + self.settings.poll_every)
+
+    async def _finish(self, now: datetime) -> None:
+        for campaign in await self._db(self.store.running_campaigns):
+            if campaign.status is not CampaignStatus.RUNNING:
+                continue
+            if campaign.kind is CampaignKind.TRIGGERED:
+                continue
+            if await self._db(self.store.unsettled, campaign.id) == 0:
+                finished = campaign.apply(CampaignEvent.FINISH)
+                await self._db(self.store.save_campaign, finished, now=now)
+                self._campaigns[campaign.id] = finished
+                self.stats.campaigns_finished.append(campaign.id)
+                log.info("campaign %s finished", campaign.id)
+
+
+def _all(sent: SendRequest, outcome: Outcome, error: ProviderError) -> list[SendResult]:
+    return [SendResult(message_id=i, outcome=outcome, error=error) for i in sent.message_ids]
+
+
+def _skip(message_id: str, detail: str) -> Change:
+    return Change(
+        message_id=message_id,
+        event=MessageEvent.SKIP,
+        fields={"reason": "cancelled"},
+        detail=detail,
+    )
+
+
+def _expire(message_id: str) -> Change:
+    return Change(
+        message_id=message_id,
+        event=MessageEvent.EXPIRE,
+        fields={"reason": "expired"},
+        detail="its validity ended before it could be sent",
+    )
+
+
+def _resend(message_id: str, now: datetime, detail: str) -> Change:
+    return Change(
+        message_id=message_id,
+        event=MessageEvent.RESEND,
+        fields={"not_before": now, "lease_until": None},
+        detail=detail,
+    )
+
+
+_STATUS_EVENTS = {
+    MessageState.SUBMITTED: MessageEvent.ACCEPT,
+    MessageState.DELIVERED: MessageEvent.DELIVER,
+    MessageState.UNDELIVERED: MessageEvent.UNDELIVER,
+    MessageState.FAILED: MessageEvent.FAIL,
+}
+
+
+def _from_status(message_id: str, status: StatusResult, detail: str) -> Change:
+    assert status.state is not None
+    fields: dict[str, Any] = {"lease_until": None}
+    if status.provider_message_id:
+        fields["provider_message_id"] = status.provider_message_id
+    if status.error_code:
+        fields["error_code"] = status.error_code
+    return Change(
+        message_id=message_id, event=_STATUS_EVENTS[status.state], fields=fields, detail=detail
+    )

@@ -1,0 +1,216 @@
+"""What a store holds and how the engine talks to it.
+
+The store is the truth: campaigns, imported lists, the outbox of messages, the event
+log of every state change, send history, suppression lists, short links and clicks,
+replies, and the audit log. Every method is one transaction; batch methods take many
+rows at once. Times are aware datetimes at this boundary (stored as UTC milliseconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+import attrs
+
+from msgkit.core.contacts import mask
+from msgkit.core.delivery import MessageEvent, MessageState, SkipReason
+
+__all__ = [
+    "Change",
+    "ChangeResult",
+    "InsertResult",
+    "MessageRow",
+    "PlannedLike",
+    "Progress",
+    "SkipLike",
+]
+
+
+class PlannedLike(Protocol):
+    """A planned message, as `msgkit.core.planning.PlannedMessage` gives it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def contact_key(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def channel(self) -> Any: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def to(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def kind(self) -> Any: ...
+    @property
+    def template_code(self) -> str | None: ...
+    @property
+    def params(self) -> Mapping[str, str]: ...
+    @property
+    def sender(self) -> str | None: ...
+    @property
+    def encoding(self) -> str | None: ...
+    @property
+    def segments(self) -> int: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def deferred(self) -> bool: ...
+    @property
+    def test(self) -> bool: ...
+    @property
+    def links(self) -> Mapping[str, str]: ...
+    @property
+    def link_param(self) -> str | None: ...
+
+
+class SkipLike(Protocol):
+    """A skipped contact, as `msgkit.core.planning.Skip` gives it."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def contact_key(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def reason(self) -> SkipReason: ...
+    @property
+    def detail(self) -> str: ...
+
+
+@attrs.frozen(kw_only=True)
+class InsertResult:
+    """How many rows a batch insert wrote, and how many were already there."""
+
+    inserted: int = 0
+    duplicates: int = 0
+
+    def __add__(self, other: InsertResult) -> InsertResult:
+        return InsertResult(
+            inserted=self.inserted + other.inserted,
+            duplicates=self.duplicates + other.duplicates,
+        )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class MessageRow:
+    """A message of the outbox, as stored."""
+
+    id: str
+    key: str
+    campaign_id: str
+    contact_key: str
+    step: int
+    parent_id: str | None
+    channel: str
+    provider: str | None
+    recipient: str
+    state: MessageState
+    reason: str | None
+    kind: str
+    text: str
+    payload: Mapping[str, Any]
+    segments: int
+    test: bool
+    not_before: datetime | None
+    expires_at: datetime | None
+    fallback_at: datetime | None
+    attempts: int
+    provider_message_id: str | None
+    error_code: str | None
+    error: str | None
+    sent_at: datetime | None
+
+    def __repr__(self) -> str:
+        to = mask(self.recipient) if self.recipient.startswith("+") else self.recipient
+        return f"MessageRow(id={self.id!r}, state={self.state.value!r}, to={to!r})"
+
+
+@attrs.frozen(kw_only=True)
+class Change:
+    """One event to apply to one message, with the fields to set when it applies.
+
+    Attributes:
+        message_id: Our message id.
+        event: What happened.
+        fields: Columns to set along with the new state (``provider_message_id``,
+            ``error_code``, ``error``, ``not_before``, ``reason``, ...).
+        detail: A sentence for the event log.
+    """
+
+    message_id: str
+    event: MessageEvent
+    fields: Mapping[str, Any] = attrs.field(factory=dict)
+    detail: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ChangeResult:
+    """What applying a `Change` did."""
+
+    message_id: str
+    applied: bool
+    old: MessageState | None
+    new: MessageState | None
+
+
+@attrs.frozen(kw_only=True)
+class Progress:
+    """How far a campaign has come.
+
+    Attributes:
+        total: Messages in the outbox for it (skipped included).
+        by_state: Count per message state.
+        by_reason: Count of skipped messages per reason.
+    """
+
+    total: int
+    by_state: Mapping[MessageState, int]
+    by_reason: Mapping[str, int]
+
+    def count(self, *states: MessageState) -> int:
+        """How many messages are in any of ``states``."""
+        return sum(self.by_state.get(s, 0) for s in states)
+
+    @property
+    def pending(self) -> int:
+        """Messages not yet sent or settled."""
+        return self.count(
+            MessageState.PLANNED, MessageState.DEFERRED, MessageState.QUEUED, MessageState.SENDING
+        )
+
+    @property
+    def sent(self) -> int:
+        """Messages the provider accepted (submitted, delivered, undelivered)."""
+        return self.count(
+            MessageState.SUBMITTED, MessageState.DELIVERED, MessageState.UNDELIVERED
+        ) + self.count(MessageState.FALLEN_BACK)
+
+    @property
+    def sendable(self) -> int:
+        """Messages meant to be sent: everything but skipped."""
+        return self.total - self.count(MessageState.SKIPPED)
+
+    @property
+    def done(self) -> int:
+        """Messages that need nothing more from the dispatcher."""
+        return self.sendable - self.pending - self.count(MessageState.UNKNOWN)
+
+    @property
+    def percent(self) -> float:
+        """Share of sendable messages that are done, 0-100."""
+        return 100.0 if self.sendable == 0 else 100.0 * self.done / self.sendable

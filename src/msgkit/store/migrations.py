@@ -1,0 +1,177 @@
+"""Versioned schema migrations, applied on open.
+
+Each migration is a list of statements applied in one transaction together with the new
+version number, so running them twice (two processes opening one database) is safe. A
+database whose version is newer than the newest migration here is refused: an older
+msgkit must not write to a schema it does not know.
+
+The SQL is portable between SQLite and PostgreSQL; ``{id}`` stands for an
+auto-incrementing integer primary key.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LATEST", "MIGRATIONS"]
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the whole first schema.
+    [
+        """CREATE TABLE campaigns (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            enabled INTEGER NOT NULL,
+            scenario TEXT,
+            queue_seq BIGINT,
+            stop_reason TEXT,
+            spec TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )""",
+        "CREATE INDEX campaigns_queue ON campaigns (kind, status, queue_seq)",
+        """CREATE TABLE lists (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            columns TEXT NOT NULL,
+            row_count BIGINT NOT NULL DEFAULT 0,
+            rejected_count BIGINT NOT NULL DEFAULT 0,
+            created_at BIGINT NOT NULL
+        )""",
+        """CREATE TABLE contacts (
+            list_id TEXT NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+            seq BIGINT NOT NULL,
+            key TEXT NOT NULL,
+            phone TEXT,
+            phone_info TEXT,
+            attributes TEXT NOT NULL,
+            time_zone TEXT,
+            locale TEXT,
+            PRIMARY KEY (list_id, key)
+        )""",
+        "CREATE INDEX contacts_seq ON contacts (list_id, seq)",
+        """CREATE TABLE rejections (
+            list_id TEXT NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+            row_number BIGINT NOT NULL,
+            column_name TEXT,
+            reason TEXT NOT NULL,
+            detail TEXT
+        )""",
+        "CREATE INDEX rejections_list ON rejections (list_id, row_number)",
+        """CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            campaign_id TEXT NOT NULL,
+            contact_key TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            parent_id TEXT,
+            channel TEXT NOT NULL,
+            provider TEXT,
+            recipient TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            segments INTEGER NOT NULL,
+            test INTEGER NOT NULL,
+            counts INTEGER NOT NULL,
+            priority INTEGER NOT NULL,
+            link_param TEXT,
+            not_before BIGINT,
+            expires_at BIGINT,
+            fallback_at BIGINT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            worker TEXT,
+            lease_until BIGINT,
+            provider_message_id TEXT,
+            error_code TEXT,
+            error TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            sent_at BIGINT
+        )""",
+        "CREATE INDEX messages_due ON messages (priority, state, not_before)",
+        "CREATE INDEX messages_campaign ON messages (campaign_id, state, not_before)",
+        "CREATE INDEX messages_provider_id ON messages (provider, provider_message_id)",
+        "CREATE INDEX messages_parent ON messages (parent_id)",
+        "CREATE INDEX messages_link_param ON messages (campaign_id, link_param)",
+        """CREATE TABLE events (
+            id {id},
+            message_id TEXT,
+            campaign_id TEXT,
+            at BIGINT NOT NULL,
+            event TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT,
+            detail TEXT
+        )""",
+        "CREATE INDEX events_message ON events (message_id)",
+        """CREATE TABLE send_history (
+            recipient TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            campaign_id TEXT,
+            kind TEXT,
+            tags TEXT
+        )""",
+        "CREATE INDEX send_history_recipient ON send_history (recipient, at)",
+        """CREATE TABLE suppressions (
+            scope TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            reason TEXT,
+            source TEXT,
+            at BIGINT NOT NULL,
+            PRIMARY KEY (scope, recipient)
+        )""",
+        """CREATE TABLE links (
+            code TEXT PRIMARY KEY,
+            campaign_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            target TEXT NOT NULL
+        )""",
+        """CREATE TABLE clicks (
+            id {id},
+            code TEXT NOT NULL,
+            param TEXT,
+            message_id TEXT,
+            campaign_id TEXT,
+            at BIGINT NOT NULL,
+            user_agent TEXT
+        )""",
+        "CREATE INDEX clicks_campaign ON clicks (campaign_id)",
+        """CREATE TABLE replies (
+            id {id},
+            provider TEXT,
+            scope TEXT,
+            sender TEXT NOT NULL,
+            text TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            external_id TEXT,
+            message_id TEXT,
+            campaign_id TEXT,
+            classification TEXT,
+            needs_review INTEGER NOT NULL DEFAULT 0,
+            answered_at BIGINT,
+            answer TEXT
+        )""",
+        "CREATE UNIQUE INDEX replies_external ON replies (provider, external_id)",
+        """CREATE TABLE audit (
+            id {id},
+            at BIGINT NOT NULL,
+            actor TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            detail TEXT
+        )""",
+        """CREATE TABLE scenarios (
+            name TEXT PRIMARY KEY,
+            campaign_id TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )""",
+    ],
+]
+
+#: The schema version this msgkit writes.
+LATEST = len(MIGRATIONS)
