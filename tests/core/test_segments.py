@@ -425,3 +425,21 @@ def test_bad_control_groups() -> None:
         ControlGroup(percent=101, salt="s")
     with pytest.raises(ConfigError):
         ControlGroup(percent=10, salt="")
+
+
+def test_the_planner_takes_segments_and_control_groups() -> None:
+    """plan() filters by a DynamicSegment and holds out by a ControlGroup, as it promises."""
+    from msgkit import Campaign, Template
+    from msgkit.core.planning import plan, summarize
+
+    audience = [
+        Contact(phone=f"+8869123{i:05d}", attributes={"city": "Taipei" if i % 2 else "Tainan"})
+        for i in range(200)
+    ]
+    segment = DynamicSegment(condition=Rule(field="city", op="eq", value="taipei"))
+    control = ControlGroup(percent=20, salt="spring")
+    campaign = Campaign(name="Spring", id="spring", template=Template(body="Hi", code="SMS_1"))
+    summary = summarize(plan(campaign, audience, now=NOW, segment=segment, control=control))
+    inside = [c for c in audience if segment.matches(c, now=NOW)]
+    held = sum(control.holds_out(c.key) for c in inside)
+    assert (summary.planned + summary.held_out, summary.held_out) == (len(inside), held)
