@@ -7,7 +7,7 @@ import os
 import tempfile
 from typing import IO, Literal, Union
 
-from msgkit.exceptions import ImportFileError
+from msgkit.exceptions import ConfigError, ImportFileError
 
 __all__ = ["MAX_BYTES", "Format", "Source", "SourceFile", "open_source"]
 
@@ -77,9 +77,10 @@ def open_source(source: Source, *, max_bytes: int = MAX_BYTES) -> SourceFile:
 
     Raises:
         ImportFileError: When the file is over ``max_bytes`` or cannot be opened.
+        ConfigError: When ``max_bytes`` is not positive.
     """
     if max_bytes <= 0:
-        raise ValueError("max_bytes must be positive")
+        raise ConfigError(f"max_bytes={max_bytes} is not a size", key="max_bytes")
     if isinstance(source, bytes):
         if len(source) > max_bytes:
             raise _too_big(None, len(source), max_bytes)
