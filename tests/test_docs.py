@@ -80,6 +80,9 @@ MODULES = [
     "msgkit.providers.alibaba",
     "msgkit.providers.twilio",
     "msgkit.inbound.signatures",
+    "msgkit.core.segments",
+    "msgkit.io.importer",
+    "msgkit.io.preview",
 ]
 
 

@@ -1,0 +1,281 @@
+"""Reading a CSV file as a stream of records, and counting its records fast.
+
+A record is what a spreadsheet shows as one row: a quoted field may hold line breaks.
+Row numbers count every record of the file, blank ones included, so they match what
+the user sees when opening the file (the header is normally row 1). Records whose cells
+are all blank are not data: they are skipped and not counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import deque
+from collections.abc import Generator, Iterator
+from typing import TextIO
+
+from msgkit.exceptions import ImportFileError
+from msgkit.io._encoding import detect_encoding
+from msgkit.io._source import SourceFile
+
+__all__ = ["DELIMITERS", "CsvTable"]
+
+DELIMITERS = (",", ";", "\t")
+_CHUNK = 1 << 20
+_SNIFF = 1 << 16
+_SNIFF_RECORDS = 50
+_QUOTES_PER_LINE = 4
+# A quoted run holding something other than spaces (blank ones are left alone).
+_QUOTED_FIELD = re.compile(r'"[^"]*[^\s"][^"]*"')
+_SEP_LINE = re.compile(r"sep=(.)\r?\n?")
+
+
+def _blank(cells: list[str]) -> bool:
+    return not any(map(str.strip, cells))
+
+
+class CsvTable:
+    """A CSV file opened for reading: its encoding, delimiter and records."""
+
+    def __init__(
+        self, source: SourceFile, *, encoding: str | None = None, delimiter: str | None = None
+    ) -> None:
+        if delimiter is not None and (len(delimiter) != 1 or delimiter in "\r\n\"'"):
+            raise ImportFileError(
+                f"delimiter={delimiter!r} cannot separate cells",
+                path=source.name,
+                hint="use ',', ';' or a tab",
+            )
+        self.source = source
+        self.encoding = detect_encoding(source, encoding)
+        self._skip = 0  # characters of an Excel "sep=;" line, which is not a row
+        self.delimiter = delimiter or ","  # until sniffed
+        text = self._text()
+        try:
+            start = self._read(text, _SNIFF)
+            start += self._readline(text)
+        finally:
+            text.detach()
+        sep = _SEP_LINE.match(start)
+        if sep is not None and sep.end() == start.find("\n") + 1:
+            self._skip = sep.end()
+            delimiter = delimiter or sep.group(1)
+            start = start[sep.end() :]
+        self.delimiter = delimiter or self._sniff(start)
+        blank = rf"(?:[^\S\n]|{re.escape(self.delimiter)})*"
+        # A newline followed by a blank line (or by the end of the text).
+        self._blank_after_newline = re.compile(rf"\n(?={blank}(?:\n|\Z))")
+        self._blank_line = re.compile(rf"{blank}\Z")
+        d = re.escape(self.delimiter)
+        # Quoted fields (marked by NULs) that fill a whole field.
+        # (It starts with the NUL itself, so the regex engine can skip to each one.)
+        self._whole_fields = re.compile(rf"\x00(?<![^\n{d}]\x00)\x00*(?![^\r\n{d}])")
+
+    # -- text access -------------------------------------------------------------------
+
+    def _text(self) -> io.TextIOWrapper:
+        handle = self.source.handle
+        handle.seek(0)
+        text = io.TextIOWrapper(
+            handle,
+            encoding=self.encoding,
+            errors="strict",
+            newline="",
+        )
+        if self._skip:
+            text.read(self._skip)
+        return text
+
+    def _decode_error(self) -> ImportFileError:
+        """The error for text that does not decode, with the row it is on.
+
+        The decoder reads ahead of the parser, so the row is found again from the
+        bytes: the records before the first byte that does not decode.
+        """
+        handle = self.source.handle
+        handle.seek(0)
+        data = handle.read()
+        try:
+            data.decode(self.encoding)
+            bad, shown = len(data), ""
+        except UnicodeDecodeError as exc:
+            bad, shown = exc.start, f" (byte 0x{data[exc.start]:02x} at offset {exc.start:,})"
+        before = data[:bad].decode(self.encoding, errors="replace")[self._skip :]
+        lines = io.StringIO(before + "x", newline="")
+        try:
+            row: int | None = sum(
+                1 for _ in csv.reader(lines, delimiter=self.delimiter, strict=False)
+            )
+        except csv.Error:
+            row = None
+        return ImportFileError(
+            f"the text is not valid {self.encoding}{shown}",
+            path=self.source.name,
+            row=row,
+            hint="the file mixes encodings, or it is in another one: pass encoding='...' "
+            "(gb18030, big5, shift_jis, cp1252), or save it as CSV UTF-8",
+        )
+
+    def _csv_error(self, exc: csv.Error, after_row: int) -> ImportFileError:
+        return ImportFileError(
+            f"the row cannot be read as CSV: {exc}",
+            path=self.source.name,
+            row=after_row + 1,
+            hint="check the quotes on this row, or save the file again from a spreadsheet",
+        )
+
+    def _read(self, text: TextIO, n: int) -> str:
+        try:
+            return text.read(n)
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
+
+    def _readline(self, text: TextIO) -> str:
+        try:
+            return text.readline()
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
+
+    def _sniff(self, start: str) -> str:
+        """The delimiter that splits the first records into the same number of cells."""
+        cut = start.rfind("\n")
+        sample = start[: cut + 1] if cut >= 0 else start
+        results: list[tuple[float, int, str]] = []
+        for delimiter in DELIMITERS:
+            reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+            records: list[list[str]] = []
+            try:
+                for cells in reader:
+                    if not _blank(cells):
+                        records.append(cells)
+                        if len(records) == _SNIFF_RECORDS:
+                            break
+            except csv.Error:
+                continue
+            if not records or len(records[0]) < 2:
+                continue
+            width = len(records[0])
+            same = sum(1 for r in records if len(r) == width) / len(records)
+            results.append((same, width, delimiter))
+        if not results:
+            return ","  # one column (or nothing to go by)
+        results.sort(reverse=True)
+        if len(results) > 1 and results[0][0] == results[1][0] == 1.0:
+            raise ImportFileError(
+                f"cannot tell the delimiter: both {results[0][2]!r} and {results[1][2]!r} "
+                "split every row evenly",
+                path=self.source.name,
+                hint="pass delimiter=',' or ';' or '\\t'",
+            )
+        return results[0][2]
+
+    # -- records -----------------------------------------------------------------------
+
+    def _reader(self, lines: Iterator[str] | TextIO) -> Iterator[list[str]]:
+        return csv.reader(lines, delimiter=self.delimiter, strict=False)
+
+    def records(self) -> Generator[tuple[int, list[str]], None, None]:
+        """Each non-blank record with its row number, the header first."""
+        text = self._text()
+        row = 0
+        reader = self._reader(text)
+        try:
+            for cells in reader:
+                row += 1
+                if not _blank(cells):
+                    yield row, cells
+        except csv.Error as exc:
+            raise self._csv_error(exc, row) from None
+        except UnicodeDecodeError:
+            raise self._decode_error() from None
+        finally:
+            text.detach()
+
+    def count(self, head: int) -> tuple[list[tuple[int, list[str]]], int]:
+        """The first ``head`` non-blank records, and how many non-blank records there are.
+
+        Exact, and the same as counting `records`: one csv reader walks the file, but
+        each chunk of whole lines without a quote (which cannot hold a quoted line break)
+        is counted with string operations instead of being parsed.
+        """
+        text = self._text()
+        pending: deque[str] = deque()
+        row = 0
+
+        def lines() -> Iterator[str]:
+            while True:
+                if pending:
+                    yield pending.popleft()
+                    continue
+                line = self._readline(text)
+                if not line:
+                    return
+                yield line
+
+        reader = self._reader(lines())
+        first: list[tuple[int, list[str]]] = []
+        found = 0
+        try:
+            try:
+                for cells in reader:
+                    row += 1
+                    if not _blank(cells):
+                        found += 1
+                        first.append((row, cells))
+                        if found == head:
+                            break
+                if found < head:
+                    return first, found
+                while chunk := self._read(text, _CHUNK):
+                    if not chunk.endswith("\n"):
+                        chunk += self._readline(text)
+                    quotes = chunk.count('"')
+                    # Past a few quoted fields a line, parsing is the cheaper way.
+                    if not quotes:
+                        plain: str | None = chunk
+                    elif quotes <= _QUOTES_PER_LINE * chunk.count("\n"):
+                        plain = self._unquote(chunk)
+                    else:
+                        plain = None
+                    if plain is None or plain.count("\r") != plain.count("\r\n"):
+                        pending.extend(io.StringIO(chunk, newline=""))
+                        for cells in reader:
+                            row += 1
+                            found += not _blank(cells)
+                            if not pending:
+                                break
+                        continue
+                    records, blank = self._count_plain(plain)
+                    row += records
+                    found += records - blank
+            except csv.Error as exc:
+                raise self._csv_error(exc, row) from None
+            return first, found
+        finally:
+            text.detach()
+
+    def _unquote(self, chunk: str) -> str | None:
+        """The chunk with each quoted field replaced by ``Q``, or None if unsure.
+
+        Only where the csv reader would read the quotes the same way: every quoted
+        field closed in the chunk, opening at the start of a field and closing at its
+        end, and none blank (a record of blank quoted fields is a blank record).
+        """
+        if "\x00" in chunk:
+            return None
+        marked = _QUOTED_FIELD.sub("\x00", chunk)
+        if '"' in marked:
+            return None
+        plain = self._whole_fields.sub("Q", marked)
+        return None if "\x00" in plain else plain
+
+    def _count_plain(self, chunk: str) -> tuple[int, int]:
+        """Records and blank records in whole lines of text that hold no quote."""
+        ends = chunk.count("\n")
+        records = ends + (not chunk.endswith("\n"))
+        first_end = chunk.find("\n")
+        first_line = chunk if first_end < 0 else chunk[:first_end]
+        blank = int(bool(self._blank_line.match(first_line)))
+        blank += len(self._blank_after_newline.findall(chunk)) - chunk.endswith("\n")
+        return records, blank
