@@ -5,6 +5,7 @@ application that serves them and the short links.
   `verify_token`: return None or raise `msgkit.SignatureError`.
 - `msgkit.inbound.parsers`: provider bodies into `DeliveryReceipt`, `Reply`, `Click`.
 - `InboundApp`: the ASGI application; it hands events to an `InboundSink`.
+- `StoreSink`: the `InboundSink` over a store (states, fallbacks, opt-outs, clicks).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from msgkit.inbound.signatures import (
     verify_token,
     verify_twilio_signature,
 )
+from msgkit.inbound.sink import REVIEW_PATTERNS, StoreSink, optout_entry
 
 __all__ = [
+    "REVIEW_PATTERNS",
     "Click",
     "DeliveryReceipt",
     "Endpoint",
@@ -27,7 +30,9 @@ __all__ = [
     "InboundSink",
     "ReceiptState",
     "Reply",
+    "StoreSink",
     "endpoints_from_config",
+    "optout_entry",
     "twilio_signature",
     "verify_chatwoot_signature",
     "verify_line_signature",

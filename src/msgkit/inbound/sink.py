@@ -1,0 +1,314 @@
+"""`StoreSink`: what receipts, replies and clicks change in the store.
+
+It is the `InboundSink` of a real deployment: give it to `InboundApp`::
+
+    app = InboundApp(StoreSink(open_store("sqlite:///msgkit.db")), endpoints)
+
+**Receipts.** Each receipt is matched to our message — by our id when the provider
+echoes it (LINE's delivery tag, Alibaba's ``out_id``, Twilio's ``msgkit_id``), else by
+the provider's message id — and applied as the event `ReceiptState.event` names, with
+the provider's error code. The message lifecycle decides what a receipt may change: a
+receipt pushed again, or a late "sent" after "delivered", changes nothing and is not an
+error. A receipt for a message the store does not hold is logged (masked) and ignored,
+so that the provider still gets its answer. A delivered message with an SMS fallback
+waiting cancels that fallback at once (the engine's housekeeping would too, later).
+
+**Replies.** Every reply is stored once (the event's ``key``), classified:
+
+- ``opt_out``: an opt-out keyword alone (`msgkit.core.optout.classify_reply`). The
+  writer is added to the suppression list for the sender they answered (`optout_entry`).
+- ``opt_in``: ``START`` and the like: that entry is removed.
+- ``help``: a help keyword.
+- ``possible_opt_out``: not a keyword, but it reads like one ("please stop texting
+  me", "不要再发了"): stored with ``needs_review`` so that an operator decides
+  (`REVIEW_PATTERNS`, or your own).
+
+An opt-out is recorded before the reply is stored, so that a failure in between loses
+no opt-out (the provider pushes again); an opt-in only when the reply is new, so that
+an old ``START`` pushed again cannot undo a newer ``STOP``. Answering opt-outs with a
+confirmation is not done here.
+
+**Links.** Short codes resolve to their target; a click is recorded against the
+recipient's message when its parameter matches one.
+
+Store calls are synchronous: each batch runs in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+
+from msgkit.core.delivery import MessageEvent, MessageState
+from msgkit.core.optout import (
+    KEYWORDS,
+    Keywords,
+    OptOutScope,
+    ReplyIntent,
+    SuppressionKey,
+    classify_reply,
+    normalise_keyword,
+    suppression_key,
+)
+from msgkit.inbound.events import Click, DeliveryReceipt, Reply
+from msgkit.providers._common import utc_now
+from msgkit.store.base import Change, MessageRow
+from msgkit.store.sql import SQLStore
+
+__all__ = ["POSSIBLE_OPT_OUT", "REVIEW_PATTERNS", "StoreSink", "optout_entry"]
+
+log = logging.getLogger("msgkit.inbound")
+
+#: The classification of a reply that reads like an opt-out but is not a keyword.
+POSSIBLE_OPT_OUT = "possible_opt_out"
+
+#: Replies that read like opt-out requests without being a keyword, by language. They
+#: are matched (``re.search``) against the reply as keywords are compared
+#: (`normalise_keyword`: case-folded, full-width letters made narrow).
+REVIEW_PATTERNS: tuple[str, ...] = (
+    # English
+    r"\bunsubscrib",
+    r"\bopt[\s-]?out\b",
+    r"\b(stop|quit)\b.*\b(text|messag|sms|send|contact|spam)",
+    r"\b(remove|delete) me\b",
+    r"\btake me off\b",
+    r"\bno more (texts?|messages?|sms)\b",
+    r"\bdo ?n[o'’]?t (text|message|contact|send|sms)",
+    r"\bleave me alone\b",
+    # Chinese, simplified and traditional
+    r"退订|退訂|取消订阅|取消訂閱|拒收|拒絕接收|拒绝接收|不再接收",
+    r"(不要|别|別|勿)再?[发發传傳寄]|不要再?(联系|聯絡|打扰|打擾)",
+    # Japanese
+    r"配信停止|配信解除|受信拒否|送らないで",
+    # Korean
+    r"수신\s*거부|구독\s*취소|그만\s*보내",
+    # Spanish, Portuguese
+    r"\bdar(me)? de baja\b|\bno (me )?(envi|mand)(e|en|ar) m[aá]s\b|\bdescadastr",
+    # French
+    r"\bd[ée]sabonn|\bd[ée]sinscri|\bne plus recevoir\b",
+    # German
+    r"\babmelden\b|\babbestellen\b|\bkeine (sms|nachrichten) mehr\b",
+)
+
+
+def optout_entry(
+    reply: Reply,
+    *,
+    last: MessageRow | None = None,
+    scope: OptOutScope | str = OptOutScope.SENDER,
+) -> SuppressionKey:
+    """The suppression entry an opt-out (or opt-in) reply adds (or removes).
+
+    Args:
+        reply: The reply.
+        last: The last message sent to the writer, when known: on the reply's channel,
+            its sender decides the entry rather than what the reply says it answered
+            (Alibaba names an extension code, not the signature).
+        scope: What an opt-out stops (the campaign's ``policy.optout_scope``):
+            that sender, the whole channel, or everything.
+
+    Example:
+        >>> reply = Reply(provider="tw", channel="sms", from_address="+14155550001",
+        ...               text="STOP", scope="+14155550100")
+        >>> optout_entry(reply)
+        SuppressionKey(scope='sms/+14155550100', address='+14155550001')
+        >>> optout_entry(reply, scope="channel").scope
+        'sms'
+    """
+    sender = reply.scope
+    if last is not None and last.channel == reply.channel.value:
+        sender = last.payload.get("sender") or sender
+    return suppression_key(reply.from_address, scope=scope, channel=reply.channel, sender=sender)
+
+
+def _external_id(reply: Reply) -> str:
+    """The reply's key as a stored id (a digest: no phone number in it)."""
+    return hashlib.sha256("\x1f".join(reply.key).encode("utf-8")).hexdigest()[:32]
+
+
+class StoreSink:
+    """The `InboundSink` over a store: receipts change message states, replies are
+    stored and act on the suppression list, clicks are recorded.
+
+    Args:
+        store: The store.
+        clock: The time of state changes and of replies that carry none.
+        keywords: Opt-out, opt-in and help keywords by language (default
+            `msgkit.core.optout.KEYWORDS`, every language's applying to every reply).
+        review_patterns: Regular expressions of replies to flag as possible opt-outs
+            (default `REVIEW_PATTERNS`).
+    """
+
+    def __init__(
+        self,
+        store: SQLStore,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        keywords: Mapping[str, Keywords] = KEYWORDS,
+        review_patterns: Iterable[str | re.Pattern[str]] = REVIEW_PATTERNS,
+    ) -> None:
+        self.store = store
+        self._clock = clock or utc_now
+        self._keywords = keywords
+        self._patterns = tuple(re.compile(p, re.IGNORECASE) for p in review_patterns)
+
+    def __repr__(self) -> str:
+        return f"StoreSink({self.store!r})"
+
+    # --- the protocol -----------------------------------------------------------------
+
+    async def receipts(self, events: Sequence[DeliveryReceipt]) -> None:
+        """Apply delivery receipts: message states, and the LINE fallback's cancellation."""
+        await asyncio.to_thread(self._receipts, events)
+
+    async def replies(self, events: Sequence[Reply]) -> None:
+        """Store replies, and act on opt-out and opt-in keywords."""
+        await asyncio.to_thread(self._replies, events)
+
+    async def resolve_link(self, code: str, param: str | None) -> str | None:
+        """The target of a short code, or None when the code is unknown."""
+        found = await asyncio.to_thread(self.store.resolve_link, code)
+        return None if found is None else found[1]
+
+    async def click(self, event: Click) -> None:
+        """Record a click, against the recipient's message when the parameter matches."""
+        await asyncio.to_thread(
+            self.store.record_click,
+            event.code,
+            event.param,
+            now=event.clicked_at,
+            user_agent=event.user_agent,
+        )
+
+    # --- classification ---------------------------------------------------------------
+
+    def classify(self, text: str) -> tuple[str | None, bool]:
+        """How a reply is stored: its classification and whether it needs review.
+
+        Returns:
+            ``("opt_out" | "opt_in" | "help", False)`` for a keyword alone,
+            ``("possible_opt_out", True)`` for a reply that reads like an opt-out,
+            ``(None, False)`` otherwise.
+        """
+        intent = classify_reply(text, keywords=self._keywords)
+        if intent is not None:
+            return intent.value, False
+        normalised = normalise_keyword(text)
+        if any(p.search(normalised) for p in self._patterns):
+            return POSSIBLE_OPT_OUT, True
+        return None, False
+
+    # --- receipts ---------------------------------------------------------------------
+
+    def _rows(self, ids: Iterable[str]) -> dict[str, MessageRow]:
+        wanted = sorted(set(ids))
+        found: dict[str, MessageRow] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.update((r.id, r) for r in self.store.messages(ids=chunk, limit=len(chunk)))
+        return found
+
+    def _match(self, events: Sequence[DeliveryReceipt]) -> list[tuple[DeliveryReceipt, MessageRow]]:
+        rows = self._rows(e.message_id for e in events if e.message_id)
+        by_provider: dict[str, list[str]] = defaultdict(list)
+        for event in events:
+            if event.message_id not in rows and event.provider_message_id:
+                by_provider[event.provider].append(event.provider_message_id)
+        ours = {
+            (provider, pid): mid
+            for provider, pids in by_provider.items()
+            for pid, mid in self.store.resolve_provider_ids(provider, pids).items()
+        }
+        rows.update(self._rows(ours.values()))
+        matched = []
+        for event in events:
+            mid = event.message_id if event.message_id in rows else None
+            if mid is None and event.provider_message_id:
+                mid = ours.get((event.provider, event.provider_message_id))
+            if mid is None:
+                log.info("%s: a receipt for no message of ours, ignored: %r", event.provider, event)
+                continue
+            matched.append((event, rows[mid]))
+        return matched
+
+    def _receipts(self, events: Sequence[DeliveryReceipt]) -> None:
+        matched = self._match(events)
+        if not matched:
+            return
+        changes = []
+        for event, row in matched:
+            fields: dict[str, str] = {}
+            if event.error_code:
+                fields["error_code"] = event.error_code
+            if event.error_message:
+                fields["error"] = event.error_message
+            if event.provider_message_id and row.provider_message_id is None:
+                fields["provider_message_id"] = event.provider_message_id
+            changes.append(
+                Change(
+                    message_id=row.id,
+                    event=event.state.event,
+                    fields=fields,
+                    detail=f"{event.provider} receipt: {event.state.value}",
+                )
+            )
+        now = self._clock()
+        results = self.store.apply(changes, now=now)
+        for result, (event, _) in zip(results, matched, strict=True):
+            if not result.applied:
+                log.debug("%r changes nothing (the message is %s)", event, result.old)
+        rows = {row.id: row for _, row in matched}
+        # The engine stores "fallback_wait" with each message that has a fallback waiting.
+        parents = {
+            r.message_id
+            for r in results
+            if r.applied
+            and r.new is MessageState.DELIVERED
+            and "fallback_wait" in rows[r.message_id].payload
+        }
+        if parents:
+            self._cancel_fallbacks(parents, now)
+
+    def _cancel_fallbacks(self, parents: set[str], now: datetime) -> None:
+        cancel = [
+            Change(
+                message_id=child,
+                event=MessageEvent.SKIP,
+                fields={"reason": "cancelled"},
+                detail="the first message was delivered",
+            )
+            for parent, state, child in self.store.fallback_due(now=now)
+            if parent in parents and state == MessageState.DELIVERED.value
+        ]
+        if cancel:
+            self.store.apply(cancel, now=now)
+
+    # --- replies ----------------------------------------------------------------------
+
+    def _replies(self, events: Sequence[Reply]) -> None:
+        for reply in events:
+            classification, review = self.classify(reply.text)
+            now = self._clock()
+            entry = optout_entry(reply)
+            if classification == ReplyIntent.OPT_OUT.value:
+                self.store.suppress(
+                    [(entry.scope, entry.address, "opted out by reply", reply.provider)],
+                    now=now,
+                )
+            stored = self.store.add_reply(
+                provider=reply.provider,
+                scope=reply.scope,
+                sender=reply.from_address,
+                text=reply.text,
+                at=reply.received_at or now,
+                external_id=_external_id(reply),
+                classification=classification,
+                needs_review=review,
+            )
+            if stored is not None and classification == ReplyIntent.OPT_IN.value:
+                self.store.unsuppress(entry.scope, entry.address)
