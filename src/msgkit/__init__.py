@@ -1,5 +1,7 @@
 """msgkit: bulk and triggered messaging campaigns — SMS, LINE with SMS fallback, web chat."""
 
+from typing import TYPE_CHECKING, Any
+
 from msgkit import contacts, sms
 from msgkit._version import __version__
 from msgkit.core.campaigns import Campaign, CampaignKind, CampaignStatus
@@ -28,13 +30,18 @@ from msgkit.exceptions import (
     UnknownVariableError,
 )
 
+if TYPE_CHECKING:
+    from msgkit.client import AsyncClient, Client
+
 __all__ = [
     "AccountError",
+    "AsyncClient",
     "AuthError",
     "Campaign",
     "CampaignKind",
     "CampaignStatus",
     "Channel",
+    "Client",
     "ConfigError",
     "Contact",
     "ImportFileError",
@@ -62,3 +69,13 @@ __all__ = [
     "contacts",
     "sms",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The client pulls in the engine, the store and the HTTP stack: load it on first
+    # use, so `import msgkit` (or one adapter) stays light.
+    if name in ("AsyncClient", "Client"):
+        from msgkit import client  # noqa: PLC0415
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'msgkit' has no attribute {name!r}")

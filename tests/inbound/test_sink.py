@@ -388,3 +388,26 @@ async def test_links_resolve_and_clicks_map_to_the_message(
     assert store.clicks(campaign.id) == (1, 1)
     await sink.click(Click(code="ab12", param="someone-else", clicked_at=NOW))
     assert store.clicks(campaign.id) == (2, 1)
+
+
+async def test_a_stop_to_a_short_code_suppresses_the_campaign_sender(
+    store: MemoryStore, sink: StoreSink
+) -> None:
+    """A STOP whose push names only a reply code is scoped by the last message's sender."""
+    campaign = store.save_campaign(running(), now=NOW)
+    _submit(store, planned(campaign.id, 2, now=NOW, sender="Acme"))
+    await sink.replies([_reply("TD", 3, scope="01")])
+    assert _suppressed(store, "sms/Acme")
+    assert not _suppressed(store, "sms/01")
+
+
+async def test_the_campaign_scope_widens_an_opt_out(store: MemoryStore, sink: StoreSink) -> None:
+    """When the last campaign says opt-outs cover the channel, STOP blocks every sender."""
+    from msgkit.core.policy import SendPolicy
+
+    campaign = store.save_campaign(
+        running(policy=SendPolicy(optout_scope=OptOutScope.CHANNEL)), now=NOW
+    )
+    _submit(store, planned(campaign.id, 2, now=NOW, sender="Acme"))
+    await sink.replies([_reply("STOP", 4)])
+    assert _suppressed(store, "sms")

@@ -21,6 +21,7 @@ import attrs
 from msgkit.core._fsm import TransitionTable
 from msgkit.core.delivery import Channel
 from msgkit.core.policy import SendPolicy
+from msgkit.core.segments import Audience
 from msgkit.core.templates import Template
 from msgkit.exceptions import InvalidTransitionError
 
@@ -176,6 +177,11 @@ class Campaign:
         stop_reason: Why it was last stopped, e.g. an account error from the provider.
         policy: The sending rules: validity, contact schedule, frequency caps, send
             speed, opt-out scope, short links, test numbers (see `SendPolicy`).
+        sender: The sender: SMS signature, from-number or messaging service, LINE
+            account or web-chat agent, as the provider understands it.
+        audience: Who the campaign is for (stored lists, segment, split part, control
+            group); None for a campaign fed by triggers or test sends only.
+        started_at: When it was first started (its validity counts from here).
         fallback: A second channel for contacts the first does not reach.
         on_unknown: What to do with a message whose outcome cannot be known after a
             crash, when the provider cannot be asked: ``"mark_unknown"`` (report it,
@@ -194,6 +200,9 @@ class Campaign:
     enabled: bool = True
     stop_reason: str | None = None
     policy: SendPolicy = attrs.field(factory=SendPolicy)
+    sender: str | None = None
+    audience: Audience | None = None
+    started_at: datetime | None = attrs.field(default=None, validator=_aware)
     fallback: Fallback | None = None
     on_unknown: Literal["mark_unknown", "resend"] = "mark_unknown"
 
@@ -233,7 +242,7 @@ class Campaign:
                 finished, deleted).
             ValueError: For a lifecycle field: use `apply` for those.
         """
-        forbidden = {"id", "status", "enabled", "stop_reason"} & changes.keys()
+        forbidden = {"id", "status", "enabled", "stop_reason", "started_at"} & changes.keys()
         if forbidden:
             raise ValueError(
                 f"{', '.join(sorted(forbidden))} cannot be edited: use apply() with an event"

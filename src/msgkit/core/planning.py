@@ -94,7 +94,7 @@ from msgkit.exceptions import ConfigError, MissingVariableError, NotAllowedError
 
 __all__ = [
     "AudienceItem",
-    "ControlGroup",
+    "HoldOut",
     "PlanItem",
     "PlanSummary",
     "PlannedMessage",
@@ -118,7 +118,7 @@ class SegmentFilter(Protocol):
         ...
 
 
-class ControlGroup(Protocol):
+class HoldOut(Protocol):
     """Who is held out of a campaign to measure its effect (`msgkit.core.segments`)."""
 
     def holds_out(self, contact_key: str) -> bool:
@@ -394,7 +394,7 @@ class _Planner:
         now: datetime,
         route: Route | None,
         suppression: Container[SuppressionKey],
-        control: ControlGroup | None,
+        control: HoldOut | None,
         values: Mapping[str, object] | None,
         start: datetime | None,
         step: int,
@@ -696,7 +696,7 @@ def plan(
     route: Route | None = None,
     suppression: Container[SuppressionKey] = frozenset(),
     segment: SegmentFilter | None = None,
-    control: ControlGroup | None = None,
+    control: HoldOut | None = None,
     values: Mapping[str, object] | None = None,
     start: datetime | None = None,
     step: int = 0,
@@ -758,7 +758,7 @@ def plan_one(
     history: Iterable[SentRecord] = (),
     route: Route | None = None,
     suppression: Container[SuppressionKey] = frozenset(),
-    control: ControlGroup | None = None,
+    control: HoldOut | None = None,
     values: Mapping[str, object] | None = None,
     start: datetime | None = None,
     step: int = 0,

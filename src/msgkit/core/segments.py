@@ -39,6 +39,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import heapq
 import itertools
 import re
 import sys
@@ -56,8 +57,10 @@ __all__ = [
     "Ago",
     "AllOf",
     "AnyOf",
+    "Audience",
     "Condition",
     "ControlGroup",
+    "Cut",
     "DynamicSegment",
     "Not",
     "Op",
@@ -810,6 +813,140 @@ class Split:
         for key in unique:
             out[self._order[bisect.bisect_right(self._bounds, position[key])]].append(key)
         return out
+
+    def cut(self, part: str, keys: Iterable[str]) -> Cut:
+        """Where part ``part`` of a split by counts starts and ends, for this audience.
+
+        Streams the keys once and keeps only as many ranks as the part's end position
+        (``first 10,000`` keeps 10,000), so the audience itself is never held.
+
+        Raises:
+            ConfigError: For an unknown part, or a split by percentages (use `assign`).
+        """
+        if self.by_percent:
+            raise ConfigError("a split by percentages needs no cut", key="split", hint="use assign")
+        if part not in self._order:
+            raise ConfigError(
+                f"the split has no part {part!r}",
+                key="audience.part",
+                hint="its parts are: " + ", ".join(self._order),
+            )
+        index = self._order.index(part)
+        start = self._bounds[index - 1] if index else 0
+        end = self._bounds[index]
+        keep = end if end != sys.maxsize else start
+        # A max-heap (by negated rank) of the `keep` smallest distinct ranks.
+        heap: list[tuple[bytes, str]] = []
+        members: set[str] = set()
+        for key in keys:
+            if key in members or keep == 0:
+                continue
+            rank = _rank(self.seed, key)
+            inverted = (bytes(255 - b for b in rank), key)
+            if len(heap) < keep:
+                heapq.heappush(heap, inverted)
+                members.add(key)
+            elif (rank, key) < _uninvert(heap[0]):
+                members.discard(heap[0][1])
+                heapq.heapreplace(heap, inverted)
+                members.add(key)
+        smallest = sorted(_uninvert(item) for item in heap)
+        low = smallest[start - 1] if 0 < start <= len(smallest) else None
+        if start > len(smallest):
+            return Cut(low=None, high=None, empty=True)
+        high = smallest[end - 1] if end != sys.maxsize and end <= len(smallest) else None
+        return Cut(low=low, high=high)
+
+
+def _uninvert(item: tuple[bytes, str]) -> tuple[bytes, str]:
+    return bytes(255 - b for b in item[0]), item[1]
+
+
+@attrs.frozen(kw_only=True)
+class Cut:
+    """The rank range of one part of a split by counts (see `Split.cut`).
+
+    Attributes:
+        low: The last rank before the part (exclusive), or None from the start.
+        high: The last rank in the part (inclusive), or None to the end.
+        empty: The audience is too small to reach the part at all.
+    """
+
+    low: tuple[bytes, str] | None = None
+    high: tuple[bytes, str] | None = None
+    empty: bool = False
+
+    def contains(self, split: Split, key: str) -> bool:
+        """Whether ``key`` falls in the part."""
+        if self.empty:
+            return False
+        rank = (_rank(split.seed, key), key)
+        return (self.low is None or rank > self.low) and (self.high is None or rank <= self.high)
+
+
+def _list_ids(value: Iterable[str] | str) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Audience:
+    """Who a campaign is for: stored lists, narrowed by a segment and a split part, with
+    a control group held out.
+
+    Attributes:
+        lists: Ids of imported (stored) recipient lists; their contacts, in order.
+        segment: Keep only the contacts this segment or condition matches.
+        split: Divide the audience, and keep `part` only.
+        part: The name of the split's part this campaign sends to.
+        control: Hold out a share of the audience (they are recorded, not messaged).
+        cut: For a split by counts, the part's rank range (see `Split.cut`), computed
+            when the campaign starts.
+    """
+
+    lists: tuple[str, ...] = attrs.field(default=(), converter=_list_ids)
+    segment: StaticSegment | DynamicSegment | Rule | AllOf | AnyOf | Not | None = None
+    split: Split | None = None
+    part: str | None = None
+    control: ControlGroup | None = None
+    cut: Cut | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.split is None) != (self.part is None):
+            raise ConfigError(
+                "a split needs the part to send to, and a part needs its split",
+                key="audience.part",
+            )
+        if self.split is not None and self.part not in self.split._order:
+            raise ConfigError(
+                f"the split has no part {self.part!r}",
+                key="audience.part",
+                hint="its parts are: " + ", ".join(self.split._order),
+            )
+
+    @property
+    def needs_cut(self) -> bool:
+        """Whether a split by counts still needs its cut computed from the audience."""
+        return self.split is not None and not self.split.by_percent and self.cut is None
+
+    def in_segment(self, contact: Contact, *, now: datetime) -> bool:
+        """Whether the segment (if any) matches ``contact``."""
+        return self.segment is None or self.segment.matches(contact, now=now)
+
+    def matches(self, contact: Contact, *, now: datetime) -> bool:
+        """Whether ``contact`` is in the segment and in the split's part."""
+        if not self.in_segment(contact, now=now):
+            return False
+        if self.split is None or self.part is None:
+            return True
+        if self.split.by_percent:
+            return self.split.assign(contact.key) == self.part
+        if self.cut is None:
+            raise ConfigError(
+                "a split by counts needs its cut before matching",
+                key="audience.cut",
+                hint="Split.cut(part, keys) over the audience, then attrs.evolve",
+            )
+        return self.cut.contains(self.split, contact.key)
 
 
 def _rank(salt: str, key: str) -> bytes:

@@ -44,6 +44,7 @@ from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.engine.clock import Clock, SystemClock
 from msgkit.engine.ratelimit import TokenBucket
 from msgkit.engine.retry import RetryPolicy
+from msgkit.engine.runner import CampaignRunner
 from msgkit.engine.transport import HttpxTransport, Transport
 from msgkit.exceptions import (
     InvalidTransitionError,
@@ -198,8 +199,13 @@ class Dispatcher:
         clock: The clock to read and sleep on.
         settings: How it works.
         worker: This worker's id (unique per running process).
-        on_suppress: Called with ``(scope, recipient, reason)`` entries when a provider
-            reports an opt-out; the default writes them to the store.
+        rng: The random source of retry jitter.
+        runner: Starts scheduled campaigns when they are due, and finishes the
+            planning of campaigns a dead process left initializing.
+
+    Attributes:
+        on_step: Called with the run's stats after each pass that sent something
+            (a progress display).
     """
 
     def __init__(
@@ -212,6 +218,7 @@ class Dispatcher:
         settings: DispatcherSettings | None = None,
         worker: str | None = None,
         rng: random.Random | None = None,
+        runner: CampaignRunner | None = None,
     ) -> None:
         self.store = store
         self.providers = dict(providers)
@@ -233,6 +240,8 @@ class Dispatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
         self._last_housekeeping: datetime | None = None
         self._campaigns: dict[str, Campaign] = {}
+        self.runner = runner
+        self.on_step: Callable[[RunStats], None] | None = None
 
     # --- plumbing -------------------------------------------------------------
 
@@ -334,6 +343,8 @@ class Dispatcher:
         if not rows:
             return False
         await self._send_rows(rows)
+        if self.on_step is not None:
+            self.on_step(self.stats)
         return True
 
     async def _send_rows(self, rows: Sequence[MessageRow]) -> None:
@@ -366,6 +377,10 @@ class Dispatcher:
             assert provider_name is not None
             provider = self.providers[provider_name]
             size = max(1, provider.capabilities.max_batch)
+            campaign = await self._campaign(campaign_id)
+            speed = speed_of(campaign) if campaign else None
+            if speed is not None:
+                size = min(size, max(1, int(speed)))  # a chunk is at most a second's worth
             for start in range(0, len(members), size):
                 chunk = members[start : start + size]
                 tasks.append(self._send_chunk(provider_name, provider, campaign_id, chunk))
@@ -616,6 +631,8 @@ class Dispatcher:
         ):
             return
         self._last_housekeeping = now
+        if self.runner is not None:
+            await self._db(self.runner.tick, now=now)
         await self._expire(now)
         await self._recover(now)
         await self._reconcile(now)

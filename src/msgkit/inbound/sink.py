@@ -55,6 +55,7 @@ from msgkit.core.optout import (
     normalise_keyword,
     suppression_key,
 )
+from msgkit.exceptions import NotFoundError
 from msgkit.inbound.events import Click, DeliveryReceipt, Reply
 from msgkit.providers._common import utc_now
 from msgkit.store.base import Change, MessageRow
@@ -282,19 +283,33 @@ class StoreSink:
                 fields={"reason": "cancelled"},
                 detail="the first message was delivered",
             )
-            for parent, state, child in self.store.fallback_due(now=now)
-            if parent in parents and state == MessageState.DELIVERED.value
+            for child in self.store.waiting_children(sorted(parents))
         ]
         if cancel:
             self.store.apply(cancel, now=now)
 
     # --- replies ----------------------------------------------------------------------
 
+    def _scoped_entry(self, reply: Reply) -> SuppressionKey:
+        """The entry an opt-out (or opt-in) reply concerns: the last message sent to
+        that number on the reply's channel decides the sender, and its campaign's
+        ``optout_scope`` how wide the opt-out is."""
+        last = self.store.last_message_to(reply.from_address, channel=reply.channel.value)
+        if last is None:
+            return optout_entry(reply)
+        try:
+            scope = self.store.get_campaign(last.campaign_id).policy.optout_scope
+        except NotFoundError:
+            scope = OptOutScope.SENDER
+        return optout_entry(reply, last=last, scope=scope)
+
     def _replies(self, events: Sequence[Reply]) -> None:
         for reply in events:
             classification, review = self.classify(reply.text)
             now = self._clock()
             entry = optout_entry(reply)
+            if classification in (ReplyIntent.OPT_OUT.value, ReplyIntent.OPT_IN.value):
+                entry = self._scoped_entry(reply)
             if classification == ReplyIntent.OPT_OUT.value:
                 self.store.suppress(
                     [(entry.scope, entry.address, "opted out by reply", reply.provider)],

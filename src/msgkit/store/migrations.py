@@ -24,6 +24,7 @@ MIGRATIONS: list[list[str]] = [
             enabled INTEGER NOT NULL,
             scenario TEXT,
             queue_seq BIGINT,
+            send_at BIGINT,
             stop_reason TEXT,
             spec TEXT NOT NULL,
             created_at BIGINT NOT NULL,
@@ -95,6 +96,7 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX messages_campaign ON messages (campaign_id, state, not_before)",
         "CREATE INDEX messages_provider_id ON messages (provider, provider_message_id)",
         "CREATE INDEX messages_parent ON messages (parent_id)",
+        "CREATE INDEX messages_recipient ON messages (recipient, sent_at)",
         "CREATE INDEX messages_link_param ON messages (campaign_id, link_param)",
         """CREATE TABLE events (
             id {id},

@@ -296,6 +296,7 @@ class SQLStore:
                 campaign.status.value,
                 int(campaign.enabled),
                 queue_seq,
+                ms(campaign.send_at),
                 campaign.stop_reason,
                 codec.dumps(campaign),
                 ms(now),
@@ -303,15 +304,17 @@ class SQLStore:
             if row is None:
                 self._q(
                     cur,
-                    "INSERT INTO campaigns (name, kind, status, enabled, queue_seq, stop_reason, "
-                    "spec, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO campaigns (name, kind, status, enabled, queue_seq, send_at, "
+                    "stop_reason, spec, updated_at, id, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*values, campaign.id, ms(now)),
                 )
             else:
                 self._q(
                     cur,
                     "UPDATE campaigns SET name = ?, kind = ?, status = ?, enabled = ?, "
-                    "queue_seq = ?, stop_reason = ?, spec = ?, updated_at = ? WHERE id = ?",
+                    "queue_seq = ?, send_at = ?, stop_reason = ?, spec = ?, updated_at = ? "
+                    "WHERE id = ?",
                     (*values, campaign.id),
                 )
         return campaign
@@ -349,6 +352,19 @@ class SQLStore:
         where = "" if include_deleted else "WHERE status <> 'deleted'"
         rows = self._read(f"SELECT spec FROM campaigns {where} ORDER BY created_at, id")
         return [codec.loads(r[0]) for r in rows]
+
+    def campaign_touched(self, campaign_id: str) -> datetime:
+        """When a campaign was last saved.
+
+        Raises:
+            NotFoundError: When there is none.
+        """
+        rows = self._read("SELECT updated_at FROM campaigns WHERE id = ?", (campaign_id,))
+        if not rows:
+            raise NotFoundError("campaign", campaign_id)
+        touched = dt(rows[0][0])
+        assert touched is not None
+        return touched
 
     def running_campaigns(self) -> list[Campaign]:
         """Campaigns that are initializing or running."""
@@ -866,6 +882,32 @@ class SQLStore:
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
+    def waiting_children(self, parent_ids: Sequence[str]) -> list[str]:
+        """Fallback messages of these parents that have not been sent yet."""
+        found: list[str] = []
+        for chunk in _chunks(list(parent_ids)):
+            found.extend(
+                r[0]
+                for r in self._read(
+                    f"SELECT id FROM messages WHERE parent_id IN ({self._in(chunk)}) "
+                    "AND state IN ('deferred', 'planned', 'queued')",
+                    chunk,
+                )
+            )
+        return found
+
+    def last_message_to(self, recipient: str, *, channel: str | None = None) -> MessageRow | None:
+        """The last message sent to ``recipient`` (on ``channel``), or None."""
+        where, params = "", [recipient]
+        if channel is not None:
+            where, params = " AND channel = ?", [recipient, channel]
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE recipient = ?{where} "
+            "AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
+            params,
+        )
+        return _row_to_message(rows[0]) if rows else None
+
     def parents_delivered(self, ids: Sequence[str]) -> set[str]:
         """Of these messages, those whose parent has been delivered."""
         found: set[str] = set()
@@ -891,8 +933,8 @@ class SQLStore:
         """The earliest time something waits for.
 
         That is a planned message, a fallback deadline, a reconciliation, a lease to
-        run out, or (for ``poll_providers``) a submitted message's status poll, for
-        messages sent after ``poll_since``.
+        run out, a scheduled campaign's start, or (for ``poll_providers``) a submitted
+        message's status poll, for messages sent after ``poll_since``.
         """
         parts = [
             "SELECT MIN(m.not_before) AS t FROM messages m JOIN campaigns c "
@@ -905,6 +947,7 @@ class SQLStore:
             "AND p.fallback_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages c "
             "WHERE c.parent_id = p.id AND c.state = 'deferred')",
             "SELECT MIN(lease_until) FROM messages WHERE state IN ('queued', 'sending')",
+            "SELECT MIN(send_at) FROM campaigns WHERE status = 'scheduled' AND enabled = 1",
         ]
         params: list[Any] = []
         if poll_providers:
@@ -965,6 +1008,20 @@ class SQLStore:
                 detail=detail,
             )
             for i in ids
+        ]
+        return sum(r.applied for r in self.apply(changes, now=now))
+
+    def release_campaign(self, campaign_id: str, *, now: datetime) -> int:
+        """Give back the queued (not yet sending) messages of a stopped campaign."""
+        ids = [
+            r[0]
+            for r in self._read(
+                "SELECT id FROM messages WHERE state = 'queued' AND campaign_id = ?",
+                (campaign_id,),
+            )
+        ]
+        changes = [
+            Change(message_id=i, event=MessageEvent.RELEASE, detail="campaign stopped") for i in ids
         ]
         return sum(r.applied for r in self.apply(changes, now=now))
 

@@ -1,0 +1,764 @@
+"""`Client` and `AsyncClient`: the one object most users touch.
+
+::
+
+    import msgkit
+
+    client = msgkit.Client()                       # ./msgkit.db, the local simulator
+    members = client.import_list("members.csv", phone="Mobile", region="TW")
+    campaign = client.create_campaign(
+        "Spring sale",
+        msgkit.Template(body="Hi ${name}, 20% off this week"),
+        audience=members.id,
+    )
+    client.start(campaign)                         # plan the audience into the outbox
+    client.run()                                   # send until nothing is due
+    print(client.progress(campaign))
+
+The client ties the layers together: it imports lists into the store, plans campaigns
+with the pure planner (through `CampaignRunner`), runs the dispatcher, and checks every
+operation against a permission policy and writes it to the audit log. `Client` is
+synchronous and works from a plain script and inside Jupyter's running event loop;
+`AsyncClient` is the same with ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import attrs
+
+from msgkit.core.access import Actor, AllowAll, PermissionPolicy
+from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, Fallback
+from msgkit.core.contacts import Contact, PhoneCipher
+from msgkit.core.delivery import Channel, MessageState
+from msgkit.core.planning import PlanItem, PlanSummary
+from msgkit.core.policy import SendPolicy
+from msgkit.core.segments import Audience
+from msgkit.core.templates import Template
+from msgkit.engine.clock import Clock, SystemClock
+from msgkit.engine.dispatcher import Dispatcher, DispatcherSettings, RunStats
+from msgkit.engine.runner import CampaignRunner, InitResult
+from msgkit.engine.sync import run_sync
+from msgkit.engine.transport import HttpxTransport, Transport
+from msgkit.exceptions import ConfigError, InvalidTransitionError, PermissionDeniedError
+from msgkit.io import ColumnMapping, ImportSummary, import_contacts
+from msgkit.providers.base import Provider
+from msgkit.providers.registry import load_providers
+from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
+from msgkit.store import SQLStore, open_store
+from msgkit.store.base import MessageRow, Progress
+
+__all__ = ["AsyncClient", "Client", "ImportedList", "load_config"]
+
+T = TypeVar("T")
+
+if sys.version_info >= (3, 11):  # pragma: no cover - depends on the interpreter
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read ``msgkit.toml``.
+
+    Raises:
+        ConfigError: When the file is missing or is not valid TOML (with the line).
+    """
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            return dict(tomllib.load(handle))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no configuration file {file}",
+            key="config",
+            hint="create msgkit.toml (see the docs) or pass --config PATH",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}", key="config") from None
+
+
+@attrs.frozen(kw_only=True)
+class ImportedList:
+    """A recipient list written to the store.
+
+    Attributes:
+        id: Its id (for `Audience` and ``audience=``).
+        name: Its name.
+        summary: Rows read, imported and rejected, by reason.
+        rejections_csv: The rejected rows as CSV text, to hand back to whoever sent the file.
+    """
+
+    id: str
+    name: str
+    summary: ImportSummary
+    rejections_csv: str = attrs.field(repr=False)
+
+    def __str__(self) -> str:
+        return f"list {self.name!r} ({self.id})\n{self.summary}"
+
+
+def _actor(value: Actor | str | None) -> Actor:
+    if value is None:
+        return Actor(name=os.environ.get("USER") or "local")
+    return value if isinstance(value, Actor) else Actor(name=value)
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    get = getattr(shell, "get_ipython", None)
+    return bool(get and get() is not None and "IPKernelApp" in getattr(get(), "config", {}))
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal (or a text update in a notebook)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._last = 0.0
+
+    def update(self, done: int, total: int, stats: RunStats, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._last < 0.2:
+            return
+        self._last = now
+        percent = 100.0 if total == 0 else 100.0 * done / total
+        filled = int(percent / 5)
+        bar = "#" * filled + "-" * (20 - filled)
+        line = (
+            f"\r[{bar}] {percent:5.1f}%  {done:,}/{total:,}  sent {stats.sent:,}  "
+            f"failed {stats.failed:,}  retrying {stats.retried:,}"
+        )
+        self.stream.write(line + ("\n" if final else ""))
+        self.stream.flush()
+
+
+class Client:
+    """Campaigns, lists and sending, synchronously.
+
+    Args:
+        store: A store URL (``sqlite:///msgkit.db``, ``memory://``), a path, or a
+            store; default from the configuration, else ``./msgkit.db``.
+        providers: Providers by name: adapters, or their settings as in
+            ``msgkit.toml`` (``{"sms": {"type": "alibaba", ...}}``). Default: those
+            of the configuration, else one in-process simulator named ``simulator``.
+        config: A ``msgkit.toml`` path (or its parsed content).
+        actor: Who acts (a name or an `Actor`); every operation is audited under it.
+        permissions: Who may do what; default everyone may do everything.
+        default_provider: The provider of campaigns that name none (default: the only
+            one, or the first configured).
+        clock: The clock (tests pass a `msgkit.engine.clock.FakeClock`).
+        settings: How the dispatcher works (batch size, concurrency, retries...).
+        transport: How HTTP requests are performed (default: a pooled httpx client;
+            in-process simulators are reached without network).
+        env: Where secrets are read from (default: the process environment).
+    """
+
+    def __init__(
+        self,
+        store: str | Path | SQLStore | None = None,
+        providers: Mapping[str, Provider | Mapping[str, Any]] | None = None,
+        *,
+        config: str | Path | Mapping[str, Any] | None = None,
+        actor: Actor | str | None = None,
+        permissions: PermissionPolicy | None = None,
+        default_provider: str | None = None,
+        clock: Clock | None = None,
+        settings: DispatcherSettings | None = None,
+        transport: Transport | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        cfg: Mapping[str, Any] = {}
+        if isinstance(config, (str, Path)):
+            cfg = load_config(config)
+        elif config is not None:
+            cfg = config
+        self.clock: Clock = clock or SystemClock()
+        self.store = open_store(store if store is not None else cfg.get("store"))
+        self.providers = self._providers(providers, cfg, env, self.clock)
+        self.default_provider = (
+            default_provider or cfg.get("default_provider") or next(iter(self.providers), None)
+        )
+        if self.default_provider is not None and self.default_provider not in self.providers:
+            raise ConfigError(
+                f"default provider {self.default_provider!r} is not configured",
+                key="default_provider",
+                hint="configured: " + ", ".join(sorted(self.providers)),
+            )
+        self.actor = _actor(actor)
+        self.permissions: PermissionPolicy = permissions or AllowAll()
+        self.settings = settings or self._settings(cfg)
+        self._transport = transport
+        self.runner = CampaignRunner(
+            self.store, self.providers, default_provider=self.default_provider
+        )
+
+    # --- setup ------------------------------------------------------------------------
+
+    @staticmethod
+    def _providers(
+        given: Mapping[str, Provider | Mapping[str, Any]] | None,
+        cfg: Mapping[str, Any],
+        env: Mapping[str, str] | None,
+        clock: Clock,
+    ) -> dict[str, Provider]:
+        if given is None:
+            table = cfg.get("providers") or {}
+            if not table:
+                server = SimulatorServer(clock=clock.now)
+                return {"simulator": SimulatorProvider("simulator", server=server)}
+            return load_providers(table, env)
+        built: dict[str, Provider] = {}
+        settings = {n: p for n, p in given.items() if isinstance(p, Mapping)}
+        if settings:
+            built.update(load_providers(settings, env))
+        for name, provider in given.items():
+            if not isinstance(provider, Mapping):
+                if provider.name != name:
+                    raise ConfigError(
+                        f"provider {provider.name!r} is registered as {name!r}",
+                        key="providers",
+                        hint="use the same name in both places",
+                    )
+                built[name] = provider
+        return {name: built[name] for name in given}
+
+    def _settings(self, cfg: Mapping[str, Any]) -> DispatcherSettings:
+        engine = dict(cfg.get("engine") or {})
+        polled = {
+            name
+            for name, p in self.providers.items()
+            if isinstance(p, SimulatorProvider) and p.local_transport() is not None
+        }
+        engine.setdefault("poll_receipts", sorted(polled | set(engine.get("poll_receipts", ()))))
+        if polled:
+            # A local simulator answers at once: poll it often, unlike a real provider.
+            engine.setdefault("poll_after", timedelta(seconds=1))
+            engine.setdefault("poll_every", timedelta(seconds=1))
+        try:
+            return DispatcherSettings(**engine)
+        except TypeError as exc:
+            raise ConfigError(f"[engine]: {exc}", key="engine") from None
+
+    def _transports(self) -> dict[str, Transport] | Transport | None:
+        local: dict[str, Transport] = {}
+        for name, provider in self.providers.items():
+            make = getattr(provider, "local_transport", None)
+            inner = make() if callable(make) else None
+            if inner is not None:
+                local[name] = HttpxTransport(transport=inner)
+        if not local:
+            return self._transport
+        if self._transport is not None:
+            return {n: local.get(n, self._transport) for n in self.providers}
+        return local
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Client(store={self.store.url!r}, providers={sorted(self.providers)!r}, "
+            f"actor={self.actor.name!r})"
+        )
+
+    # --- permissions and audit ------------------------------------------------------------
+
+    def _check(
+        self, action: str, campaign: Campaign | None = None, target: str | None = None
+    ) -> None:
+        allowed = self.permissions.allows(self.actor, action, campaign)
+        self.store.audit(
+            actor=self.actor.name,
+            action=action,
+            target=target or (campaign.id if campaign else None),
+            detail=None if allowed else "denied",
+            now=self.clock.now(),
+        )
+        if not allowed:
+            raise PermissionDeniedError(self.actor.name, action)
+
+    def as_actor(self, actor: Actor | str) -> Client:
+        """This client acting as someone else (same store and providers)."""
+        clone = object.__new__(Client)
+        clone.__dict__.update(self.__dict__)
+        clone.actor = _actor(actor)
+        return clone
+
+    # --- lists ------------------------------------------------------------------------
+
+    def import_list(
+        self,
+        source: str | Path | bytes | IO[bytes],
+        *,
+        phone: str | None = None,
+        mapping: ColumnMapping | None = None,
+        variables: Mapping[str, str] | None = None,
+        key: str | None = None,
+        types: Mapping[str, str] | None = None,
+        name: str | None = None,
+        region: str | None = None,
+        cipher: PhoneCipher | None = None,
+        **options: Any,
+    ) -> ImportedList:
+        """Import a CSV or XLSX file into a stored list, in batches.
+
+        Args:
+            source: A path, the file's bytes, or a binary file object.
+            phone: The phone column (or give ``mapping``).
+            mapping: The full column mapping.
+            variables: Template variable ← column, e.g. ``{"registration_date":
+                "Registration Time"}``.
+            key: The member-id column, if any.
+            types: Column types (``"date"``, ``"int"``...).
+            name: The list's name (default: the file name).
+            region: The region of national numbers, e.g. ``"TW"``.
+            cipher: Read the phone column as AES ciphertext with this key.
+            options: More `msgkit.io.import_contacts` options (encoding, delimiter,
+                sheet, max_bytes, time_zone, mobile_only).
+
+        Returns:
+            The stored list, with the import summary and the rejected rows as CSV.
+
+        Raises:
+            ImportFileError: When the file cannot be read, or a mapped column is missing.
+        """
+        if mapping is None:
+            if phone is None:
+                raise ConfigError(
+                    "say which column holds the phone number",
+                    key="phone",
+                    hint='import_list(path, phone="Mobile")',
+                )
+            mapping = ColumnMapping(
+                phone=phone, variables=variables or {}, key=key, types=types or {}
+            )
+        self._check("list.import", target=str(source) if isinstance(source, (str, Path)) else None)
+        now = self.clock.now()
+        with import_contacts(source, mapping, region=region, cipher=cipher, **options) as job:
+            list_name = name or (Path(source).name if isinstance(source, (str, Path)) else "list")
+            list_id = self.store.create_list(list_name, list(job.columns), now=now)
+            for batch in job.batches(1000):
+                self.store.add_contacts(list_id, batch)
+            rejections = job.rejections()
+            self.store.add_rejections(
+                list_id,
+                ((r.row, r.column, r.reason.value, r.detail) for r in rejections),
+            )
+            return ImportedList(
+                id=list_id,
+                name=list_name,
+                summary=job.summary,
+                rejections_csv=job.rejections_csv(),
+            )
+
+    def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
+        """Store contacts given in code as a list; returns its id."""
+        self._check("list.import", target=name)
+        list_id = self.store.create_list(name, [], now=self.clock.now())
+        self.store.add_contacts(list_id, contacts)
+        return list_id
+
+    def lists(self) -> list[dict[str, Any]]:
+        """Stored lists: id, name, columns, row and rejection counts."""
+        return self.store.list_lists()
+
+    def delete_list(self, list_id: str) -> None:
+        """Remove a list and its rows."""
+        self._check("list.delete", target=list_id)
+        self.store.delete_list(list_id)
+
+    # --- campaigns --------------------------------------------------------------------
+
+    def campaign(self, ident: str | Campaign) -> Campaign:
+        """A campaign by id or name (the stored, current version)."""
+        return self.store.find_campaign(ident.id if isinstance(ident, Campaign) else ident)
+
+    def campaigns(self) -> list[Campaign]:
+        """Every campaign but deleted ones, oldest first."""
+        return self.store.list_campaigns()
+
+    def create_campaign(
+        self,
+        name: str,
+        template: Template | str,
+        *,
+        audience: Audience | str | Sequence[str] | None = None,
+        channel: Channel | str = Channel.SMS,
+        provider: str | None = None,
+        sender: str | None = None,
+        kind: CampaignKind | str = CampaignKind.BULK,
+        tags: Iterable[str] = (),
+        send_at: datetime | None = None,
+        policy: SendPolicy | None = None,
+        fallback: Fallback | None = None,
+        on_unknown: str = "mark_unknown",
+    ) -> Campaign:
+        """Create a campaign (a draft). See `Campaign` for the fields.
+
+        ``audience`` is an `Audience`, or one or more stored list ids.
+        """
+        if isinstance(template, str):
+            template = Template(body=template)
+        if audience is not None and not isinstance(audience, Audience):
+            audience = Audience(lists=audience)
+        campaign = Campaign(
+            name=name,
+            template=template,
+            audience=audience,
+            channel=channel,
+            provider=provider or self.default_provider,
+            sender=sender,
+            kind=kind,
+            tags=tags,
+            send_at=send_at,
+            policy=policy or SendPolicy(),
+            fallback=fallback,
+            on_unknown=on_unknown,  # type: ignore[arg-type]
+        )
+        self.runner.routes(campaign)  # a provider that is missing fails now
+        self._check("campaign.create", campaign)
+        return self.store.save_campaign(campaign, now=self.clock.now())
+
+    def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
+        """Change a draft, scheduled or stopped campaign (not a running or finished one).
+
+        Raises:
+            InvalidTransitionError: For a campaign that cannot be edited now; a web-chat
+                bulk message is final once it started sending.
+        """
+        current = self.campaign(campaign)
+        if current.channel is Channel.WEBCHAT and current.started_at is not None:
+            raise InvalidTransitionError(
+                "web chat bulk message",
+                "sent",
+                "edit",
+                (),
+            )
+        self._check("campaign.edit", current)
+        return self.store.save_campaign(current.edit(**changes), now=self.clock.now())
+
+    def estimate(self, campaign: Campaign | str) -> PlanSummary:
+        """How many would receive it, who is skipped and why, what it would cost."""
+        return self.runner.estimate(self.campaign(campaign), now=self.clock.now())
+
+    def start(self, campaign: Campaign | str) -> InitResult:
+        """Start (or resume) a campaign now: plan its audience into the outbox.
+
+        Returns:
+            What was planned: recipients, skips by reason, segments, cost.
+        """
+        current = self.campaign(campaign)
+        self._check("campaign.start", current)
+        _, result = self.runner.start(current, now=self.clock.now())
+        return result
+
+    def resume(self, campaign: Campaign | str) -> InitResult:
+        """Resume a stopped campaign (what was sent is not sent again)."""
+        return self.start(campaign)
+
+    def schedule(self, campaign: Campaign | str, at: datetime) -> Campaign:
+        """Schedule a draft to start at ``at`` (a worker starts it then)."""
+        current = self.campaign(campaign)
+        self._check("campaign.start", current)
+        return self.store.save_campaign(current.schedule(at), now=self.clock.now())
+
+    def stop(self, campaign: Campaign | str, *, reason: str | None = None) -> Campaign:
+        """Stop: requests in flight finish, nothing new leaves."""
+        current = self.campaign(campaign)
+        self._check("campaign.stop", current)
+        now = self.clock.now()
+        stopped = self.store.save_campaign(
+            current.apply(CampaignEvent.STOP, reason=reason), now=now
+        )
+        self.store.release_campaign(current.id, now=now)
+        return stopped
+
+    def enable(self, campaign: Campaign | str) -> Campaign:
+        """Allow the campaign to start, resume and take triggers."""
+        return self._event(campaign, CampaignEvent.ENABLE, "campaign.enable")
+
+    def disable(self, campaign: Campaign | str) -> Campaign:
+        """Keep the campaign from starting, resuming or taking triggers."""
+        return self._event(campaign, CampaignEvent.DISABLE, "campaign.disable")
+
+    def delete(self, campaign: Campaign | str) -> Campaign:
+        """Delete a campaign that is not running; what was not sent is cancelled."""
+        current = self.campaign(campaign)
+        self._check("campaign.delete", current)
+        now = self.clock.now()
+        deleted = self.store.save_campaign(current.apply(CampaignEvent.DELETE), now=now)
+        self.store.cancel_pending(current.id, now=now, detail="the campaign was deleted")
+        return deleted
+
+    def _event(self, campaign: Campaign | str, event: CampaignEvent, action: str) -> Campaign:
+        current = self.campaign(campaign)
+        self._check(action, current)
+        return self.store.save_campaign(current.apply(event), now=self.clock.now())
+
+    def send_test(self, campaign: Campaign | str, *, round: int = 1) -> list[PlanItem]:
+        """Send the campaign to its policy's test numbers now (marked as tests)."""
+        current = self.campaign(campaign)
+        self._check("campaign.test", current)
+        return self.runner.test_send(current, now=self.clock.now(), round=round)
+
+    # --- scenarios and triggers -------------------------------------------------------------
+
+    def define_scenario(
+        self,
+        name: str,
+        template: Template | str,
+        *,
+        channel: Channel | str = Channel.SMS,
+        provider: str | None = None,
+        sender: str | None = None,
+        fallback: Fallback | None = None,
+        policy: SendPolicy | None = None,
+        tags: Iterable[str] = (),
+    ) -> Campaign:
+        """A named, reusable sending definition, ready for `trigger`.
+
+        Defining it again replaces its definition (messages already sent stay theirs).
+        """
+        self._check("scenario.define", target=name)
+        now = self.clock.now()
+        try:
+            campaign_id, _ = self.store.get_scenario(name)
+            existing: Campaign | None = self.store.get_campaign(campaign_id)
+        except LookupError:
+            existing = None
+        fields: dict[str, Any] = {
+            "template": Template(body=template) if isinstance(template, str) else template,
+            "channel": Channel(channel),
+            "provider": provider or self.default_provider,
+            "sender": sender,
+            "fallback": fallback,
+            "policy": policy or SendPolicy(),
+            "tags": frozenset(tags) | {f"scenario:{name}"},
+        }
+        if existing is None:
+            campaign = Campaign(name=name, kind=CampaignKind.TRIGGERED, **fields)
+            campaign = campaign.apply(CampaignEvent.START).apply(CampaignEvent.INITIALIZED)
+            campaign = attrs.evolve(campaign, started_at=now)
+        else:
+            campaign = attrs.evolve(existing, **fields)
+        self.runner.routes(campaign)
+        self.store.save_campaign(campaign, now=now)
+        self.store.save_scenario(name, campaign.id, {"name": name}, now=now)
+        return campaign
+
+    def trigger(
+        self,
+        scenario: str,
+        contact: Contact,
+        values: Mapping[str, object] | None = None,
+        *,
+        key: str | None = None,
+    ) -> PlanItem:
+        """Send one message of a scenario to one contact (an order shipped, a code).
+
+        Args:
+            scenario: The scenario's name.
+            contact: Who gets it.
+            values: Values for the template's variables (the contact's attributes fill
+                the rest).
+            key: Makes the trigger idempotent: the same key sends once, however often
+                it is triggered (e.g. ``f"order-{order.id}-shipped"``). Without it,
+                every call is a new message.
+
+        Returns:
+            The planned message, or the skip with its reason.
+        """
+        campaign_id, _ = self.store.get_scenario(scenario)
+        campaign = self.store.get_campaign(campaign_id)
+        self._check("scenario.trigger", campaign)
+        if not campaign.enabled:
+            raise InvalidTransitionError("scenario", "disabled", "trigger", ("enable",))
+        now = self.clock.now()
+        first, _ = self.runner.trigger(
+            campaign,
+            contact,
+            now=now,
+            values=values,
+            key=key or f"t{time.time_ns():x}{os.getpid():x}",
+        )
+        return first
+
+    # --- sending ------------------------------------------------------------------------
+
+    def dispatcher(self) -> Dispatcher:
+        """A dispatcher for this client's store and providers (create it in the loop
+        that runs it)."""
+        return Dispatcher(
+            self.store,
+            self.providers,
+            transport=self._transports(),
+            clock=self.clock,
+            settings=self.settings,
+            runner=self.runner,
+        )
+
+    async def _arun(self, until_idle: bool, progress: bool | None) -> RunStats:
+        dispatcher = self.dispatcher()
+        show = progress if progress is not None else (sys.stderr.isatty() or _in_notebook())
+        bar = _ProgressBar() if show else None
+        if bar is not None:
+            dispatcher.on_step = functools.partial(self._show, bar)
+        try:
+            stats = await dispatcher.run(until_idle=until_idle)
+        finally:
+            await dispatcher.aclose()
+        if bar is not None:
+            self._show(bar, dispatcher.stats, final=True)
+        return stats
+
+    def _show(self, bar: _ProgressBar, stats: RunStats, *, final: bool = False) -> None:
+        total = done = 0
+        for campaign in self.store.running_campaigns():
+            progress = self.store.progress(campaign.id)
+            total += progress.sendable
+            done += progress.done
+        bar.update(done, total, stats, final=final)
+
+    def run(self, *, until_idle: bool = True, progress: bool | None = None) -> RunStats:
+        """Send what is due, until nothing is due soon (or forever).
+
+        Works from a plain script and from inside a running event loop (Jupyter).
+
+        Args:
+            until_idle: Return when nothing is due within the dispatcher's horizon;
+                False runs until interrupted.
+            progress: Show a progress bar; default when attached to a terminal or a
+                notebook.
+        """
+        return run_sync(lambda: self._arun(until_idle, progress))
+
+    def progress(self, campaign: Campaign | str) -> Progress:
+        """Counts by state; ``.percent`` done, ``.sent``, ``.pending``."""
+        return self.store.progress(self.campaign(campaign).id)
+
+    def messages(
+        self,
+        campaign: Campaign | str,
+        *,
+        states: Sequence[MessageState] | None = None,
+        limit: int = 1000,
+    ) -> list[MessageRow]:
+        """The campaign's messages (numbers masked in their reprs)."""
+        return self.store.messages(
+            campaign_id=self.campaign(campaign).id, states=states, limit=limit
+        )
+
+    def audit_log(self, campaign: Campaign | str | None = None) -> list[dict[str, Any]]:
+        """Who did what, when."""
+        target = self.campaign(campaign).id if campaign is not None else None
+        return self.store.audit_log(target=target)
+
+
+class AsyncClient:
+    """`Client` for async code: the same methods, awaited.
+
+    Store work runs in a worker thread so the event loop never blocks on the database;
+    `arun` runs the dispatcher in the caller's loop.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sync = Client(*args, **kwargs)
+
+    async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def import_list(self, source: Any, **options: Any) -> ImportedList:
+        """See `Client.import_list`."""
+        return await self._call(self.sync.import_list, source, **options)
+
+    async def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
+        """See `Client.create_list`."""
+        return await self._call(self.sync.create_list, name, contacts)
+
+    async def create_campaign(
+        self, name: str, template: Template | str, **options: Any
+    ) -> Campaign:
+        """See `Client.create_campaign`."""
+        return await self._call(self.sync.create_campaign, name, template, **options)
+
+    async def campaign(self, ident: str | Campaign) -> Campaign:
+        """See `Client.campaign`."""
+        return await self._call(self.sync.campaign, ident)
+
+    async def estimate(self, campaign: Campaign | str) -> PlanSummary:
+        """See `Client.estimate`."""
+        return await self._call(self.sync.estimate, campaign)
+
+    async def start(self, campaign: Campaign | str) -> InitResult:
+        """See `Client.start`."""
+        return await self._call(self.sync.start, campaign)
+
+    async def schedule(self, campaign: Campaign | str, at: datetime) -> Campaign:
+        """See `Client.schedule`."""
+        return await self._call(self.sync.schedule, campaign, at)
+
+    async def stop(self, campaign: Campaign | str, *, reason: str | None = None) -> Campaign:
+        """See `Client.stop`."""
+        return await self._call(self.sync.stop, campaign, reason=reason)
+
+    async def resume(self, campaign: Campaign | str) -> InitResult:
+        """See `Client.resume`."""
+        return await self._call(self.sync.resume, campaign)
+
+    async def delete(self, campaign: Campaign | str) -> Campaign:
+        """See `Client.delete`."""
+        return await self._call(self.sync.delete, campaign)
+
+    async def define_scenario(
+        self, name: str, template: Template | str, **options: Any
+    ) -> Campaign:
+        """See `Client.define_scenario`."""
+        return await self._call(self.sync.define_scenario, name, template, **options)
+
+    async def trigger(
+        self,
+        scenario: str,
+        contact: Contact,
+        values: Mapping[str, object] | None = None,
+        *,
+        key: str | None = None,
+    ) -> PlanItem:
+        """See `Client.trigger`."""
+        return await self._call(self.sync.trigger, scenario, contact, values, key=key)
+
+    async def progress(self, campaign: Campaign | str) -> Progress:
+        """See `Client.progress`."""
+        return await self._call(self.sync.progress, campaign)
+
+    async def arun(self, *, until_idle: bool = True, progress: bool | None = False) -> RunStats:
+        """Run the dispatcher in this event loop; see `Client.run`."""
+        return await self.sync._arun(until_idle, progress)
+
+    async def aclose(self) -> None:
+        """Close the store."""
+        await self._call(self.sync.close)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
