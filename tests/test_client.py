@@ -283,3 +283,31 @@ def test_async_client(tmp_path: Path) -> None:
             return stats.sent
 
     assert asyncio.run(main()) == 1
+
+
+def test_a_scenario_fed_a_whole_list(client: msgkit.Client, members: str) -> None:
+    """A scenario can send to an uploaded list as a bulk campaign tagged with it."""
+    client.define_scenario("welcome", "Welcome ${name}!")
+    campaign = client.send_scenario("welcome", members)
+    assert "scenario:welcome" in campaign.tags
+    client.run(progress=False)
+    assert client.progress(campaign).count(MessageState.DELIVERED) == 40
+
+
+def test_a_reply_is_answered_through_its_channel(client: msgkit.Client, members: str) -> None:
+    """Answering a stored reply sends the text back to the number, once."""
+    campaign = client.create_campaign("Ask", "Questions? Reply to this.", audience=members)
+    client.start(campaign)
+    client.run(progress=False)
+    reply_id = client.store.add_reply(
+        provider="simulator", scope=None, sender="+886912003003", text="Is it open on Sunday?",
+        at=client.clock.now(),
+    )  # fmt: skip
+    assert reply_id is not None
+    client.answer_reply(reply_id, "Yes, 10:00 to 18:00.")
+    client.answer_reply(reply_id, "Yes, 10:00 to 18:00.")
+    client.run(progress=False)
+    server = client.providers["simulator"].server  # type: ignore[attr-defined]
+    answers = [m for m in server.messages.values() if m.text == "Yes, 10:00 to 18:00."]
+    assert [m.to for m in answers] == ["+886912003003"]
+    assert client.replies()[0]["answer"] == "Yes, 10:00 to 18:00."

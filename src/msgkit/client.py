@@ -602,6 +602,77 @@ class Client:
         )
         return first
 
+    def send_scenario(
+        self,
+        scenario: str,
+        audience: Audience | str | Sequence[str],
+        *,
+        name: str | None = None,
+        send_at: datetime | None = None,
+    ) -> Campaign:
+        """Feed a scenario a whole list: a bulk campaign with the scenario's definition.
+
+        It is started at once, or scheduled for ``send_at``; it carries the scenario's
+        ``scenario:NAME`` tag, so reports can group it with the triggered sends.
+        """
+        campaign_id, _ = self.store.get_scenario(scenario)
+        definition = self.store.get_campaign(campaign_id)
+        assert definition.template is not None
+        campaign = self.create_campaign(
+            name or f"{scenario} (list)",
+            definition.template,
+            audience=audience,
+            channel=definition.channel,
+            provider=definition.provider,
+            sender=definition.sender,
+            tags=definition.tags,
+            policy=definition.policy,
+            fallback=definition.fallback,
+        )
+        if send_at is not None:
+            return self.schedule(campaign, send_at)
+        self.start(campaign)
+        return self.campaign(campaign.id)
+
+    # --- replies --------------------------------------------------------------------------
+
+    def replies(
+        self, *, needs_review: bool | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Stored replies, newest first; ``needs_review=True`` for possible opt-outs."""
+        return self.store.replies(needs_review=needs_review, limit=limit)
+
+    def answer_reply(self, reply_id: int, text: str) -> PlanItem:
+        """Answer a reply: send ``text`` back through the channel and sender it came by.
+
+        Returns:
+            The planned answer (or the skip, e.g. when the number has opted out).
+        """
+        reply = self.store.get_reply(reply_id)
+        self._check("reply.answer", target=str(reply_id))
+        channel, provider, sender = Channel.SMS, reply["provider"], None
+        if reply["message_id"]:
+            last = self.store.get_message(reply["message_id"])
+            channel, provider = Channel(last.channel), last.provider
+            sender = last.payload.get("sender")
+        name = f"replies:{provider}:{sender or '-'}"
+        try:
+            self.store.get_scenario(name)
+        except LookupError:
+            self.define_scenario(
+                name,
+                Template(body="${text}"),
+                channel=channel,
+                provider=provider,
+                sender=sender,
+                policy=SendPolicy(validity=timedelta(hours=1)),
+            )
+        address = reply["sender"]
+        contact = Contact(key=address) if channel is Channel.WEBCHAT else Contact(phone=address)
+        item = self.trigger(name, contact, {"text": text}, key=f"reply-{reply_id}")
+        self.store.answer_reply(reply_id, text, now=self.clock.now())
+        return item
+
     # --- sending ------------------------------------------------------------------------
 
     def dispatcher(self) -> Dispatcher:

@@ -1240,13 +1240,19 @@ class SQLStore:
     def replies(
         self, *, needs_review: bool | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
-        """Stored replies, newest first."""
-        where = "" if needs_review is None else f"WHERE needs_review = {int(needs_review)}"
+        """Stored replies, newest first (``needs_review=True``: those flagged for review)."""
+        if needs_review is None:
+            return self._replies_where("", (), limit=limit)
+        return self._replies_where("WHERE needs_review = ?", (int(needs_review),), limit=limit)
+
+    def _replies_where(
+        self, where: str, params: Sequence[Any], *, limit: int
+    ) -> list[dict[str, Any]]:
         rows = self._read(
             "SELECT id, provider, scope, sender, text, at, message_id, campaign_id, "
             f"classification, needs_review, answered_at, answer FROM replies {where} "
             "ORDER BY at DESC, id DESC LIMIT ?",
-            (limit,),
+            (*params, limit),
         )
         keys = (
             "id", "provider", "scope", "sender", "text", "at", "message_id", "campaign_id",
@@ -1260,6 +1266,16 @@ class SQLStore:
             item["needs_review"] = bool(item["needs_review"])
             out.append(item)
         return out
+
+    def get_reply(self, reply_id: int) -> dict[str, Any]:
+        """One stored reply.
+
+        Raises:
+            NotFoundError: When there is none.
+        """
+        for reply in self._replies_where("WHERE id = ?", (reply_id,), limit=1):
+            return reply
+        raise NotFoundError("reply", str(reply_id))
 
     def answer_reply(self, reply_id: int, answer: str, *, now: datetime) -> None:
         """Mark a reply answered with this text."""
