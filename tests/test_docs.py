@@ -20,7 +20,10 @@ def _python_blocks(text: str) -> list[str]:
 
 
 def test_readme_python_claims_hold() -> None:
-    """Every `expression  # value` line of the README's Python evaluates to that value."""
+    """Every `expression  # value` line of the README's Python evaluates to that value.
+
+    Blocks fenced as ``python`` are checked; ``py`` blocks are illustrations.
+    """
     blocks = _python_blocks(README)
     assert blocks
     for block in blocks:
