@@ -1,56 +1,51 @@
-"""Small builders shared by the tests of the store and the engine."""
+"""Small builders shared by the tests of the store and the engine.
+
+`Planned` and `Skipped` make the planner's `PlannedMessage` and `Skip` with defaults, so
+store and engine tests can write messages without planning a campaign.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import attrs
-
 from msgkit.core.campaigns import Campaign, CampaignKind
 from msgkit.core.delivery import Channel, SkipReason
+from msgkit.core.planning import PlannedMessage, Skip
 from msgkit.core.templates import Template, TemplateKind
 
 
-@attrs.frozen(kw_only=True)
-class Planned:
-    """A stand-in with the fields of a planned message."""
-
-    id: str
-    key: str
-    campaign_id: str
-    contact_key: str
-    step: int = 0
-    channel: Channel = Channel.SMS
-    provider: str | None = "sim"
-    to: str
-    text: str = "hello"
-    kind: TemplateKind = TemplateKind.NOTIFICATION
-    template_code: str | None = None
-    params: Mapping[str, str] = attrs.field(factory=dict)
-    sender: str | None = None
-    encoding: str | None = "GSM-7"
-    segments: int = 1
-    not_before: datetime
-    expires_at: datetime | None = None
-    deferred: bool = False
-    test: bool = False
-    links: Mapping[str, str] = attrs.field(factory=dict)
-    link_param: str | None = None
+def Planned(**fields: Any) -> PlannedMessage:
+    """A planned message with test defaults for the fields not given."""
+    test = bool(fields.get("test", False))
+    defaults: dict[str, Any] = {
+        "step": 0,
+        "channel": Channel.SMS,
+        "provider": "sim",
+        "text": "hello",
+        "kind": TemplateKind.NOTIFICATION,
+        "template_code": None,
+        "params": {},
+        "sender": None,
+        "encoding": "GSM-7",
+        "segments": 1,
+        "expires_at": None,
+        "deferred": False,
+        "test": test,
+        "counts_toward_caps": not test,
+    }
+    return PlannedMessage(**{**defaults, **fields})
 
 
-@attrs.frozen(kw_only=True)
-class Skipped:
-    """A stand-in with the fields of a skip."""
-
-    key: str
-    campaign_id: str
-    contact_key: str
-    step: int = 0
-    reason: SkipReason = SkipReason.SUPPRESSED
-    detail: str = "on the suppression list"
+def Skipped(**fields: Any) -> Skip:
+    """A skip with test defaults for the fields not given."""
+    defaults: dict[str, Any] = {
+        "step": 0,
+        "reason": SkipReason.SUPPRESSED,
+        "detail": "on the suppression list",
+    }
+    return Skip(**{**defaults, **fields})
 
 
 def phone(i: int) -> str:
@@ -60,7 +55,7 @@ def phone(i: int) -> str:
 
 def planned(
     campaign_id: str, count: int, *, now: datetime, start: int = 0, step: int = 0, **fields: Any
-) -> list[Planned]:
+) -> list[PlannedMessage]:
     """``count`` planned messages to distinct recipients."""
     out = []
     for i in range(start, start + count):

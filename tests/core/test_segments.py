@@ -443,3 +443,15 @@ def test_the_planner_takes_segments_and_control_groups() -> None:
     inside = [c for c in audience if segment.matches(c, now=NOW)]
     held = sum(control.holds_out(c.key) for c in inside)
     assert (summary.planned + summary.held_out, summary.held_out) == (len(inside), held)
+
+
+def test_contains_ignores_spaces_around_the_value() -> None:
+    """A `contains` value with stray spaces matches as the docs say (found by hypothesis)."""
+    from datetime import datetime, timezone
+
+    from msgkit.core.contacts import Contact
+    from msgkit.core.segments import Rule
+
+    contact = Contact(key="m1", attributes={"a": "x"})
+    now = datetime(2024, 6, 30, tzinfo=timezone.utc)
+    assert Rule(field="a", op="contains", value=" x").matches(contact, now=now)

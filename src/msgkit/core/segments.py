@@ -326,7 +326,7 @@ class Rule(_Combinable):
         if op is Op.CONTAINS:
             if isinstance(actual, (list, tuple, set, frozenset)):
                 return any(_equal(item, value, now) for item in actual)  # type: ignore[arg-type]
-            return isinstance(actual, str) and str(value).casefold() in actual.casefold()
+            return isinstance(actual, str) and str(value).strip().casefold() in actual.casefold()
         if op is Op.STARTS_WITH:
             return isinstance(actual, str) and actual.strip().casefold().startswith(
                 str(value).strip().casefold()

@@ -52,6 +52,7 @@ from msgkit.exceptions import (
     ProviderError,
     RejectedError,
 )
+from msgkit.providers._common import results as results_for
 from msgkit.providers.base import (
     OutboundMessage,
     Outcome,
@@ -475,7 +476,7 @@ class Dispatcher:
                 )
                 idempotent = provider.capabilities.idempotent or current.safe
                 outcome = Outcome.RETRY if idempotent else Outcome.UNKNOWN
-                extra.extend(_all(current, outcome, error))
+                extra.extend(results_for(current, outcome, error=error))
         results = [*run.results, *extra]
         answered = {r.message_id for r in results}
         missing = [i for i in sent.message_ids if i not in answered]
@@ -824,10 +825,6 @@ class Dispatcher:
                 self._campaigns[campaign.id] = finished
                 self.stats.campaigns_finished.append(campaign.id)
                 log.info("campaign %s finished", campaign.id)
-
-
-def _all(sent: SendRequest, outcome: Outcome, error: ProviderError) -> list[SendResult]:
-    return [SendResult(message_id=i, outcome=outcome, error=error) for i in sent.message_ids]
 
 
 def _skip(message_id: str, detail: str) -> Change:

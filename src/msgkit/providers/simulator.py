@@ -50,6 +50,7 @@ from msgkit.exceptions import (
     RejectedError,
     UnavailableError,
 )
+from msgkit.providers._common import dig, json_body, results, retry_after, text_or_none
 from msgkit.providers.base import (
     Capabilities,
     OutboundMessage,
@@ -412,17 +413,17 @@ class SimulatorProvider:
         ids = sent.message_ids
         status = response.status_code
         if status == 429:
-            retry_after = _float(response.headers.get("retry-after"))
+            wait = retry_after(response)
             error: ProviderError = RateLimitedError(
-                "throttled", provider=self.name, status=status, retry_after=retry_after
+                "throttled", provider=self.name, status=status, retry_after=wait
             )
-            return _every(ids, Outcome.RETRY, error, retry_after=retry_after)
+            return results(ids, Outcome.RETRY, error=error, wait=wait)
         if status in (401, 402, 403):
-            code = _field(response, "code")
-            return _every(
+            code = text_or_none(dig(json_body(response), "code"))
+            return results(
                 ids,
                 Outcome.ACCOUNT,
-                AccountError(
+                error=AccountError(
                     "the simulator refused the account",
                     provider=self.name,
                     status=status,
@@ -431,24 +432,24 @@ class SimulatorProvider:
                 ),
             )
         if status >= 500:
-            return _every(
+            return results(
                 ids,
                 Outcome.RETRY,
-                UnavailableError("server error", provider=self.name, status=status),
+                error=UnavailableError("server error", provider=self.name, status=status),
             )
         try:
             entries = {str(r["id"]): r for r in response.json()["results"]}
         except (ValueError, KeyError, TypeError):
-            return _every(
+            return results(
                 ids,
                 Outcome.UNKNOWN,
-                ProviderError("unreadable response", provider=self.name, status=status),
+                error=ProviderError("unreadable response", provider=self.name, status=status),
             )
-        results = []
+        found = []
         for message_id in ids:
             entry = entries.get(message_id)
             if entry is None:
-                results.append(
+                found.append(
                     SendResult(
                         message_id=message_id,
                         outcome=Outcome.UNKNOWN,
@@ -456,7 +457,7 @@ class SimulatorProvider:
                     )
                 )
             elif entry.get("status") == "accepted":
-                results.append(
+                found.append(
                     SendResult(
                         message_id=message_id,
                         outcome=Outcome.ACCEPTED,
@@ -465,7 +466,7 @@ class SimulatorProvider:
                 )
             else:
                 code = str(entry.get("code") or "REJECTED")
-                results.append(
+                found.append(
                     SendResult(
                         message_id=message_id,
                         outcome=Outcome.FAILED,
@@ -478,7 +479,7 @@ class SimulatorProvider:
                         suppress=code == "OPTED_OUT",
                     )
                 )
-        return results
+        return found
 
     def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
         """A status query by our message id."""
@@ -503,29 +504,6 @@ class SimulatorProvider:
             provider_message_id=data.get("sid"),
             error_code=data.get("code"),
         )
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except ValueError:
-        return None
-
-
-def _field(response: httpx.Response, name: str) -> str | None:
-    try:
-        value = response.json().get(name)
-    except (ValueError, AttributeError):
-        return None
-    return None if value is None else str(value)
-
-
-def _every(
-    ids: Sequence[str], outcome: Outcome, error: ProviderError, *, retry_after: float | None = None
-) -> list[SendResult]:
-    return [
-        SendResult(message_id=i, outcome=outcome, error=error, retry_after=retry_after) for i in ids
-    ]
 
 
 class SimulatorSettings(ProviderSettings):

@@ -23,18 +23,10 @@ from msgkit.core.campaigns import Campaign, CampaignStatus
 from msgkit.core.contacts import Contact, Phone
 from msgkit.core.delivery import MESSAGE, MessageEvent, MessageState
 from msgkit.core.optout import SuppressionKey
-from msgkit.core.planning import message_id
+from msgkit.core.planning import PlannedMessage, Skip, message_id
 from msgkit.exceptions import ConfigError, NotFoundError
 from msgkit.store import codec
-from msgkit.store.base import (
-    Change,
-    ChangeResult,
-    InsertResult,
-    MessageRow,
-    PlannedLike,
-    Progress,
-    SkipLike,
-)
+from msgkit.store.base import Change, ChangeResult, InsertResult, MessageRow, Progress
 from msgkit.store.migrations import LATEST, MIGRATIONS
 
 __all__ = ["Dialect", "SQLStore"]
@@ -522,7 +514,7 @@ class SQLStore:
 
     def insert_messages(
         self,
-        items: Iterable[PlannedLike | SkipLike],
+        items: Iterable[PlannedMessage | Skip],
         *,
         now: datetime,
         priority: bool = False,
@@ -551,7 +543,7 @@ class SQLStore:
         for chunk in _chunks(items):
             rows = []
             for item in chunk:
-                if hasattr(item, "reason"):
+                if isinstance(item, Skip):
                     rows.append(_skip_row(item, stamp, priority))
                 else:
                     rows.append(_planned_row(item, stamp, priority, parents, extra))
@@ -1380,7 +1372,7 @@ def _enum_value(value: Any) -> Any:
 
 
 def _planned_row(
-    p: PlannedLike,
+    p: PlannedMessage,
     stamp: int | None,
     priority: bool,
     parents: Mapping[str, str],
@@ -1421,7 +1413,7 @@ def _planned_row(
         json.dumps(payload, ensure_ascii=False),
         p.segments,
         int(p.test),
-        int(getattr(p, "counts_toward_caps", not p.test)),
+        int(p.counts_toward_caps),
         int(priority or p.test),
         p.link_param,
         not_before,
@@ -1432,8 +1424,8 @@ def _planned_row(
     )
 
 
-def _skip_row(s: SkipLike, stamp: int | None, priority: bool) -> tuple[Any, ...]:
-    skip_id = getattr(s, "id", None) or message_id(s.key)
+def _skip_row(s: Skip, stamp: int | None, priority: bool) -> tuple[Any, ...]:
+    skip_id = message_id(s.key)
     return (
         skip_id,
         s.key,
@@ -1441,16 +1433,16 @@ def _skip_row(s: SkipLike, stamp: int | None, priority: bool) -> tuple[Any, ...]
         s.contact_key,
         s.step,
         None,
-        _enum_value(getattr(s, "channel", None)) or "",
-        getattr(s, "provider", None),
-        getattr(s, "to", None) or "",
+        "",
+        None,
+        "",
         MessageState.SKIPPED.value,
         _enum_value(s.reason),
         "",
         "",
         "{}",
         0,
-        int(bool(getattr(s, "test", False))),
+        int(s.test),
         0,
         int(priority),
         None,
