@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 import msgkit
@@ -311,3 +312,22 @@ def test_a_reply_is_answered_through_its_channel(client: msgkit.Client, members:
     answers = [m for m in server.messages.values() if m.text == "Yes, 10:00 to 18:00."]
     assert [m.to for m in answers] == ["+886912003003"]
     assert client.replies()[0]["answer"] == "Yes, 10:00 to 18:00."
+
+
+def test_an_abandoned_initialization_is_finished_by_the_worker(
+    client: msgkit.Client, members: str, clock: FakeClock
+) -> None:
+    """A campaign left initializing by a dead process is planned again and sent, once."""
+    campaign = client.create_campaign("Crashed", "Hello ${name}", audience=members)
+    started = client.store.save_campaign(campaign.apply("start"), now=clock.now())
+    # The process that started it died after planning the first 15 contacts.
+    first = [c for chunk in client.store.iter_contacts(members) for c in chunk][:15]
+    partial = Audience(lists=[client.create_list("first 15", first)])
+    client.runner.initialize(attrs.evolve(started, audience=partial), now=clock.now())
+    assert client.progress(campaign).total == 15
+    clock.advance(600)
+    client.run(progress=False)
+    assert client.campaign(campaign.id).status is CampaignStatus.FINISHED
+    assert client.progress(campaign).by_state == {MessageState.DELIVERED: 40}
+    server = client.providers["simulator"].server  # type: ignore[attr-defined]
+    assert server.stats()["duplicate_recipients"] == 0

@@ -398,19 +398,7 @@ class CampaignRunner:
             The ids of the campaigns started or resumed.
         """
         started = []
-        for campaign in self.store.list_campaigns():
-            due = (
-                campaign.status is CampaignStatus.SCHEDULED
-                and campaign.enabled
-                and campaign.send_at is not None
-                and campaign.send_at <= now
-            )
-            stale = (
-                campaign.status is CampaignStatus.INITIALIZING
-                and self.store.campaign_touched(campaign.id) < now - STALE_INIT
-            )
-            if not (due or stale):
-                continue
+        for campaign in self.store.due_campaigns(now=now, stale_before=now - STALE_INIT):
             try:
                 self.start(campaign, now=now)
             except Exception:

@@ -23,9 +23,12 @@ __all__ = [
     "Progress",
     "SQLStore",
     "SQLiteStore",
+    "Store",
     "open_store",
 ]
 
+#: The store interface. Every store is the SQL store on a dialect: SQLite on disk (the
+#: default), SQLite in memory, and PostgreSQL; one implementation, one contract suite.
 Store = SQLStore
 
 

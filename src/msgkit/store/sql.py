@@ -345,18 +345,15 @@ class SQLStore:
         rows = self._read(f"SELECT spec FROM campaigns {where} ORDER BY created_at, id")
         return [codec.loads(r[0]) for r in rows]
 
-    def campaign_touched(self, campaign_id: str) -> datetime:
-        """When a campaign was last saved.
-
-        Raises:
-            NotFoundError: When there is none.
-        """
-        rows = self._read("SELECT updated_at FROM campaigns WHERE id = ?", (campaign_id,))
-        if not rows:
-            raise NotFoundError("campaign", campaign_id)
-        touched = dt(rows[0][0])
-        assert touched is not None
-        return touched
+    def due_campaigns(self, *, now: datetime, stale_before: datetime) -> list[Campaign]:
+        """Scheduled campaigns whose time has come, and initializations left stale."""
+        rows = self._read(
+            "SELECT spec FROM campaigns WHERE (status = 'scheduled' AND enabled = 1 "
+            "AND send_at <= ?) OR (status = 'initializing' AND updated_at < ?) "
+            "ORDER BY send_at, created_at",
+            (ms(now), ms(stale_before)),
+        )
+        return [codec.loads(r[0]) for r in rows]
 
     def running_campaigns(self) -> list[Campaign]:
         """Campaigns that are initializing or running."""
