@@ -331,3 +331,39 @@ def test_an_abandoned_initialization_is_finished_by_the_worker(
     assert client.progress(campaign).by_state == {MessageState.DELIVERED: 40}
     server = client.providers["simulator"].server  # type: ignore[attr-defined]
     assert server.stats()["duplicate_recipients"] == 0
+
+
+def test_simulated_replies_opt_outs_and_clicks_reach_the_store(
+    clock: FakeClock, members: str
+) -> None:
+    """The simulator's replies (some STOP) and clicks land in the store; STOP is honoured."""
+    from msgkit.core.links import ShortLinks
+
+    server = SimulatorServer(
+        clock=clock.now, reply_rate=1.0, opt_out_rate=0.5, click_rate=0.5, seed=5
+    )
+    client = msgkit.Client(
+        store=MemoryStore(),
+        providers={"simulator": SimulatorProvider("simulator", server=server)},
+        clock=clock,
+    )
+    csv_list = client.create_list(
+        "l", [Contact(phone=f"+8869120{i:05d}", attributes={"name": f"n{i}"}) for i in range(40)]
+    )
+    links = ShortLinks(base_url="https://go.example.com/l", secret="k" * 32)
+    template = Template(body="Sale: ${link:shop}", links={"shop": "https://shop.example.com"})
+    first = client.create_campaign(
+        "First", template, audience=csv_list, sender="Shop", policy=SendPolicy(links=links)
+    )
+    client.start(first)
+    client.run(progress=False)
+    replies = client.replies(limit=1000)
+    stops = [r for r in replies if r["classification"] == "opt_out"]
+    assert len(replies) == 40
+    assert 5 < len(stops) < 35
+    clicks, clickers = client.store.clicks(first.id)
+    assert clicks == clickers
+    assert 5 < clicks < 35
+    second = client.create_campaign("Second", "Hello again", audience=csv_list, sender="Shop")
+    result = client.start(second)
+    assert result.summary.skipped == {SkipReason.SUPPRESSED: len(stops)}

@@ -50,6 +50,8 @@ from msgkit.engine.runner import CampaignRunner, InitResult
 from msgkit.engine.sync import run_sync
 from msgkit.engine.transport import HttpxTransport, Transport
 from msgkit.exceptions import ConfigError, InvalidTransitionError, PermissionDeniedError
+from msgkit.inbound.events import Reply
+from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
 from msgkit.providers.base import Provider
 from msgkit.providers.registry import load_providers
@@ -200,6 +202,7 @@ class Client:
         self.permissions: PermissionPolicy = permissions or AllowAll()
         self.settings = settings or self._settings(cfg)
         self._transport = transport
+        self._inbound_seen: dict[str, int] = {}
         self.runner = CampaignRunner(
             self.store, self.providers, default_provider=self.default_provider
         )
@@ -697,9 +700,46 @@ class Client:
             stats = await dispatcher.run(until_idle=until_idle)
         finally:
             await dispatcher.aclose()
+        await self._pull_simulators()
         if bar is not None:
             self._show(bar, dispatcher.stats, final=True)
         return stats
+
+    async def _pull_simulators(self) -> None:
+        """Feed the replies and clicks in-process simulators produced into the store, as
+        webhooks would for a real provider (opt-outs included)."""
+        sink = StoreSink(self.store, clock=self.clock.now)
+        for name, provider in self.providers.items():
+            server = getattr(provider, "server", None)
+            if not isinstance(provider, SimulatorProvider) or provider.local_transport() is None:
+                continue
+            assert server is not None
+            events = server.inbound(self._inbound_seen.get(name, 0))
+            if not events:
+                continue
+            self._inbound_seen[name] = events[-1]["seq"]
+            replies = [
+                Reply(
+                    provider=name,
+                    channel=provider.capabilities.channel,
+                    from_address=e["from"],
+                    text=e["text"],
+                    scope=e.get("to"),
+                    received_at=datetime.fromisoformat(e["at"]),
+                    provider_message_id=f"sim-{e['seq']}",
+                )
+                for e in events
+                if e["type"] == "reply"
+            ]
+            if replies:
+                await sink.replies(replies)
+            for event in (e for e in events if e["type"] == "click"):
+                row = self.store.get_message(event["message_id"])
+                for code in row.payload.get("links", {}).values():
+                    self.store.record_click(
+                        code, row.link_param, now=datetime.fromisoformat(event["at"])
+                    )
+                    break
 
     def _show(self, bar: _ProgressBar, stats: RunStats, *, final: bool = False) -> None:
         total = done = 0

@@ -68,6 +68,7 @@ class MessageRow:
     error_code: str | None
     error: str | None
     sent_at: datetime | None
+    link_param: str | None = None
 
     def __repr__(self) -> str:
         to = mask(self.recipient) if self.recipient.startswith("+") else self.recipient

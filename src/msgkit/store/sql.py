@@ -35,7 +35,7 @@ _PENDING = ("planned", "deferred", "queued", "sending")
 _MESSAGE_COLUMNS = (
     "id, key, campaign_id, contact_key, step, parent_id, channel, provider, recipient, state, "
     "reason, kind, text, payload, segments, test, not_before, expires_at, fallback_at, "
-    "attempts, provider_message_id, error_code, error, sent_at"
+    "attempts, provider_message_id, error_code, error, sent_at, link_param"
 )
 _SETTABLE = frozenset(
     {
@@ -143,6 +143,7 @@ def _row_to_message(row: Sequence[Any]) -> MessageRow:
         error_code=row[21],
         error=row[22],
         sent_at=dt(row[23]),
+        link_param=row[24],
     )
 
 
