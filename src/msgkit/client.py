@@ -130,11 +130,12 @@ class _ProgressBar:
         self.stream = stream or sys.stderr
         self._last = 0.0
 
+    def due(self) -> bool:
+        """Whether it is time to draw again (at most five times a second)."""
+        return time.monotonic() - self._last >= 0.2
+
     def update(self, done: int, total: int, stats: RunStats, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self._last < 0.2:
-            return
-        self._last = now
+        self._last = time.monotonic()
         percent = 100.0 if total == 0 else 100.0 * done / total
         filled = int(percent / 5)
         bar = "#" * filled + "-" * (20 - filled)
@@ -742,6 +743,8 @@ class Client:
                     break
 
     def _show(self, bar: _ProgressBar, stats: RunStats, *, final: bool = False) -> None:
+        if not final and not bar.due():
+            return  # counting reads the store: not on every pass
         total = done = 0
         for campaign in self.store.running_campaigns():
             progress = self.store.progress(campaign.id)

@@ -280,3 +280,20 @@ async def test_send_speed_is_enforced(
     elapsed = (clock.now() - start).total_seconds()
     assert 49 <= elapsed <= 52
     assert server.stats()["messages"] == 100
+
+
+async def test_a_provider_missing_stops_the_campaign(
+    store: MemoryStore, server: SimulatorServer, clock: FakeClock, make_dispatcher: MakeDispatcher
+) -> None:
+    """Messages for a provider this worker does not have stop the campaign; none is lost."""
+    campaign = store.save_campaign(running(), now=clock.now())
+    store.insert_messages(
+        planned(campaign.id, 5, now=clock.now(), provider="gone"), now=clock.now()
+    )
+    await make_dispatcher().run()
+    stopped = store.get_campaign(campaign.id)
+    assert stopped.status is CampaignStatus.STOPPED
+    assert stopped.stop_reason is not None
+    assert "no provider named 'gone'" in stopped.stop_reason
+    assert _states(store, campaign.id) == {MessageState.PLANNED: 5}
+    assert server.stats()["messages"] == 0

@@ -333,6 +333,7 @@ class Dispatcher:
             Whether anything was claimed.
         """
         await self.housekeeping()
+        self._campaigns.clear()  # read campaigns afresh each pass: they may have been edited
         now = self.clock.now()
         rows = await self._db(
             self.store.claim,
@@ -368,8 +369,19 @@ class Dispatcher:
                     f"no provider named {provider_name!r} is configured "
                     f"(configured: {', '.join(sorted(self.providers)) or 'none'})"
                 )
-                await self._stop_campaign(campaign_id, reason)
-                changes.extend(Change(message_id=r.id, event=MessageEvent.RELEASE) for r in members)
+                campaign = await self._campaign(campaign_id)
+                if campaign is not None and campaign.status is CampaignStatus.RUNNING:
+                    await self._stop_campaign(campaign_id, reason)  # puts its messages back
+                else:  # a test send: nothing to stop, so the message cannot go
+                    changes.extend(
+                        Change(
+                            message_id=r.id,
+                            event=MessageEvent.SKIP,
+                            fields={"reason": "not_allowed", "error": reason},
+                            detail=reason,
+                        )
+                        for r in members
+                    )
                 del groups[(provider_name, campaign_id)]
         if changes:
             await self._db(self.store.apply, changes, now=now, worker=self.worker)
@@ -617,7 +629,7 @@ class Dispatcher:
             self._campaigns[campaign_id] = stopped
             self.stats.campaigns_stopped.append(campaign_id)
             log.warning("campaign %s stopped: %s", campaign_id, reason)
-        await self._db(self.store.release_worker, self.worker, now=now)
+        await self._db(self.store.release_campaign, campaign_id, now=now)
 
     # --- housekeeping ------------------------------------------------------------------
 

@@ -1,0 +1,188 @@
+"""The plumbing of the SQL store: connection, transactions, dialects, schema migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+from msgkit.exceptions import ConfigError
+from msgkit.store.migrations import LATEST, MIGRATIONS
+
+__all__ = ["BATCH", "Dialect", "SQLBase", "chunks", "dt", "ms"]
+
+BATCH = 500
+
+
+def ms(value: datetime | None) -> int | None:
+    """Milliseconds since the epoch of an aware datetime (None stays None)."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise ValueError("the store takes aware datetimes only")
+    return int(value.timestamp() * 1000)
+
+
+def dt(value: int | None) -> datetime | None:
+    """The aware UTC datetime of a millisecond timestamp."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+
+
+def chunks(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@attrs.frozen
+class Dialect:
+    """What differs between SQL databases.
+
+    Attributes:
+        name: ``"sqlite"`` or ``"postgresql"``.
+        placeholder: The parameter marker of the driver.
+        id_column: DDL of an auto-incrementing integer primary key.
+        skip_locked: Whether claims may use ``FOR UPDATE SKIP LOCKED``.
+        begin: The statement that starts a write transaction.
+        lock_rows: Appended to a SELECT whose rows the transaction will update.
+    """
+
+    name: str
+    placeholder: str = "?"
+    id_column: str = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    skip_locked: bool = False
+    begin: str = "BEGIN IMMEDIATE"
+    lock_rows: str = ""
+
+    def sql(self, text: str) -> str:
+        """``text`` with ``?`` markers turned into this driver's."""
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+
+class SQLBase:
+    """A connection, its lock, transactions and the schema; the store's parts build on it.
+
+    Args:
+        connect: Opens a DB-API connection in autocommit mode.
+        dialect: What differs between databases.
+        url: The URL it was opened with, for messages (without password).
+    """
+
+    def __init__(self, connect: Callable[[], Any], dialect: Dialect, *, url: str) -> None:
+        self.dialect = dialect
+        self.url = url
+        self._conn = connect()
+        self._lock = threading.RLock()
+        self._migrate()
+
+    # --- plumbing -------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SQLBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _begin(self) -> None:
+        self._conn.execute(self.dialect.begin)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self._lock:
+            cur = self._conn.cursor()
+            self._begin()
+            try:
+                yield cur
+            except BaseException:
+                self._conn.rollback()
+                raise
+            else:
+                self._conn.commit()
+            finally:
+                cur.close()
+
+    def _q(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        cur.execute(self.dialect.sql(sql), tuple(params))
+        return cur
+
+    def _many(self, cur: Any, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        cur.executemany(self.dialect.sql(sql), rows)
+        return int(cur.rowcount)
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute(self.dialect.sql(sql), tuple(params))
+                return list(cur.fetchall())
+            finally:
+                cur.close()
+
+    def _in(self, values: Sequence[Any]) -> str:
+        return ",".join("?" for _ in values)
+
+    # --- schema -----------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._tx() as cur:
+            self._q(
+                cur,
+                "CREATE TABLE IF NOT EXISTS msgkit_meta "
+                "(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            )
+        while True:
+            with self._tx() as cur:
+                found = self._q(
+                    cur, "SELECT value FROM msgkit_meta WHERE key = 'schema_version'"
+                ).fetchone()
+                version = int(found[0]) if found else 0
+                if version > LATEST:
+                    raise ConfigError(
+                        f"the database {self.url} has schema version {version}, but this "
+                        f"msgkit knows versions up to {LATEST}",
+                        key="store",
+                        hint="upgrade msgkit (pip install -U msgkit) before opening it",
+                    )
+                if version == LATEST:
+                    return
+                for statement in MIGRATIONS[version]:
+                    self._q(cur, statement.replace("{id}", self.dialect.id_column))
+                if found:
+                    self._q(
+                        cur,
+                        "UPDATE msgkit_meta SET value = ? WHERE key = 'schema_version'",
+                        (str(version + 1),),
+                    )
+                else:
+                    self._q(
+                        cur,
+                        "INSERT INTO msgkit_meta (key, value) VALUES ('schema_version', ?)",
+                        (str(version + 1),),
+                    )
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        rows = self._read("SELECT value FROM msgkit_meta WHERE key = 'schema_version'")
+        return int(rows[0][0])

@@ -1,0 +1,249 @@
+"""What comes back: send history, suppression, short links, clicks, replies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from msgkit.core.optout import SuppressionKey
+from msgkit.exceptions import NotFoundError
+from msgkit.store import codec
+from msgkit.store._base import SQLBase, chunks, dt, ms
+
+
+class InboundTables(SQLBase):
+    """History for frequency caps, suppression lists, links and clicks, replies."""
+
+    # --- history and suppression -------------------------------------------------------
+
+    def history(
+        self, recipients: Sequence[str], *, since: datetime
+    ) -> dict[str, list[tuple[str, datetime, str | None, str | None, tuple[str, ...]]]]:
+        """Recent sends per recipient: (channel, time, campaign id, kind, campaign tags)."""
+        found: dict[str, list[tuple[str, datetime, str | None, str | None, tuple[str, ...]]]] = {}
+        for chunk in chunks(list(recipients)):
+            rows = self._read(
+                "SELECT h.recipient, h.channel, h.at, h.campaign_id, c.kind, c.spec "
+                "FROM send_history h LEFT JOIN campaigns c ON c.id = h.campaign_id "
+                f"WHERE h.recipient IN ({self._in(chunk)}) AND h.at >= ? ORDER BY h.at",
+                (*chunk, ms(since)),
+            )
+            tags_cache: dict[str, tuple[str, ...]] = {}
+            for recipient, channel, at, campaign_id, kind, spec in rows:
+                tags: tuple[str, ...] = ()
+                if campaign_id and spec:
+                    if campaign_id not in tags_cache:
+                        tags_cache[campaign_id] = tuple(sorted(codec.loads(spec).tags))
+                    tags = tags_cache[campaign_id]
+                found.setdefault(recipient, []).append(
+                    (channel, dt(at), campaign_id, kind, tags)  # type: ignore[arg-type]
+                )
+        return found
+
+    def suppress(
+        self, entries: Iterable[tuple[str, str, str | None, str | None]], *, now: datetime
+    ) -> int:
+        """Add ``(scope, recipient, reason, source)`` to the suppression list."""
+        count = 0
+        for chunk in chunks(entries):
+            with self._tx() as cur:
+                count += self._many(
+                    cur,
+                    "INSERT INTO suppressions (scope, recipient, reason, source, at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, recipient) DO NOTHING",
+                    [(*e, ms(now)) for e in chunk],
+                )
+        return count
+
+    def unsuppress(self, scope: str, recipient: str) -> bool:
+        """Remove one entry (an opt-in); whether it was there."""
+        with self._tx() as cur:
+            return bool(
+                self._q(
+                    cur,
+                    "DELETE FROM suppressions WHERE scope = ? AND recipient = ?",
+                    (scope, recipient),
+                ).rowcount
+            )
+
+    def suppressed(self, scopes: Sequence[str], recipients: Sequence[str]) -> set[tuple[str, str]]:
+        """Which of these (scope, recipient) pairs are suppressed."""
+        found: set[tuple[str, str]] = set()
+        if not scopes:
+            return found
+        for chunk in chunks(list(recipients)):
+            rows = self._read(
+                "SELECT scope, recipient FROM suppressions WHERE "
+                f"scope IN ({self._in(scopes)}) AND recipient IN ({self._in(chunk)})",
+                (*scopes, *chunk),
+            )
+            found.update((r[0], r[1]) for r in rows)
+        return found
+
+    def suppression_set(self, scopes: Sequence[str]) -> frozenset[SuppressionKey]:
+        """Every suppression entry of these scopes, for the planner."""
+        if not scopes:
+            return frozenset()
+        rows = self._read(
+            f"SELECT scope, recipient FROM suppressions WHERE scope IN ({self._in(scopes)})",
+            tuple(scopes),
+        )
+        return frozenset(SuppressionKey(r[0], r[1]) for r in rows)
+
+    def suppression_count(self) -> int:
+        """How many entries the suppression list has."""
+        return int(self._read("SELECT COUNT(*) FROM suppressions")[0][0])
+
+    # --- links, clicks, replies, audit, scenarios ---------------------------------------
+
+    def save_links(self, campaign_id: str, links: Mapping[str, tuple[str, str]]) -> None:
+        """Register short codes: ``{code: (link name, target URL)}``."""
+        with self._tx() as cur:
+            self._many(
+                cur,
+                "INSERT INTO links (code, campaign_id, name, target) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (code) DO NOTHING",
+                [(code, campaign_id, name, target) for code, (name, target) in links.items()],
+            )
+
+    def resolve_link(self, code: str) -> tuple[str, str] | None:
+        """``(campaign id, target)`` of a short code, or None."""
+        rows = self._read("SELECT campaign_id, target FROM links WHERE code = ?", (code,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def record_click(
+        self, code: str, param: str | None, *, now: datetime, user_agent: str | None = None
+    ) -> str | None:
+        """Record a click on a short link; returns the target, or None for an unknown code."""
+        with self._tx() as cur:
+            link = self._q(
+                cur, "SELECT campaign_id, target FROM links WHERE code = ?", (code,)
+            ).fetchone()
+            if link is None:
+                return None
+            message_id = None
+            if param:
+                found = self._q(
+                    cur,
+                    "SELECT id FROM messages WHERE campaign_id = ? AND link_param = ? "
+                    "ORDER BY step LIMIT 1",
+                    (link[0], param),
+                ).fetchone()
+                message_id = found[0] if found else None
+            self._q(
+                cur,
+                "INSERT INTO clicks (code, param, message_id, campaign_id, at, user_agent) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (code, param, message_id, link[0], ms(now), user_agent),
+            )
+            return str(link[1])
+
+    def clicks(self, campaign_id: str) -> tuple[int, int]:
+        """(all clicks, distinct recipients who clicked) of a campaign."""
+        row = self._read(
+            "SELECT COUNT(*), COUNT(DISTINCT message_id) FROM clicks WHERE campaign_id = ?",
+            (campaign_id,),
+        )[0]
+        return int(row[0]), int(row[1])
+
+    def add_reply(
+        self,
+        *,
+        provider: str | None,
+        scope: str | None,
+        sender: str,
+        text: str,
+        at: datetime,
+        external_id: str | None = None,
+        classification: str | None = None,
+        needs_review: bool = False,
+    ) -> int | None:
+        """Store an inbound reply; returns its id, or None if this reply was already stored."""
+        with self._tx() as cur:
+            if external_id is not None:
+                seen = self._q(
+                    cur,
+                    "SELECT id FROM replies WHERE provider = ? AND external_id = ?",
+                    (provider, external_id),
+                ).fetchone()
+                if seen:
+                    return None
+            last = self._q(
+                cur,
+                "SELECT id, campaign_id FROM messages WHERE recipient = ? AND sent_at IS NOT NULL "
+                "ORDER BY sent_at DESC LIMIT 1",
+                (sender,),
+            ).fetchone()
+            self._q(
+                cur,
+                "INSERT INTO replies (provider, scope, sender, text, at, external_id, message_id, "
+                "campaign_id, classification, needs_review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    provider,
+                    scope,
+                    sender,
+                    text,
+                    ms(at),
+                    external_id,
+                    last[0] if last else None,
+                    last[1] if last else None,
+                    classification,
+                    int(needs_review),
+                ),
+            )
+            row = self._q(cur, "SELECT MAX(id) FROM replies").fetchone()
+            return int(row[0])
+
+    def replies(
+        self, *, needs_review: bool | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Stored replies, newest first (``needs_review=True``: those flagged for review)."""
+        if needs_review is None:
+            return self._replies_where("", (), limit=limit)
+        return self._replies_where("WHERE needs_review = ?", (int(needs_review),), limit=limit)
+
+    def _replies_where(
+        self, where: str, params: Sequence[Any], *, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = self._read(
+            "SELECT id, provider, scope, sender, text, at, message_id, campaign_id, "
+            f"classification, needs_review, answered_at, answer FROM replies {where} "
+            "ORDER BY at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        keys = (
+            "id", "provider", "scope", "sender", "text", "at", "message_id", "campaign_id",
+            "classification", "needs_review", "answered_at", "answer",
+        )  # fmt: skip
+        out = []
+        for r in rows:
+            item = dict(zip(keys, r, strict=True))
+            item["at"] = dt(item["at"])
+            item["answered_at"] = dt(item["answered_at"])
+            item["needs_review"] = bool(item["needs_review"])
+            out.append(item)
+        return out
+
+    def get_reply(self, reply_id: int) -> dict[str, Any]:
+        """One stored reply.
+
+        Raises:
+            NotFoundError: When there is none.
+        """
+        for reply in self._replies_where("WHERE id = ?", (reply_id,), limit=1):
+            return reply
+        raise NotFoundError("reply", str(reply_id))
+
+    def answer_reply(self, reply_id: int, answer: str, *, now: datetime) -> None:
+        """Mark a reply answered with this text."""
+        with self._tx() as cur:
+            if (
+                self._q(
+                    cur,
+                    "UPDATE replies SET answer = ?, answered_at = ?, needs_review = 0 WHERE id = ?",
+                    (answer, ms(now), reply_id),
+                ).rowcount
+                == 0
+            ):
+                raise NotFoundError("reply", str(reply_id))

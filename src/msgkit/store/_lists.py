@@ -1,0 +1,182 @@
+"""Imported recipient lists: lists, contacts, rejected rows."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from msgkit.core.contacts import Contact, Phone
+from msgkit.exceptions import NotFoundError
+from msgkit.store import codec
+from msgkit.store._base import SQLBase, chunks, dt, ms
+from msgkit.store.base import InsertResult
+
+
+class ListTables(SQLBase):
+    """Recipient lists, their contacts (in import order) and rejected rows."""
+
+    # --- lists and contacts ----------------------------------------------------
+
+    def create_list(self, name: str, columns: Sequence[str], *, now: datetime) -> str:
+        """A new, empty recipient list; returns its id."""
+        list_id = uuid.uuid4().hex
+        with self._tx() as cur:
+            self._q(
+                cur,
+                "INSERT INTO lists (id, name, columns, created_at) VALUES (?, ?, ?, ?)",
+                (list_id, name, json.dumps(list(columns), ensure_ascii=False), ms(now)),
+            )
+        return list_id
+
+    def add_contacts(self, list_id: str, contacts: Iterable[Contact]) -> InsertResult:
+        """Append contacts to a list, one transaction per batch; a key already there is kept."""
+        total = InsertResult()
+        for chunk in chunks(contacts):
+            with self._tx() as cur:
+                top = self._q(
+                    cur, "SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE list_id = ?", (list_id,)
+                ).fetchone()[0]
+                rows = [
+                    (
+                        list_id,
+                        top + i + 1,
+                        c.key,
+                        c.phone.e164 if c.phone else None,
+                        _phone_info(c.phone),
+                        codec.dumps(dict(c.attributes)),
+                        c.time_zone,
+                        c.locale,
+                    )
+                    for i, c in enumerate(chunk)
+                ]
+                written = self._many(
+                    cur,
+                    "INSERT INTO contacts (list_id, seq, key, phone, phone_info, attributes, "
+                    "time_zone, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (list_id, key) DO NOTHING",
+                    rows,
+                )
+                self._q(
+                    cur,
+                    "UPDATE lists SET row_count = row_count + ? WHERE id = ?",
+                    (written, list_id),
+                )
+            total = total + InsertResult(inserted=written, duplicates=len(chunk) - written)
+        return total
+
+    def add_rejections(
+        self, list_id: str, rejections: Iterable[tuple[int, str | None, str, str]]
+    ) -> int:
+        """Record rejected rows ``(row_number, column, reason, detail)`` of an import."""
+        count = 0
+        for chunk in chunks(rejections):
+            with self._tx() as cur:
+                self._many(
+                    cur,
+                    "INSERT INTO rejections (list_id, row_number, column_name, reason, detail) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(list_id, *r) for r in chunk],
+                )
+                self._q(
+                    cur,
+                    "UPDATE lists SET rejected_count = rejected_count + ? WHERE id = ?",
+                    (len(chunk), list_id),
+                )
+            count += len(chunk)
+        return count
+
+    def get_list(self, list_id: str) -> dict[str, Any]:
+        """Name, columns, row and rejection counts of a list.
+
+        Raises:
+            NotFoundError: When there is none.
+        """
+        rows = self._read(
+            "SELECT id, name, columns, row_count, rejected_count, created_at FROM lists "
+            "WHERE id = ? OR name = ?",
+            (list_id, list_id),
+        )
+        if len(rows) != 1:
+            raise NotFoundError("list", list_id)
+        r = rows[0]
+        return {
+            "id": r[0],
+            "name": r[1],
+            "columns": json.loads(r[2]),
+            "rows": r[3],
+            "rejected": r[4],
+            "created_at": dt(r[5]),
+        }
+
+    def list_lists(self) -> list[dict[str, Any]]:
+        """Every recipient list, oldest first."""
+        ids = self._read("SELECT id FROM lists ORDER BY created_at, id")
+        return [self.get_list(r[0]) for r in ids]
+
+    def iter_contacts(self, list_id: str, *, chunk: int = 1000) -> Iterator[list[Contact]]:
+        """The contacts of a list in import order, a chunk at a time (keyset paging)."""
+        last = 0
+        while True:
+            rows = self._read(
+                "SELECT seq, key, phone, phone_info, attributes, time_zone, locale FROM contacts "
+                "WHERE list_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (list_id, last, chunk),
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [
+                Contact(
+                    key=r[1],
+                    phone=_phone_from(r[2], r[3]),
+                    attributes=codec.loads(r[4]),
+                    time_zone=r[5],
+                    locale=r[6],
+                )
+                for r in rows
+            ]
+
+    def rejections(self, list_id: str) -> list[tuple[int, str | None, str, str]]:
+        """The rejected rows of a list, in file order."""
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in self._read(
+                "SELECT row_number, column_name, reason, detail FROM rejections "
+                "WHERE list_id = ? ORDER BY row_number",
+                (list_id,),
+            )
+        ]
+
+    def delete_list(self, list_id: str) -> None:
+        """Remove a list with its contacts and rejections.
+
+        Raises:
+            NotFoundError: When there is none.
+        """
+        with self._tx() as cur:
+            for table in ("contacts", "rejections"):
+                self._q(cur, f"DELETE FROM {table} WHERE list_id = ?", (list_id,))
+            if self._q(cur, "DELETE FROM lists WHERE id = ?", (list_id,)).rowcount == 0:
+                raise NotFoundError("list", list_id)
+
+
+def _phone_info(phone: Phone | None) -> str | None:
+    if phone is None:
+        return None
+    return json.dumps([phone.region, phone.country_code, phone.number_type, list(phone.time_zones)])
+
+
+def _phone_from(e164: str | None, info: str | None) -> Phone | None:
+    if e164 is None or info is None:
+        return None
+    region, country_code, number_type, zones = json.loads(info)
+    return Phone(
+        e164=e164,
+        region=region,
+        country_code=country_code,
+        number_type=number_type,
+        time_zones=tuple(zones),
+    )

@@ -1,0 +1,760 @@
+"""The outbox: messages, their event log and the send history they feed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from msgkit.core.delivery import MESSAGE, MessageEvent, MessageState
+from msgkit.core.planning import PlannedMessage, Skip, message_id
+from msgkit.exceptions import NotFoundError
+from msgkit.store._base import BATCH, SQLBase, chunks, dt, ms
+from msgkit.store.base import Change, ChangeResult, InsertResult, MessageRow, Progress
+
+_MESSAGE_COLUMNS = (
+    "id, key, campaign_id, contact_key, step, parent_id, channel, provider, recipient, state, "
+    "reason, kind, text, payload, segments, test, not_before, expires_at, fallback_at, "
+    "attempts, provider_message_id, error_code, error, sent_at, link_param"
+)
+_SETTABLE = frozenset(
+    {
+        "reason",
+        "not_before",
+        "expires_at",
+        "fallback_at",
+        "provider_message_id",
+        "error_code",
+        "error",
+        "sent_at",
+        "worker",
+        "lease_until",
+    }
+)
+_UNSENT = frozenset({MessageState.SENDING, MessageState.UNKNOWN})
+_SENT = frozenset({MessageState.SUBMITTED, MessageState.DELIVERED, MessageState.UNDELIVERED})
+
+
+@attrs.frozen
+class _Current:
+    state: str
+    campaign_id: str
+    recipient: str
+    channel: str
+    counts: bool
+
+
+def _row_to_message(row: Sequence[Any]) -> MessageRow:
+    return MessageRow(
+        id=row[0],
+        key=row[1],
+        campaign_id=row[2],
+        contact_key=row[3],
+        step=row[4],
+        parent_id=row[5],
+        channel=row[6],
+        provider=row[7],
+        recipient=row[8],
+        state=MessageState(row[9]),
+        reason=row[10],
+        kind=row[11],
+        text=row[12],
+        payload=json.loads(row[13]),
+        segments=row[14],
+        test=bool(row[15]),
+        not_before=dt(row[16]),
+        expires_at=dt(row[17]),
+        fallback_at=dt(row[18]),
+        attempts=row[19],
+        provider_message_id=row[20],
+        error_code=row[21],
+        error=row[22],
+        sent_at=dt(row[23]),
+        link_param=row[24],
+    )
+
+
+class OutboxTables(SQLBase):
+    """Messages and every change of their state."""
+
+    # --- the outbox ---------------------------------------------------------------
+
+    def insert_messages(
+        self,
+        items: Iterable[PlannedMessage | Skip],
+        *,
+        now: datetime,
+        priority: bool = False,
+        parents: Mapping[str, str] | None = None,
+        payload_extra: Mapping[str, Any] | None = None,
+    ) -> InsertResult:
+        """Write planned messages and skips, one transaction per batch.
+
+        A message whose idempotency key is already in the outbox is not written again
+        and is counted as a duplicate: planning the same audience twice is harmless.
+
+        Args:
+            items: Planned messages and skips.
+            now: The time of writing.
+            priority: Whether they go before bulk messages (triggered and test sends).
+            parents: For fallback messages, idempotency key -> the parent message id;
+                such a message waits (deferred, no time) until its parent fails or
+                times out.
+            payload_extra: Extra settings stored with each planned message (e.g. the
+                fallback waiting time).
+        """
+        parents = parents or {}
+        extra = dict(payload_extra or {})
+        total = InsertResult()
+        stamp = ms(now)
+        for chunk in chunks(items):
+            rows = []
+            for item in chunk:
+                if isinstance(item, Skip):
+                    rows.append(_skip_row(item, stamp, priority))
+                else:
+                    rows.append(_planned_row(item, stamp, priority, parents, extra))
+            with self._tx() as cur:
+                written = self._many(
+                    cur,
+                    f"INSERT INTO messages ({_INSERT_COLUMNS}) VALUES "
+                    f"({','.join('?' * _INSERT_WIDTH)}) ON CONFLICT (key) DO NOTHING",
+                    rows,
+                )
+            total = total + InsertResult(inserted=written, duplicates=len(rows) - written)
+        return total
+
+    def _active_bulk(self, cur: Any, now: int | None) -> str | None:
+        row = self._q(
+            cur,
+            "SELECT c.id FROM campaigns c WHERE c.kind = 'bulk' AND c.status = 'running' "
+            "AND c.enabled = 1 AND EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id "
+            "AND ((m.state IN ('planned', 'deferred') AND m.not_before <= ?) "
+            "OR m.state IN ('queued', 'sending'))) ORDER BY c.queue_seq LIMIT 1",
+            (now,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def claim(
+        self, *, worker: str, now: datetime, limit: int, lease_until: datetime
+    ) -> list[MessageRow]:
+        """Claim up to ``limit`` due messages for ``worker`` (planned/deferred -> queued).
+
+        Priority messages (triggered campaigns and test sends) come first; then the
+        messages of the one bulk campaign at the head of the queue (bulk campaigns run
+        one after another, in the order they were started). Messages past their
+        expiry are left for `expire`.
+        """
+        stamp, lease = ms(now), ms(lease_until)
+        claimed: list[MessageRow] = []
+        with self._tx() as cur:
+            lock = " FOR UPDATE OF m SKIP LOCKED" if self.dialect.skip_locked else ""
+            found = self._q(
+                cur,
+                "SELECT m.id, m.state FROM messages m JOIN campaigns c ON c.id = m.campaign_id "
+                "WHERE m.priority = 1 AND m.state IN ('planned', 'deferred') "
+                "AND m.not_before <= ? AND (m.expires_at IS NULL OR m.expires_at > ?) "
+                "AND ((c.status = 'running' AND c.enabled = 1) "
+                "OR (m.test = 1 AND c.status <> 'deleted')) "
+                f"ORDER BY m.not_before LIMIT ?{lock}",
+                (stamp, stamp, limit),
+            ).fetchall()
+            room = limit - len(found)
+            active = self._active_bulk(cur, stamp) if room > 0 else None
+            if active is not None:
+                found += self._q(
+                    cur,
+                    "SELECT m.id, m.state FROM messages m WHERE m.campaign_id = ? "
+                    "AND m.state IN ('planned', 'deferred') AND m.not_before <= ? "
+                    "AND (m.expires_at IS NULL OR m.expires_at > ?) AND m.priority = 0 "
+                    f"ORDER BY m.not_before LIMIT ?{lock}",
+                    (active, stamp, stamp, room),
+                ).fetchall()
+            ids = [r[0] for r in found]
+            was = {r[0]: r[1] for r in found}
+            for chunk in chunks(ids):
+                self._many(
+                    cur,
+                    "UPDATE messages SET state = 'queued', worker = ?, lease_until = ?, "
+                    "updated_at = ? WHERE id = ? AND state IN ('planned', 'deferred')",
+                    [(worker, lease, stamp, i) for i in chunk],
+                )
+                rows = self._q(
+                    cur,
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                    f"WHERE id IN ({self._in(chunk)}) AND state = 'queued' AND worker = ?",
+                    (*chunk, worker),
+                ).fetchall()
+                claimed.extend(_row_to_message(r) for r in rows)
+            self._many(
+                cur,
+                "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state) "
+                "VALUES (?, ?, ?, 'claim', ?, 'queued')",
+                [(m.id, m.campaign_id, stamp, was[m.id]) for m in claimed],
+            )
+        order = {i: n for n, i in enumerate(ids)}
+        claimed.sort(key=lambda m: order[m.id])
+        return claimed
+
+    def apply(
+        self, changes: Sequence[Change], *, now: datetime, worker: str | None = None
+    ) -> list[ChangeResult]:
+        """Apply events to messages, in one transaction.
+
+        Each change is checked against the message lifecycle: a change the current
+        state does not allow (a late "sent" receipt after "delivered", a second
+        delivery) is not applied and is reported with ``applied=False``. With
+        ``worker``, only messages that worker holds are changed. Changes to the same
+        message apply in order. A sent message is added to the send history when it
+        counts toward frequency caps (test sends and exempt campaigns do not).
+        """
+        if not changes:
+            return []
+        stamp = ms(now)
+        results: list[ChangeResult] = []
+        with self._tx() as cur:
+            current: dict[str, _Current] = {}
+            for chunk in chunks(sorted({c.message_id for c in changes})):
+                for row in self._q(
+                    cur,
+                    "SELECT id, state, campaign_id, recipient, channel, counts, worker "
+                    f"FROM messages WHERE id IN ({self._in(chunk)}){self.dialect.lock_rows}",
+                    chunk,
+                ).fetchall():
+                    if worker is None or row[6] == worker:
+                        current[row[0]] = _Current(row[1], row[2], row[3], row[4], bool(row[5]))
+            updates: list[tuple[str, tuple[Any, ...]]] = []
+            events: list[tuple[Any, ...]] = []
+            history: list[tuple[Any, ...]] = []
+            for change in changes:
+                known = current.get(change.message_id)
+                old = MessageState(known.state) if known else None
+                if known is None or old is None or not MESSAGE.can(old, change.event):
+                    results.append(
+                        ChangeResult(message_id=change.message_id, applied=False, old=old, new=old)
+                    )
+                    continue
+                new = MESSAGE.next(old, change.event)
+                fields = {k: _column_value(v) for k, v in change.fields.items()}
+                unknown = set(fields) - _SETTABLE
+                if unknown:
+                    raise ValueError(f"cannot set {sorted(unknown)} on a message")
+                if change.event is MessageEvent.SEND:
+                    fields.setdefault("sent_at", stamp)
+                names = sorted(fields)
+                assignments = "".join(f", {n} = ?" for n in names)
+                attempts = ", attempts = attempts + 1" if change.event is MessageEvent.SEND else ""
+                updates.append(
+                    (
+                        f"UPDATE messages SET state = ?, updated_at = ?{assignments}{attempts} "
+                        "WHERE id = ? AND state = ?",
+                        (
+                            new.value,
+                            stamp,
+                            *(fields[n] for n in names),
+                            change.message_id,
+                            old.value,
+                        ),
+                    )
+                )
+                current[change.message_id] = attrs.evolve(known, state=new.value)
+                events.append(
+                    (
+                        change.message_id,
+                        known.campaign_id,
+                        stamp,
+                        change.event.value,
+                        old.value,
+                        new.value,
+                        change.detail,
+                    )
+                )
+                if old in _UNSENT and new in _SENT and known.counts:
+                    history.append((known.recipient, known.channel, stamp, known.campaign_id))
+                results.append(
+                    ChangeResult(message_id=change.message_id, applied=True, old=old, new=new)
+                )
+            # Consecutive updates of the same shape go in one executemany, in order.
+            run: list[tuple[Any, ...]] = []
+            for index, (sql, params) in enumerate(updates):
+                run.append(params)
+                if index + 1 == len(updates) or updates[index + 1][0] != sql:
+                    self._many(cur, sql, run)
+                    run = []
+            self._many(
+                cur,
+                "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state, "
+                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                events,
+            )
+            self._many(
+                cur,
+                "INSERT INTO send_history (recipient, channel, at, campaign_id) "
+                "VALUES (?, ?, ?, ?)",
+                history,
+            )
+        return results
+
+    def get_message(self, message_id: str) -> MessageRow:
+        """One message of the outbox.
+
+        Raises:
+            NotFoundError: When there is none.
+        """
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?",
+            (message_id,),
+        )
+        if not rows:
+            raise NotFoundError("message", message_id)
+        return _row_to_message(rows[0])
+
+    def messages(
+        self,
+        *,
+        campaign_id: str | None = None,
+        states: Sequence[MessageState] | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[MessageRow]:
+        """Messages by campaign, state or id, in creation order."""
+        where, params = _filters(campaign_id=campaign_id, states=states, ids=ids)
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages {where} "
+            "ORDER BY created_at, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_row_to_message(r) for r in rows]
+
+    def events(self, message_id: str) -> list[tuple[datetime, str, str | None, str | None]]:
+        """The event log of one message: (time, event, from, to), oldest first."""
+        return [
+            (dt(r[0]), r[1], r[2], r[3])  # type: ignore[misc]
+            for r in self._read(
+                "SELECT at, event, from_state, to_state FROM events WHERE message_id = ? "
+                "ORDER BY id",
+                (message_id,),
+            )
+        ]
+
+    def expirable(self, *, now: datetime, limit: int = BATCH) -> list[str]:
+        """Ids of waiting messages whose validity has ended."""
+        return [
+            r[0]
+            for r in self._read(
+                "SELECT id FROM messages WHERE state IN ('planned', 'deferred') "
+                "AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?",
+                (ms(now), limit),
+            )
+        ]
+
+    def stale(
+        self,
+        state: MessageState,
+        *,
+        now: datetime,
+        dead: Sequence[str] = (),
+        limit: int = BATCH,
+    ) -> list[MessageRow]:
+        """Queued or sending messages of a dead worker: its lease ran out, or it is in ``dead``."""
+        known_dead = f" OR worker IN ({self._in(dead)})" if dead else ""
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = ? "
+            f"AND (lease_until < ?{known_dead}) ORDER BY lease_until LIMIT ?",
+            (state.value, ms(now), *dead, limit),
+        )
+        return [_row_to_message(r) for r in rows]
+
+    def holders(self) -> list[str]:
+        """The workers holding queued or sending messages."""
+        return [
+            r[0]
+            for r in self._read(
+                "SELECT DISTINCT worker FROM messages WHERE state IN ('queued', 'sending') "
+                "AND worker IS NOT NULL"
+            )
+        ]
+
+    def to_reconcile(self, *, now: datetime, limit: int = BATCH) -> list[MessageRow]:
+        """Unknown messages due for another reconciliation attempt."""
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = 'unknown' "
+            "AND not_before IS NOT NULL AND not_before <= ? ORDER BY not_before LIMIT ?",
+            (ms(now), limit),
+        )
+        return [_row_to_message(r) for r in rows]
+
+    def to_poll(
+        self,
+        *,
+        providers: Sequence[str],
+        now: datetime,
+        sent_before: datetime,
+        sent_after: datetime,
+        limit: int = BATCH,
+    ) -> list[MessageRow]:
+        """Submitted messages of these providers, sent in a window, with no receipt yet."""
+        if not providers:
+            return []
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = 'submitted' "
+            f"AND provider IN ({self._in(providers)}) AND sent_at <= ? AND sent_at >= ? "
+            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY sent_at LIMIT ?",
+            (*providers, ms(sent_before), ms(sent_after), ms(now), limit),
+        )
+        return [_row_to_message(r) for r in rows]
+
+    def postpone_unknown(self, ids: Sequence[str], *, until: datetime | None) -> None:
+        """Reconcile these unknown messages again at ``until`` (None: never; report them)."""
+        with self._tx() as cur:
+            self._many(
+                cur,
+                "UPDATE messages SET not_before = ? WHERE id = ? AND state = 'unknown'",
+                [(ms(until), i) for i in ids],
+            )
+
+    def postpone_poll(self, ids: Sequence[str], *, until: datetime) -> None:
+        """Do not poll these submitted messages again before ``until``."""
+        with self._tx() as cur:
+            self._many(
+                cur,
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND state = 'submitted'",
+                [(ms(until), i) for i in ids],
+            )
+
+    def fallback_due(self, *, now: datetime, limit: int = BATCH) -> list[tuple[str, str, str]]:
+        """Parents whose waiting fallback message must now be released or cancelled.
+
+        Returns:
+            ``(parent_id, parent_state, child_id)`` for each waiting child whose parent
+            is delivered (cancel), failed or undelivered (fall back), or submitted with
+            its waiting time over (fall back).
+        """
+        rows = self._read(
+            "SELECT p.id, p.state, c.id FROM messages c JOIN messages p ON p.id = c.parent_id "
+            "WHERE c.state IN ('deferred', 'planned', 'queued') AND ("
+            "p.state IN ('delivered', 'failed', 'undelivered', 'expired', 'skipped') "
+            "OR (p.state = 'submitted' AND p.fallback_at IS NOT NULL AND p.fallback_at <= ?)) "
+            "AND NOT (c.state <> 'deferred' AND p.state <> 'delivered') LIMIT ?",
+            (ms(now), limit),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def waiting_children(self, parent_ids: Sequence[str]) -> list[str]:
+        """Fallback messages of these parents that have not been sent yet."""
+        found: list[str] = []
+        for chunk in chunks(list(parent_ids)):
+            found.extend(
+                r[0]
+                for r in self._read(
+                    f"SELECT id FROM messages WHERE parent_id IN ({self._in(chunk)}) "
+                    "AND state IN ('deferred', 'planned', 'queued')",
+                    chunk,
+                )
+            )
+        return found
+
+    def last_message_to(self, recipient: str, *, channel: str | None = None) -> MessageRow | None:
+        """The last message sent to ``recipient`` (on ``channel``), or None."""
+        where, params = "", [recipient]
+        if channel is not None:
+            where, params = " AND channel = ?", [recipient, channel]
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE recipient = ?{where} "
+            "AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
+            params,
+        )
+        return _row_to_message(rows[0]) if rows else None
+
+    def parents_delivered(self, ids: Sequence[str]) -> set[str]:
+        """Of these messages, those whose parent has been delivered."""
+        found: set[str] = set()
+        for chunk in chunks(ids):
+            found.update(
+                r[0]
+                for r in self._read(
+                    "SELECT c.id FROM messages c JOIN messages p ON p.id = c.parent_id "
+                    f"WHERE c.id IN ({self._in(chunk)}) AND p.state = 'delivered'",
+                    chunk,
+                )
+            )
+        return found
+
+    def next_due(
+        self,
+        *,
+        now: datetime,
+        poll_providers: Sequence[str] = (),
+        poll_after: timedelta = timedelta(0),
+        poll_since: datetime | None = None,
+    ) -> datetime | None:
+        """The earliest time something waits for.
+
+        That is a planned message, a fallback deadline, a reconciliation, a lease to
+        run out, a scheduled campaign's start, or (for ``poll_providers``) a submitted
+        message's status poll, for messages sent after ``poll_since``.
+        """
+        parts = [
+            "SELECT MIN(m.not_before) AS t FROM messages m JOIN campaigns c "
+            "ON c.id = m.campaign_id WHERE m.state IN ('planned', 'deferred') "
+            "AND m.not_before IS NOT NULL AND ((c.status = 'running' AND c.enabled = 1) "
+            "OR (m.test = 1 AND c.status <> 'deleted'))",
+            "SELECT MIN(not_before) FROM messages WHERE state = 'unknown' "
+            "AND not_before IS NOT NULL",
+            "SELECT MIN(p.fallback_at) FROM messages p WHERE p.state = 'submitted' "
+            "AND p.fallback_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages c "
+            "WHERE c.parent_id = p.id AND c.state = 'deferred')",
+            "SELECT MIN(lease_until) FROM messages WHERE state IN ('queued', 'sending')",
+            "SELECT MIN(send_at) FROM campaigns WHERE status = 'scheduled' AND enabled = 1",
+        ]
+        params: list[Any] = []
+        if poll_providers:
+            parts.append(
+                "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > sent_at + ? "
+                "THEN lease_until ELSE sent_at + ? END) FROM messages WHERE state = 'submitted' "
+                f"AND provider IN ({self._in(poll_providers)}) AND sent_at >= ?"
+            )
+            wait = int(poll_after.total_seconds() * 1000)
+            params.extend([wait, wait, *poll_providers, ms(poll_since or now)])
+        rows = self._read(f"SELECT MIN(t) FROM ({' UNION ALL '.join(parts)}) due", params)
+        return dt(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def progress(self, campaign_id: str, *, include_tests: bool = False) -> Progress:
+        """Counts by state (and skip reason) of one campaign's messages."""
+        test = "" if include_tests else " AND test = 0"
+        rows = self._read(
+            "SELECT state, reason, COUNT(*) FROM messages WHERE campaign_id = ?"
+            f"{test} GROUP BY state, reason",
+            (campaign_id,),
+        )
+        by_state: dict[MessageState, int] = {}
+        by_reason: dict[str, int] = {}
+        for state, reason, count in rows:
+            s = MessageState(state)
+            by_state[s] = by_state.get(s, 0) + count
+            if s is MessageState.SKIPPED and reason:
+                by_reason[reason] = by_reason.get(reason, 0) + count
+        return Progress(total=sum(by_state.values()), by_state=by_state, by_reason=by_reason)
+
+    def unsettled(self, campaign_id: str) -> int:
+        """Messages of a campaign that still need the dispatcher."""
+        rows = self._read(
+            "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND (state IN "
+            "('planned', 'deferred', 'queued', 'sending') OR (state = 'unknown' AND "
+            "not_before IS NOT NULL) OR (state = 'submitted' AND fallback_at IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = messages.id "
+            "AND c.state = 'deferred')))",
+            (campaign_id,),
+        )
+        return int(rows[0][0])
+
+    def cancel_pending(self, campaign_id: str, *, now: datetime, detail: str) -> int:
+        """Skip (cancelled) every message of a campaign that has not been sent."""
+        ids = [
+            r[0]
+            for r in self._read(
+                "SELECT id FROM messages WHERE campaign_id = ? AND state IN "
+                "('planned', 'deferred', 'queued')",
+                (campaign_id,),
+            )
+        ]
+        changes = [
+            Change(
+                message_id=i,
+                event=MessageEvent.SKIP,
+                fields={"reason": "cancelled"},
+                detail=detail,
+            )
+            for i in ids
+        ]
+        return sum(r.applied for r in self.apply(changes, now=now))
+
+    def release_campaign(self, campaign_id: str, *, now: datetime) -> int:
+        """Give back the queued (not yet sending) messages of a stopped campaign."""
+        ids = [
+            r[0]
+            for r in self._read(
+                "SELECT id FROM messages WHERE state = 'queued' AND campaign_id = ?",
+                (campaign_id,),
+            )
+        ]
+        changes = [
+            Change(message_id=i, event=MessageEvent.RELEASE, detail="campaign stopped") for i in ids
+        ]
+        return sum(r.applied for r in self.apply(changes, now=now))
+
+    def release_worker(self, worker: str, *, now: datetime) -> int:
+        """Give back the queued messages of a worker that is stopping (never sent)."""
+        ids = [
+            r[0]
+            for r in self._read(
+                "SELECT id FROM messages WHERE state = 'queued' AND worker = ?", (worker,)
+            )
+        ]
+        changes = [Change(message_id=i, event=MessageEvent.RELEASE) for i in ids]
+        return sum(r.applied for r in self.apply(changes, now=now))
+
+    def resolve_provider_ids(
+        self, provider: str | None, provider_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Our message ids for provider message ids (of one provider, or any)."""
+        found: dict[str, str] = {}
+        for chunk in chunks(list(provider_ids)):
+            if provider is None:
+                rows = self._read(
+                    "SELECT provider_message_id, id FROM messages WHERE "
+                    f"provider_message_id IN ({self._in(chunk)})",
+                    chunk,
+                )
+            else:
+                rows = self._read(
+                    "SELECT provider_message_id, id FROM messages WHERE provider = ? AND "
+                    f"provider_message_id IN ({self._in(chunk)})",
+                    (provider, *chunk),
+                )
+            found.update({r[0]: r[1] for r in rows})
+        return found
+
+
+_INSERT_COLUMN_LIST = (
+    "id",
+    "key",
+    "campaign_id",
+    "contact_key",
+    "step",
+    "parent_id",
+    "channel",
+    "provider",
+    "recipient",
+    "state",
+    "reason",
+    "kind",
+    "text",
+    "payload",
+    "segments",
+    "test",
+    "counts",
+    "priority",
+    "link_param",
+    "not_before",
+    "expires_at",
+    "error",
+    "created_at",
+    "updated_at",
+)
+_INSERT_COLUMNS = ", ".join(_INSERT_COLUMN_LIST)
+_INSERT_WIDTH = len(_INSERT_COLUMN_LIST)
+
+
+def _enum_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def _planned_row(
+    p: PlannedMessage,
+    stamp: int | None,
+    priority: bool,
+    parents: Mapping[str, str],
+    extra: dict[str, Any],
+) -> tuple[Any, ...]:
+    parent = parents.get(p.key)
+    payload = {
+        "template_code": p.template_code,
+        "params": dict(p.params),
+        "sender": p.sender,
+        "encoding": p.encoding,
+        "links": dict(p.links),
+        **extra,
+    }
+    for name in ("media", "options"):
+        value = getattr(p, name, None)
+        if value:
+            payload[name] = list(value) if name == "media" else dict(value)
+    if parent is not None:
+        state, not_before = MessageState.DEFERRED.value, None
+    else:
+        state = (MessageState.DEFERRED if p.deferred else MessageState.PLANNED).value
+        not_before = ms(p.not_before)
+    return (
+        p.id,
+        p.key,
+        p.campaign_id,
+        p.contact_key,
+        p.step,
+        parent,
+        _enum_value(p.channel),
+        p.provider,
+        p.to,
+        state,
+        None,
+        _enum_value(p.kind),
+        p.text,
+        json.dumps(payload, ensure_ascii=False),
+        p.segments,
+        int(p.test),
+        int(p.counts_toward_caps),
+        int(priority or p.test),
+        p.link_param,
+        not_before,
+        ms(p.expires_at),
+        None,
+        stamp,
+        stamp,
+    )
+
+
+def _skip_row(s: Skip, stamp: int | None, priority: bool) -> tuple[Any, ...]:
+    skip_id = message_id(s.key)
+    return (
+        skip_id,
+        s.key,
+        s.campaign_id,
+        s.contact_key,
+        s.step,
+        None,
+        "",
+        None,
+        "",
+        MessageState.SKIPPED.value,
+        _enum_value(s.reason),
+        "",
+        "",
+        "{}",
+        0,
+        int(s.test),
+        0,
+        int(priority),
+        None,
+        None,
+        None,
+        s.detail,
+        stamp,
+        stamp,
+    )
+
+
+def _column_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return ms(value)
+    return _enum_value(value)
+
+
+def _filters(
+    *, campaign_id: str | None, states: Sequence[MessageState] | None, ids: Sequence[str] | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if campaign_id is not None:
+        clauses.append("campaign_id = ?")
+        params.append(campaign_id)
+    if states:
+        clauses.append(f"state IN ({','.join('?' for _ in states)})")
+        params.extend(s.value for s in states)
+    if ids is not None:
+        clauses.append(f"id IN ({','.join('?' for _ in ids) or 'NULL'})")
+        params.extend(ids)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
