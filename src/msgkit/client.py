@@ -29,6 +29,7 @@ import functools
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -602,7 +603,7 @@ class Client:
             contact,
             now=now,
             values=values,
-            key=key or f"t{time.time_ns():x}{os.getpid():x}",
+            key=key or uuid.uuid4().hex,
         )
         return first
 

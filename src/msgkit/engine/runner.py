@@ -171,7 +171,10 @@ class CampaignRunner:
         if audience is None:
             return
         since = history_since(campaign.policy.caps, now)
-        for chunk in self._contacts(audience):
+        for everyone in self._contacts(audience):
+            # The segment and split part are applied here, before the history is read
+            # (the planner gets the members only).
+            chunk = [c for c in everyone if audience.matches(c, now=now)]
             history: dict[str, list[SentRecord]] = {}
             if since is not None:
                 addresses = [a for c in chunk if (a := _address(c, campaign.channel))]
@@ -200,13 +203,14 @@ class CampaignRunner:
         main, _ = self.routes(campaign, check=False)
         campaign = self._resolve(campaign, now)
         summary = PlanSummary()
-        for item in self._plan(campaign, main, now=now, step=0):
+        for item in self._plan(campaign, self._with_history(campaign, now), main, now=now, step=0):
             summary.add(item)
         return summary
 
     def _plan(
         self,
         campaign: Campaign,
+        audience_items: Iterable[tuple[Contact, Sequence[SentRecord]]],
         route: Route,
         *,
         now: datetime,
@@ -217,11 +221,10 @@ class CampaignRunner:
         audience = campaign.audience
         return plan(
             campaign,
-            self._with_history(campaign, now),
+            audience_items,
             now=now,
             route=route,
             suppression=suppression,
-            segment=audience,
             control=audience.control if audience else None,
             start=campaign.started_at or campaign.send_at or now,
             step=step,
@@ -241,12 +244,21 @@ class CampaignRunner:
         summary = PlanSummary()
         written = InsertResult()
         fallbacks = 0
-        first = summary.track(self._plan(campaign, main, now=now, step=0, suppression=suppression))
+        # Both steps read one stream of the audience in lockstep (each yields one item per
+        # member), so the store is read once and tee buffers a single item.
+        audience = self._with_history(campaign, now)
+        for_fallback: Iterable[tuple[Contact, Sequence[SentRecord]]] = ()
+        if campaign.fallback is not None:
+            audience, for_fallback = itertools.tee(audience)
+        first = summary.track(
+            self._plan(campaign, audience, main, now=now, step=0, suppression=suppression)
+        )
         extra: dict[str, Any] = {}
         if campaign.fallback is not None and fallback_route is not None:
             extra["fallback_wait"] = campaign.fallback.wait.total_seconds()
             second = self._plan(
                 campaign,
+                for_fallback,
                 fallback_route,
                 now=now,
                 step=1,
