@@ -25,6 +25,7 @@ EVERYTHING = {
     "cli",
     "sms",
     "contacts",
+    "testing",
 }
 # What each part of the package may import from msgkit (besides exceptions and _version).
 ALLOWED: dict[str, set[str]] = {
@@ -41,6 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": EVERYTHING,
     "sms": {"core"},
     "contacts": {"core"},
+    "testing": {"core", "providers", "store", "engine", "testing"},
     "__init__": EVERYTHING - {"cli"},
 }
 ALWAYS = {"exceptions", "_version"}

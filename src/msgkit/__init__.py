@@ -4,10 +4,17 @@ from typing import TYPE_CHECKING, Any
 
 from msgkit import contacts, sms
 from msgkit._version import __version__
-from msgkit.core.campaigns import Campaign, CampaignKind, CampaignStatus
+from msgkit.core.access import Actor, RolePolicy
+from msgkit.core.campaigns import Campaign, CampaignKind, CampaignStatus, Fallback
 from msgkit.core.contacts import Contact, Phone
 from msgkit.core.delivery import Channel, MessageState, SkipReason
+from msgkit.core.fatigue import FrequencyCap
+from msgkit.core.links import ShortLinks
+from msgkit.core.optout import OptOutScope
+from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.segments import Audience, ControlGroup, Part, Rule, Split, StaticSegment
 from msgkit.core.templates import Template, TemplateKind
+from msgkit.core.windows import ContactSchedule
 from msgkit.exceptions import (
     AccountError,
     AuthError,
@@ -35,7 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccountError",
+    "Actor",
     "AsyncClient",
+    "Audience",
     "AuthError",
     "Campaign",
     "CampaignKind",
@@ -44,6 +53,10 @@ __all__ = [
     "Client",
     "ConfigError",
     "Contact",
+    "ContactSchedule",
+    "ControlGroup",
+    "Fallback",
+    "FrequencyCap",
     "ImportFileError",
     "InvalidPhoneError",
     "InvalidTransitionError",
@@ -52,13 +65,22 @@ __all__ = [
     "MsgkitError",
     "NotAllowedError",
     "NotFoundError",
+    "OptOutScope",
+    "Part",
     "PermissionDeniedError",
     "Phone",
     "ProviderError",
     "RateLimitedError",
     "RejectedError",
+    "RolePolicy",
+    "Rule",
+    "SendPolicy",
+    "SendSpeed",
+    "ShortLinks",
     "SignatureError",
     "SkipReason",
+    "Split",
+    "StaticSegment",
     "Template",
     "TemplateError",
     "TemplateKind",

@@ -25,12 +25,13 @@ synchronous and works from a plain script and inside Jupyter's running event loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -287,19 +288,34 @@ class Client:
 
     # --- permissions and audit ------------------------------------------------------------
 
-    def _check(
+    @contextlib.contextmanager
+    def _audited(
         self, action: str, campaign: Campaign | None = None, target: str | None = None
-    ) -> None:
-        allowed = self.permissions.allows(self.actor, action, campaign)
+    ) -> Iterator[None]:
+        """Check the actor may do ``action``; audit it once it is done (or failed).
+
+        A denied operation is audited as ``denied`` and raises; one that raises is
+        audited as ``failed: <why>``; only one that completed is audited plainly.
+        """
+        target = target or (campaign.id if campaign else None)
+        if not self.permissions.allows(self.actor, action, campaign):
+            self._audit(action, target, "denied")
+            raise PermissionDeniedError(self.actor.name, action)
+        try:
+            yield
+        except Exception as exc:
+            self._audit(action, target, f"failed: {exc}"[:500])
+            raise
+        self._audit(action, target, None)
+
+    def _audit(self, action: str, target: str | None, detail: str | None) -> None:
         self.store.audit(
             actor=self.actor.name,
             action=action,
-            target=target or (campaign.id if campaign else None),
-            detail=None if allowed else "denied",
+            target=target,
+            detail=detail,
             now=self.clock.now(),
         )
-        if not allowed:
-            raise PermissionDeniedError(self.actor.name, action)
 
     def as_actor(self, actor: Actor | str) -> Client:
         """This client acting as someone else (same store and providers)."""
@@ -356,31 +372,35 @@ class Client:
             mapping = ColumnMapping(
                 phone=phone, variables=variables or {}, key=key, types=types or {}
             )
-        self._check("list.import", target=str(source) if isinstance(source, (str, Path)) else None)
-        now = self.clock.now()
-        with import_contacts(source, mapping, region=region, cipher=cipher, **options) as job:
-            list_name = name or (Path(source).name if isinstance(source, (str, Path)) else "list")
-            list_id = self.store.create_list(list_name, list(job.columns), now=now)
-            for batch in job.batches(1000):
-                self.store.add_contacts(list_id, batch)
-            rejections = job.rejections()
-            self.store.add_rejections(
-                list_id,
-                ((r.row, r.column, r.reason.value, r.detail) for r in rejections),
-            )
-            return ImportedList(
-                id=list_id,
-                name=list_name,
-                summary=job.summary,
-                rejections_csv=job.rejections_csv(),
-            )
+        with self._audited(
+            "list.import", target=str(source) if isinstance(source, (str, Path)) else None
+        ):
+            now = self.clock.now()
+            with import_contacts(source, mapping, region=region, cipher=cipher, **options) as job:
+                list_name = name or (
+                    Path(source).name if isinstance(source, (str, Path)) else "list"
+                )
+                list_id = self.store.create_list(list_name, list(job.columns), now=now)
+                for batch in job.batches(1000):
+                    self.store.add_contacts(list_id, batch)
+                rejections = job.rejections()
+                self.store.add_rejections(
+                    list_id,
+                    ((r.row, r.column, r.reason.value, r.detail) for r in rejections),
+                )
+                return ImportedList(
+                    id=list_id,
+                    name=list_name,
+                    summary=job.summary,
+                    rejections_csv=job.rejections_csv(),
+                )
 
     def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
         """Store contacts given in code as a list; returns its id."""
-        self._check("list.import", target=name)
-        list_id = self.store.create_list(name, [], now=self.clock.now())
-        self.store.add_contacts(list_id, contacts)
-        return list_id
+        with self._audited("list.import", target=name):
+            list_id = self.store.create_list(name, [], now=self.clock.now())
+            self.store.add_contacts(list_id, contacts)
+            return list_id
 
     def lists(self) -> list[dict[str, Any]]:
         """Stored lists: id, name, columns, row and rejection counts."""
@@ -388,8 +408,8 @@ class Client:
 
     def delete_list(self, list_id: str) -> None:
         """Remove a list and its rows."""
-        self._check("list.delete", target=list_id)
-        self.store.delete_list(list_id)
+        with self._audited("list.delete", target=list_id):
+            self.store.delete_list(list_id)
 
     # --- campaigns --------------------------------------------------------------------
 
@@ -440,8 +460,8 @@ class Client:
             on_unknown=on_unknown,  # type: ignore[arg-type]
         )
         self.runner.routes(campaign)  # a provider that is missing fails now
-        self._check("campaign.create", campaign)
-        return self.store.save_campaign(campaign, now=self.clock.now())
+        with self._audited("campaign.create", campaign):
+            return self.store.save_campaign(campaign, now=self.clock.now())
 
     def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
         """Change a draft, scheduled or stopped campaign (not a running or finished one).
@@ -458,8 +478,8 @@ class Client:
                 "edit",
                 (),
             )
-        self._check("campaign.edit", current)
-        return self.store.save_campaign(current.edit(**changes), now=self.clock.now())
+        with self._audited("campaign.edit", current):
+            return self.store.save_campaign(current.edit(**changes), now=self.clock.now())
 
     def estimate(self, campaign: Campaign | str) -> PlanSummary:
         """How many would receive it, who is skipped and why, what it would cost."""
@@ -472,9 +492,9 @@ class Client:
             What was planned: recipients, skips by reason, segments, cost.
         """
         current = self.campaign(campaign)
-        self._check("campaign.start", current)
-        _, result = self.runner.start(current, now=self.clock.now())
-        return result
+        with self._audited("campaign.start", current):
+            _, result = self.runner.start(current, now=self.clock.now())
+            return result
 
     def resume(self, campaign: Campaign | str) -> InitResult:
         """Resume a stopped campaign (what was sent is not sent again)."""
@@ -483,19 +503,19 @@ class Client:
     def schedule(self, campaign: Campaign | str, at: datetime) -> Campaign:
         """Schedule a draft to start at ``at`` (a worker starts it then)."""
         current = self.campaign(campaign)
-        self._check("campaign.start", current)
-        return self.store.save_campaign(current.schedule(at), now=self.clock.now())
+        with self._audited("campaign.start", current):
+            return self.store.save_campaign(current.schedule(at), now=self.clock.now())
 
     def stop(self, campaign: Campaign | str, *, reason: str | None = None) -> Campaign:
         """Stop: requests in flight finish, nothing new leaves."""
         current = self.campaign(campaign)
-        self._check("campaign.stop", current)
-        now = self.clock.now()
-        stopped = self.store.save_campaign(
-            current.apply(CampaignEvent.STOP, reason=reason), now=now
-        )
-        self.store.release_campaign(current.id, now=now)
-        return stopped
+        with self._audited("campaign.stop", current):
+            now = self.clock.now()
+            stopped = self.store.save_campaign(
+                current.apply(CampaignEvent.STOP, reason=reason), now=now
+            )
+            self.store.release_campaign(current.id, now=now)
+            return stopped
 
     def enable(self, campaign: Campaign | str) -> Campaign:
         """Allow the campaign to start, resume and take triggers."""
@@ -508,22 +528,22 @@ class Client:
     def delete(self, campaign: Campaign | str) -> Campaign:
         """Delete a campaign that is not running; what was not sent is cancelled."""
         current = self.campaign(campaign)
-        self._check("campaign.delete", current)
-        now = self.clock.now()
-        deleted = self.store.save_campaign(current.apply(CampaignEvent.DELETE), now=now)
-        self.store.cancel_pending(current.id, now=now, detail="the campaign was deleted")
-        return deleted
+        with self._audited("campaign.delete", current):
+            now = self.clock.now()
+            deleted = self.store.save_campaign(current.apply(CampaignEvent.DELETE), now=now)
+            self.store.cancel_pending(current.id, now=now, detail="the campaign was deleted")
+            return deleted
 
     def _event(self, campaign: Campaign | str, event: CampaignEvent, action: str) -> Campaign:
         current = self.campaign(campaign)
-        self._check(action, current)
-        return self.store.save_campaign(current.apply(event), now=self.clock.now())
+        with self._audited(action, current):
+            return self.store.save_campaign(current.apply(event), now=self.clock.now())
 
     def send_test(self, campaign: Campaign | str, *, round: int = 1) -> list[PlanItem]:
         """Send the campaign to its policy's test numbers now (marked as tests)."""
         current = self.campaign(campaign)
-        self._check("campaign.test", current)
-        return self.runner.test_send(current, now=self.clock.now(), round=round)
+        with self._audited("campaign.test", current):
+            return self.runner.test_send(current, now=self.clock.now(), round=round)
 
     # --- scenarios and triggers -------------------------------------------------------------
 
@@ -543,32 +563,32 @@ class Client:
 
         Defining it again replaces its definition (messages already sent stay theirs).
         """
-        self._check("scenario.define", target=name)
-        now = self.clock.now()
-        try:
-            campaign_id, _ = self.store.get_scenario(name)
-            existing: Campaign | None = self.store.get_campaign(campaign_id)
-        except LookupError:
-            existing = None
-        fields: dict[str, Any] = {
-            "template": Template(body=template) if isinstance(template, str) else template,
-            "channel": Channel(channel),
-            "provider": provider or self.default_provider,
-            "sender": sender,
-            "fallback": fallback,
-            "policy": policy or SendPolicy(),
-            "tags": frozenset(tags) | {f"scenario:{name}"},
-        }
-        if existing is None:
-            campaign = Campaign(name=name, kind=CampaignKind.TRIGGERED, **fields)
-            campaign = campaign.apply(CampaignEvent.START).apply(CampaignEvent.INITIALIZED)
-            campaign = attrs.evolve(campaign, started_at=now)
-        else:
-            campaign = attrs.evolve(existing, **fields)
-        self.runner.routes(campaign)
-        self.store.save_campaign(campaign, now=now)
-        self.store.save_scenario(name, campaign.id, {"name": name}, now=now)
-        return campaign
+        with self._audited("scenario.define", target=name):
+            now = self.clock.now()
+            try:
+                campaign_id, _ = self.store.get_scenario(name)
+                existing: Campaign | None = self.store.get_campaign(campaign_id)
+            except LookupError:
+                existing = None
+            fields: dict[str, Any] = {
+                "template": Template(body=template) if isinstance(template, str) else template,
+                "channel": Channel(channel),
+                "provider": provider or self.default_provider,
+                "sender": sender,
+                "fallback": fallback,
+                "policy": policy or SendPolicy(),
+                "tags": frozenset(tags) | {f"scenario:{name}"},
+            }
+            if existing is None:
+                campaign = Campaign(name=name, kind=CampaignKind.TRIGGERED, **fields)
+                campaign = campaign.apply(CampaignEvent.START).apply(CampaignEvent.INITIALIZED)
+                campaign = attrs.evolve(campaign, started_at=now)
+            else:
+                campaign = attrs.evolve(existing, **fields)
+            self.runner.routes(campaign)
+            self.store.save_campaign(campaign, now=now)
+            self.store.save_scenario(name, campaign.id, {"name": name}, now=now)
+            return campaign
 
     def trigger(
         self,
@@ -594,18 +614,18 @@ class Client:
         """
         campaign_id, _ = self.store.get_scenario(scenario)
         campaign = self.store.get_campaign(campaign_id)
-        self._check("scenario.trigger", campaign)
-        if not campaign.enabled:
-            raise InvalidTransitionError("scenario", "disabled", "trigger", ("enable",))
-        now = self.clock.now()
-        first, _ = self.runner.trigger(
-            campaign,
-            contact,
-            now=now,
-            values=values,
-            key=key or uuid.uuid4().hex,
-        )
-        return first
+        with self._audited("scenario.trigger", campaign):
+            if not campaign.enabled:
+                raise InvalidTransitionError("scenario", "disabled", "trigger", ("enable",))
+            now = self.clock.now()
+            first, _ = self.runner.trigger(
+                campaign,
+                contact,
+                now=now,
+                values=values,
+                key=key or uuid.uuid4().hex,
+            )
+            return first
 
     def send_scenario(
         self,
@@ -654,29 +674,29 @@ class Client:
             The planned answer (or the skip, e.g. when the number has opted out).
         """
         reply = self.store.get_reply(reply_id)
-        self._check("reply.answer", target=str(reply_id))
-        channel, provider, sender = Channel.SMS, reply["provider"], None
-        if reply["message_id"]:
-            last = self.store.get_message(reply["message_id"])
-            channel, provider = Channel(last.channel), last.provider
-            sender = last.payload.get("sender")
-        name = f"replies:{provider}:{sender or '-'}"
-        try:
-            self.store.get_scenario(name)
-        except LookupError:
-            self.define_scenario(
-                name,
-                Template(body="${text}"),
-                channel=channel,
-                provider=provider,
-                sender=sender,
-                policy=SendPolicy(validity=timedelta(hours=1)),
-            )
-        address = reply["sender"]
-        contact = Contact(key=address) if channel is Channel.WEBCHAT else Contact(phone=address)
-        item = self.trigger(name, contact, {"text": text}, key=f"reply-{reply_id}")
-        self.store.answer_reply(reply_id, text, now=self.clock.now())
-        return item
+        with self._audited("reply.answer", target=str(reply_id)):
+            channel, provider, sender = Channel.SMS, reply["provider"], None
+            if reply["message_id"]:
+                last = self.store.get_message(reply["message_id"])
+                channel, provider = Channel(last.channel), last.provider
+                sender = last.payload.get("sender")
+            name = f"replies:{provider}:{sender or '-'}"
+            try:
+                self.store.get_scenario(name)
+            except LookupError:
+                self.define_scenario(
+                    name,
+                    Template(body="${text}"),
+                    channel=channel,
+                    provider=provider,
+                    sender=sender,
+                    policy=SendPolicy(validity=timedelta(hours=1)),
+                )
+            address = reply["sender"]
+            contact = Contact(key=address) if channel is Channel.WEBCHAT else Contact(phone=address)
+            item = self.trigger(name, contact, {"text": text}, key=f"reply-{reply_id}")
+            self.store.answer_reply(reply_id, text, now=self.clock.now())
+            return item
 
     # --- sending ------------------------------------------------------------------------
 

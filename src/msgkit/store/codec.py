@@ -12,7 +12,7 @@ import base64
 import importlib
 import json
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
@@ -37,6 +37,8 @@ def encode(value: Any) -> Any:
         return {"$dt": value.isoformat()}
     if isinstance(value, date):
         return {"$date": value.isoformat()}
+    if isinstance(value, time):
+        return {"$time": value.isoformat()}
     if isinstance(value, timedelta):
         return {"$td": value.total_seconds()}
     if isinstance(value, bytes):
@@ -86,6 +88,8 @@ def decode(data: Any) -> Any:
         return datetime.fromisoformat(data["$dt"])
     if "$date" in data:
         return date.fromisoformat(data["$date"])
+    if "$time" in data:
+        return time.fromisoformat(data["$time"])
     if "$td" in data:
         return timedelta(seconds=data["$td"])
     if "$b64" in data:
