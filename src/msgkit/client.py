@@ -439,7 +439,9 @@ class Client:
     ) -> Campaign:
         """Create a campaign (a draft). See `Campaign` for the fields.
 
-        ``audience`` is an `Audience`, or one or more stored list ids.
+        ``audience`` is an `Audience`, or one or more stored list ids. With ``send_at``
+        the campaign is created scheduled: a worker (`run`) starts it at that time, as
+        if `schedule` had been called.
         """
         if isinstance(template, str):
             template = Template(body=template)
@@ -459,6 +461,8 @@ class Client:
             fallback=fallback,
             on_unknown=on_unknown,  # type: ignore[arg-type]
         )
+        if send_at is not None:
+            campaign = campaign.apply(CampaignEvent.SCHEDULE)
         self.runner.routes(campaign)  # a provider that is missing fails now
         with self._audited("campaign.create", campaign):
             return self.store.save_campaign(campaign, now=self.clock.now())
@@ -505,6 +509,17 @@ class Client:
         current = self.campaign(campaign)
         with self._audited("campaign.start", current):
             return self.store.save_campaign(current.schedule(at), now=self.clock.now())
+
+    def unschedule(self, campaign: Campaign | str) -> Campaign:
+        """Take a scheduled campaign back to a draft: it will not start at its time.
+
+        Raises:
+            InvalidTransitionError: When the campaign is not scheduled.
+        """
+        current = self.campaign(campaign)
+        with self._audited("campaign.edit", current):
+            draft = attrs.evolve(current.apply(CampaignEvent.UNSCHEDULE), send_at=None)
+            return self.store.save_campaign(draft, now=self.clock.now())
 
     def stop(self, campaign: Campaign | str, *, reason: str | None = None) -> Campaign:
         """Stop: requests in flight finish, nothing new leaves."""
