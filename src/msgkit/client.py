@@ -463,8 +463,8 @@ class Client:
         )
         if send_at is not None:
             campaign = campaign.apply(CampaignEvent.SCHEDULE)
-        self.runner.routes(campaign)  # a provider that is missing fails now
         with self._audited("campaign.create", campaign):
+            self.runner.routes(campaign)  # a provider that is missing fails now
             return self.store.save_campaign(campaign, now=self.clock.now())
 
     def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
