@@ -52,6 +52,7 @@ from msgkit.engine.runner import CampaignRunner, InitResult
 from msgkit.engine.sync import run_sync
 from msgkit.engine.transport import HttpxTransport, Transport
 from msgkit.exceptions import ConfigError, InvalidTransitionError, PermissionDeniedError
+from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.inbound.events import Reply
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
@@ -712,6 +713,23 @@ class Client:
             item = self.trigger(name, contact, {"text": text}, key=f"reply-{reply_id}")
             self.store.answer_reply(reply_id, text, now=self.clock.now())
             return item
+
+    def inbound_app(self, endpoints: Iterable[Endpoint], **options: Any) -> InboundApp:
+        """The webhook ASGI application feeding this client's store.
+
+        Receipts, replies (opt-outs included) and clicks that providers post to it
+        change this client's messages, as `run` and `replies` then see them::
+
+            app = client.inbound_app(endpoints_from_config(config["providers"]))
+            # uvicorn mymodule:app
+
+        Args:
+            endpoints: The provider webhooks to serve (`msgkit.inbound.Endpoint`).
+            options: More `msgkit.inbound.InboundApp` options (``hooks_path``,
+                ``links_path``, ``max_body``).
+        """
+        sink = StoreSink(self.store, clock=self.clock.now)
+        return InboundApp(sink, endpoints, clock=self.clock.now, **options)
 
     # --- sending ------------------------------------------------------------------------
 
