@@ -917,6 +917,10 @@ class AsyncClient:
         """See `Client.progress`."""
         return await self._call(self.sync.progress, campaign)
 
+    def inbound_app(self, endpoints: Iterable[Endpoint], **options: Any) -> InboundApp:
+        """See `Client.inbound_app` (an ASGI application: serve it in any event loop)."""
+        return self.sync.inbound_app(endpoints, **options)
+
     async def arun(self, *, until_idle: bool = True, progress: bool | None = False) -> RunStats:
         """Run the dispatcher in this event loop; see `Client.run`."""
         return await self.sync._arun(until_idle, progress)

@@ -56,7 +56,7 @@ def test_triggers_and_test_sends_do_not_wait_behind_a_bulk_campaign(
     client.trigger("code", msgkit.Contact(phone="+886900000001"), {"code": "1234"}, key="k1")
     client.send_test(bulk)
     client.run(progress=False)
-    texts = list(m.text for m in sim.messages.values())
+    texts = [m.text for m in sim.messages.values()]
     assert len(texts) == 62
     assert set(texts[:2]) == {"Your code is 1234", "bulk"}
     assert sim.messages[next(iter(sim.messages))].to in {"+886900000001", "+886900000009"}

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -92,9 +92,7 @@ def _post(
     client: msgkit.Client, url: str, form: Mapping[str, str], *, token: str = TOKEN
 ) -> httpx.Response:
     """POST a form to the client's webhook app as Twilio would, signed with ``token``."""
-    app = client.inbound_app(
-        [Endpoint(name="tw", kind="twilio", secret=TOKEN, public_url=PUBLIC)]
-    )
+    app = client.inbound_app([Endpoint(name="tw", kind="twilio", secret=TOKEN, public_url=PUBLIC)])
     headers = {"X-Twilio-Signature": twilio_signature(url, form, token)}
 
     async def go() -> httpx.Response:

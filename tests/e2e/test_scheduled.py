@@ -76,9 +76,7 @@ def test_unschedule_and_edit_before_the_time(
     assert client.progress(dropped).total == 0
 
 
-def test_schedule_in_the_past_or_naive_is_refused(
-    client: msgkit.Client, clock: FakeClock
-) -> None:
+def test_schedule_in_the_past_or_naive_is_refused(client: msgkit.Client, clock: FakeClock) -> None:
     """Scheduling needs an aware time; the error says to add a time zone."""
     campaign = client.create_campaign("Naive", "Hi", audience=_members(client, 1))
     with pytest.raises(ValueError, match="time zone"):

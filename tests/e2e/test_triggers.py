@@ -23,9 +23,7 @@ def test_trigger_sends_the_scenario_to_one_contact(client: msgkit.Client, sim: S
     assert (got.to, got.text) == ("+886912345678", "Hi Alice, order A-1001 shipped")
 
 
-def test_same_key_sends_once_even_from_two_clients(
-    make_client: MakeClient, sim: Simulator
-) -> None:
+def test_same_key_sends_once_even_from_two_clients(make_client: MakeClient, sim: Simulator) -> None:
     """The same key triggered again, by this or another client on the same file, sends once."""
     first = make_client()
     second = make_client()
