@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 import msgkit
-from msgkit.testing import Simulator, SimulatorProvider
+from msgkit.testing import FakeClock, Simulator, SimulatorProvider
 from tests.e2e.conftest import MakeClient, tw_e164, tw_numbers
 
 S = msgkit.MessageState
@@ -45,7 +45,7 @@ def test_campaign_goes_from_draft_to_finished(client: msgkit.Client, sim: Simula
 
 
 def test_stop_mid_send_then_resume_sends_the_rest_exactly_once(
-    make_client: MakeClient, clock: msgkit.testing.FakeClock
+    make_client: MakeClient, clock: FakeClock
 ) -> None:
     """A stop lets nothing new leave; a resume sends each of the rest exactly once."""
     slow = Simulator(clock=clock.now, latency=(0.02, 0.02))
@@ -127,12 +127,14 @@ def test_delete_refused_while_running_and_cancels_the_rest(
 
 
 def test_campaigns_lists_every_campaign_but_deleted_ones_with_tags(
-    client: msgkit.Client,
+    client: msgkit.Client, clock: FakeClock
 ) -> None:
     """campaigns() lists campaigns oldest first, with their tags and status; deleted ones go."""
     members = _members(client, 1)
     first = client.create_campaign("First", "Hi", audience=members, tags=["spring", "vip"])
+    clock.advance(1)
     second = client.create_campaign("Second", "Hi", audience=members, tags="autumn")
+    clock.advance(1)
     third = client.create_campaign("Third", "Hi", audience=members)
     client.delete(third)
     listed = client.campaigns()
@@ -141,3 +143,18 @@ def test_campaigns_lists_every_campaign_but_deleted_ones_with_tags(
     assert listed[1].tags == {"autumn"}
     assert client.campaign("Second").id == second.id
     assert client.campaign(first.id).status is msgkit.CampaignStatus.DRAFT
+
+
+@pytest.mark.xfail(
+    reason="campaigns created in the same millisecond are listed in random (id) order: "
+    "the store orders by created_at then id; a creation sequence needs a schema migration",
+    strict=True,
+)
+def test_campaigns_created_at_the_same_instant_are_listed_in_creation_order(
+    client: msgkit.Client,
+) -> None:
+    """campaigns() keeps creation order even for campaigns created within one clock tick."""
+    names = [f"C{i}" for i in range(12)]
+    for name in names:
+        client.create_campaign(name, "Hi")
+    assert [c.name for c in client.campaigns()] == names

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import msgkit
-from msgkit.testing import Simulator
+from msgkit.testing import FakeClock, Simulator
 from tests.e2e.conftest import MakeClient
 
 AMY = msgkit.Actor(name="amy", roles={"marketer"})
@@ -66,7 +66,7 @@ def test_marketer_may_run_triggered_scenarios(make_client: MakeClient, sim: Simu
 
 
 def test_every_operation_is_audited_once_done_with_actor_and_time(
-    make_client: MakeClient, clock: msgkit.testing.FakeClock
+    make_client: MakeClient, clock: FakeClock
 ) -> None:
     """Each lifecycle operation appears once in the audit log, with who did it and when."""
     client = make_client(actor="ops")
