@@ -52,6 +52,7 @@ from msgkit.engine.runner import CampaignRunner, InitResult
 from msgkit.engine.sync import run_sync
 from msgkit.engine.transport import HttpxTransport, Transport
 from msgkit.exceptions import ConfigError, InvalidTransitionError, PermissionDeniedError
+from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.inbound.events import Reply
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
@@ -439,7 +440,9 @@ class Client:
     ) -> Campaign:
         """Create a campaign (a draft). See `Campaign` for the fields.
 
-        ``audience`` is an `Audience`, or one or more stored list ids.
+        ``audience`` is an `Audience`, or one or more stored list ids. With ``send_at``
+        the campaign is created scheduled: a worker (`run`) starts it at that time, as
+        if `schedule` had been called.
         """
         if isinstance(template, str):
             template = Template(body=template)
@@ -459,8 +462,10 @@ class Client:
             fallback=fallback,
             on_unknown=on_unknown,  # type: ignore[arg-type]
         )
-        self.runner.routes(campaign)  # a provider that is missing fails now
+        if send_at is not None:
+            campaign = campaign.apply(CampaignEvent.SCHEDULE)
         with self._audited("campaign.create", campaign):
+            self.runner.routes(campaign)  # a provider that is missing fails now
             return self.store.save_campaign(campaign, now=self.clock.now())
 
     def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
@@ -505,6 +510,17 @@ class Client:
         current = self.campaign(campaign)
         with self._audited("campaign.start", current):
             return self.store.save_campaign(current.schedule(at), now=self.clock.now())
+
+    def unschedule(self, campaign: Campaign | str) -> Campaign:
+        """Take a scheduled campaign back to a draft: it will not start at its time.
+
+        Raises:
+            InvalidTransitionError: When the campaign is not scheduled.
+        """
+        current = self.campaign(campaign)
+        with self._audited("campaign.edit", current):
+            draft = attrs.evolve(current.apply(CampaignEvent.UNSCHEDULE), send_at=None)
+            return self.store.save_campaign(draft, now=self.clock.now())
 
     def stop(self, campaign: Campaign | str, *, reason: str | None = None) -> Campaign:
         """Stop: requests in flight finish, nothing new leaves."""
@@ -698,6 +714,23 @@ class Client:
             self.store.answer_reply(reply_id, text, now=self.clock.now())
             return item
 
+    def inbound_app(self, endpoints: Iterable[Endpoint], **options: Any) -> InboundApp:
+        """The webhook ASGI application feeding this client's store.
+
+        Receipts, replies (opt-outs included) and clicks that providers post to it
+        change this client's messages, as `run` and `replies` then see them::
+
+            app = client.inbound_app(endpoints_from_config(config["providers"]))
+            # uvicorn mymodule:app
+
+        Args:
+            endpoints: The provider webhooks to serve (`msgkit.inbound.Endpoint`).
+            options: More `msgkit.inbound.InboundApp` options (``hooks_path``,
+                ``links_path``, ``max_body``).
+        """
+        sink = StoreSink(self.store, clock=self.clock.now)
+        return InboundApp(sink, endpoints, clock=self.clock.now, **options)
+
     # --- sending ------------------------------------------------------------------------
 
     def dispatcher(self) -> Dispatcher:
@@ -883,6 +916,10 @@ class AsyncClient:
     async def progress(self, campaign: Campaign | str) -> Progress:
         """See `Client.progress`."""
         return await self._call(self.sync.progress, campaign)
+
+    def inbound_app(self, endpoints: Iterable[Endpoint], **options: Any) -> InboundApp:
+        """See `Client.inbound_app` (an ASGI application: serve it in any event loop)."""
+        return self.sync.inbound_app(endpoints, **options)
 
     async def arun(self, *, until_idle: bool = True, progress: bool | None = False) -> RunStats:
         """Run the dispatcher in this event loop; see `Client.run`."""

@@ -54,9 +54,10 @@ class FakeClock:
         """The fake current time."""
         return self._now
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self._now += timedelta(seconds=max(0.0, seconds))
+    def advance(self, seconds: float | timedelta) -> None:
+        """Move time forward by ``seconds`` (a number, or a `timedelta`); never back."""
+        step = seconds if isinstance(seconds, timedelta) else timedelta(seconds=seconds)
+        self._now += max(step, timedelta(0))
 
     async def sleep(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and let other tasks run."""

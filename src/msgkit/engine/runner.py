@@ -328,7 +328,18 @@ class CampaignRunner:
         return running, result
 
     def test_send(self, campaign: Campaign, *, now: datetime, round: int = 1) -> list[PlanItem]:
-        """Plan and write a test send to the campaign's test numbers."""
+        """Plan and write a test send to the campaign's test numbers.
+
+        Raises:
+            ConfigError: When the campaign's policy has no test numbers.
+        """
+        if not campaign.policy.test_numbers:
+            raise ConfigError(
+                f"campaign {campaign.name!r} has no test numbers to send a test to",
+                key="test_numbers",
+                hint="give them in its policy: SendPolicy(test_numbers=['+886912345678']) "
+                "(client.edit(campaign, policy=...))",
+            )
         main, _ = self.routes(campaign)
         items = list(
             plan_tests(

@@ -161,7 +161,13 @@ class CampaignTables(SQLBase):
         """
         rows = self._read("SELECT campaign_id, spec FROM scenarios WHERE name = ?", (name,))
         if not rows:
-            raise NotFoundError("scenario", name)
+            known = self.scenarios()
+            raise NotFoundError(
+                "scenario",
+                name,
+                hint=("defined: " + ", ".join(known) if known else "none is defined yet")
+                + f"; define it first with define_scenario({name!r}, template)",
+            )
         return rows[0][0], codec.loads(rows[0][1])
 
     def scenarios(self) -> list[str]:
