@@ -84,6 +84,7 @@ MODULES = [
     "msgkit.providers.twilio",
     "msgkit.inbound.signatures",
     "msgkit.core.segments",
+    "msgkit.core.rfm",
     "msgkit.io.importer",
     "msgkit.io.preview",
 ]

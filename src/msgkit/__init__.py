@@ -12,6 +12,7 @@ from msgkit.core.fatigue import FrequencyCap
 from msgkit.core.links import ShortLinks
 from msgkit.core.optout import OptOutScope
 from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.rfm import RFM, RFMSegment
 from msgkit.core.segments import Audience, ControlGroup, Part, Rule, Split, StaticSegment
 from msgkit.core.templates import Template, TemplateKind
 from msgkit.core.windows import ContactSchedule
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from msgkit.client import AsyncClient, Client
 
 __all__ = [
+    "RFM",
     "AccountError",
     "Actor",
     "AsyncClient",
@@ -70,6 +72,7 @@ __all__ = [
     "PermissionDeniedError",
     "Phone",
     "ProviderError",
+    "RFMSegment",
     "RateLimitedError",
     "RejectedError",
     "RolePolicy",

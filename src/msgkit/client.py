@@ -256,7 +256,9 @@ class Client:
         try:
             return DispatcherSettings(**engine)
         except TypeError as exc:
-            raise ConfigError(f"[engine]: {exc}", key="engine") from None
+            raise ConfigError(
+                str(exc), key="engine", hint="see DispatcherSettings for the [engine] settings"
+            ) from None
 
     def _transports(self) -> dict[str, Transport] | Transport | None:
         local: dict[str, Transport] = {}
@@ -473,16 +475,9 @@ class Client:
 
         Raises:
             InvalidTransitionError: For a campaign that cannot be edited now; a web-chat
-                bulk message is final once it started sending.
+                campaign is final once it started sending (see `Campaign.edit`).
         """
         current = self.campaign(campaign)
-        if current.channel is Channel.WEBCHAT and current.started_at is not None:
-            raise InvalidTransitionError(
-                "web chat bulk message",
-                "sent",
-                "edit",
-                (),
-            )
         with self._audited("campaign.edit", current):
             return self.store.save_campaign(current.edit(**changes), now=self.clock.now())
 

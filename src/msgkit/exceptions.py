@@ -153,14 +153,28 @@ class InvalidTransitionError(MsgkitError, RuntimeError):
         state: The current state.
         event: The event that was refused.
         allowed: The events the current state does allow.
+        reason: Why the event is refused, when the state alone does not say it.
     """
 
-    def __init__(self, lifecycle: str, state: str, event: str, allowed: tuple[str, ...]):
-        choices = ", ".join(allowed) if allowed else "nothing: it is final"
-        super().__init__(
-            f"cannot {event} a {lifecycle} that is {state}",
-            hint=f"from {state} a {lifecycle} allows: {choices}",
-        )
+    def __init__(
+        self,
+        lifecycle: str,
+        state: str,
+        event: str,
+        allowed: tuple[str, ...],
+        *,
+        reason: str | None = None,
+        hint: str | None = None,
+    ):
+        if hint is None:
+            hint = (
+                f"a {lifecycle} that is {state} allows: {', '.join(allowed)}"
+                if allowed
+                else f"a {lifecycle} that is {state} is final"
+            )
+        what = f"cannot {event} a {lifecycle} that is {state}"
+        super().__init__(what if reason is None else f"{what}: {reason}", hint=hint)
+        self.reason = reason
         self.lifecycle = lifecycle
         self.state = state
         self.event = event
@@ -202,13 +216,22 @@ class ImportFileError(MsgkitError, ValueError):
 class ConfigError(MsgkitError, ValueError):
     """Configuration is missing or wrong.
 
+    It reads ``KEY: MESSAGE — HINT``, the key said once: code that knows a fuller path
+    for the setting re-keys the error with `under` rather than wrapping its text.
+
     Attributes:
+        message: What is wrong, without the key.
         key: The setting concerned, e.g. ``"providers.sms.access_key_id"``.
     """
 
     def __init__(self, message: str, *, key: str | None = None, hint: str | None = None):
         super().__init__(message if key is None else f"{key}: {message}", hint=hint)
+        self.message = message
         self.key = key
+
+    def under(self, key: str) -> ConfigError:
+        """The same error about setting ``key`` (e.g. ``providers.sms.type`` for ``type``)."""
+        return ConfigError(self.message, key=key, hint=self.hint)
 
 
 class NotFoundError(MsgkitError, LookupError):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from msgkit import InvalidPhoneError
 from msgkit.contacts import Contact, Phone, PhoneCipher, line_hash, mask, parse_phone
+from msgkit.core.contacts import is_e164
 from msgkit.exceptions import ConfigError
 
 
@@ -249,3 +250,30 @@ def test_contact_time_zone_is_checked() -> None:
     with pytest.raises(ValueError, match="IANA"):
         Contact(key="a", time_zone="Mars/Olympus")
     assert Contact(key="a", time_zone="Asia/Taipei").time_zone == "Asia/Taipei"
+
+
+@given(st.from_regex(r"[1-9][0-9]{6,14}", fullmatch=True))
+def test_is_e164_accepts_plus_and_digits(digits: str) -> None:
+    """A plus and 7 to 15 digits not starting with 0 is E.164."""
+    assert is_e164("+" + digits)
+
+
+@given(st.text(max_size=20))
+def test_is_e164_refuses_anything_else(text: str) -> None:
+    """Without a leading plus, with separators, 0 first or a wrong length: not E.164."""
+    shaped = (
+        text.startswith("+")
+        and 8 <= len(text) <= 16
+        and all(c in "0123456789" for c in text[1:])
+        and text[1] != "0"
+    )
+    assert is_e164(text) == shaped
+
+
+@given(st.sampled_from(["0912 345 678", "080-1234-1234", "(415) 555-2671", "13800138000"]))
+def test_parsed_numbers_are_e164(raw: str) -> None:
+    """What parse_phone gives is always E.164."""
+    region = {"0912 345 678": "TW", "080-1234-1234": "JP"}.get(raw, "US")
+    if raw == "13800138000":
+        region = "CN"
+    assert is_e164(parse_phone(raw, region).e164)

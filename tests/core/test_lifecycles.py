@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -160,6 +161,30 @@ def test_finished_campaign_cannot_be_edited() -> None:
     with pytest.raises(InvalidTransitionError):
         c.edit(name="again")
     assert _campaign().edit(name="renamed").name == "renamed"
+
+
+def test_started_web_chat_campaign_cannot_be_edited() -> None:
+    """A web chat campaign that started sending refuses edits, saying why and what to do."""
+    draft = Campaign(name="Chat", template=Template(body="Hi"), channel="webchat")
+    assert draft.edit(name="renamed").name == "renamed"
+    started = draft.apply("start").apply("initialized").apply("stop")
+    started = attrs.evolve(started, started_at=datetime(2026, 1, 5, tzinfo=timezone.utc))
+    with pytest.raises(InvalidTransitionError) as info:
+        started.edit(template=Template(body="Hello"))
+    text = str(info.value)
+    assert text.startswith("cannot edit a web chat campaign that is stopped: it has started")
+    assert "create a new campaign" in text
+    assert "from " not in text
+    assert "allows: nothing" not in text
+    assert info.value.reason is not None
+
+
+def test_transition_hint_reads_as_a_sentence() -> None:
+    """The default hint says what the state allows, or that it is final."""
+    error = InvalidTransitionError("message", "delivered", "send", ())
+    assert str(error) == (
+        "cannot send a message that is delivered — a message that is delivered is final"
+    )
 
 
 def test_disabled_campaign_does_not_start() -> None:

@@ -112,11 +112,40 @@ def test_grapheme_clusters_are_never_split() -> None:
     assert length.parts[1].startswith(flag)
 
 
-def test_crlf_is_not_split() -> None:
-    """CR LF at a GSM-7 part boundary stays together."""
-    length = measure("a" * 152 + "\r\n" + "a" * 10)
-    assert length.part_units == [152, 12]
-    assert length.parts[1].startswith("\r\n")
+# GSM-7 is cut on septets (only an escape pair is whole); UCS-2 on grapheme clusters;
+# cn on characters. (text, scheme, parts)
+SPLIT_VECTORS = [
+    # CR LF across the 153 boundary: carriers split it.
+    ("a" * 152 + "\r\n" + "a" * 10, "gsm", ["a" * 152 + "\r", "\n" + "a" * 10]),
+    ("a" * 152 + "\r\n" + "a" * 152, "gsm", ["a" * 152 + "\r", "\n" + "a" * 152]),
+    # An escape pair across the boundary is the one thing kept whole.
+    ("a" * 152 + "€" + "a" * 10, "gsm", ["a" * 152, "€" + "a" * 10]),
+    ("a" * 151 + "€" + "a" * 10, "gsm", ["a" * 151 + "€", "a" * 10]),
+    # LF CR, and Ø/ø next to each other, are plain septets too.
+    ("a" * 152 + "\n\r" + "a" * 10, "gsm", ["a" * 152 + "\n", "\r" + "a" * 10]),
+    # UCS-2: a letter + combining mark, a flag, an emoji stay whole.
+    ("中" * 66 + "e\u0301" + "中" * 10, "gsm", ["中" * 66, "e\u0301" + "中" * 10]),
+    ("中" * 66 + "🇹🇼" + "中", "gsm", ["中" * 66, "🇹🇼中"]),
+    ("中" * 66 + "😀" + "中" * 4, "gsm", ["中" * 66, "😀" + "中" * 4]),
+    # cn counts characters and cuts on characters, clusters and CR LF included.
+    ("中" * 66 + "e\u0301" + "中" * 10, "cn", ["中" * 66 + "e", "\u0301" + "中" * 10]),
+    ("中" * 66 + "\r\n" + "中" * 10, "cn", ["中" * 66 + "\r", "\n" + "中" * 10]),
+    ("中" * 66 + "🇹🇼" + "中" * 10, "cn", ["中" * 66 + "🇹", "🇼" + "中" * 10]),
+    ("中" * 66 + "😀" * 2 + "中" * 10, "cn", ["中" * 66 + "😀", "😀" + "中" * 10]),
+]
+
+
+@pytest.mark.parametrize(("text", "scheme", "parts"), SPLIT_VECTORS)
+def test_parts_are_cut_where_platforms_cut(text: str, scheme: str, parts: list[str]) -> None:
+    """Each part is the platform's part: septets in GSM-7, clusters in UCS-2, characters in cn."""
+    assert measure(text, scheme=scheme).parts == parts  # type: ignore[arg-type]
+
+
+def test_crlf_across_the_boundary_does_not_add_a_part() -> None:
+    """306 GSM-7 septets with CR LF at 153 are two parts, as the carriers bill them."""
+    length = measure("a" * 152 + "\r\n" + "a" * 152)
+    assert length.part_units == [153, 153]
+    assert length.segments == 2
 
 
 def test_oversized_cluster_is_cut_between_code_points() -> None:
@@ -165,20 +194,11 @@ MIXED_TEXT = st.text(
 
 
 def _atoms(part: str, encoding: str, scheme: str) -> list[tuple[str, int]]:
-    if scheme == "gsm" and encoding == "GSM-7":
-        out: list[tuple[str, int]] = []
-        i = 0
-        while i < len(part):
-            if part.startswith("\r\n", i):
-                out.append(("\r\n", 2))
-                i += 2
-            else:
-                out.append((part[i], 2 if part[i] in GSM7_EXTENSION else 1))
-                i += 1
-        return out
-    clusters = regex.findall(r"\X", part)
     if scheme == "cn":
-        return [(c, len(c)) for c in clusters]
+        return [(c, 1) for c in part]
+    if encoding == "GSM-7":
+        return [(c, 2 if c in GSM7_EXTENSION else 1) for c in part]
+    clusters = regex.findall(r"\X", part)
     return [(c, len(c.encode("utf-16-le")) // 2) for c in clusters]
 
 
@@ -226,6 +246,32 @@ def test_mixed_invariants(text: str) -> None:
 def test_cn_invariants(text: str) -> None:
     """Scheme cn: parts join back, stay within 67, and are as few as possible."""
     _check_invariants(text, "cn")
+
+
+@given(GSM_TEXT)
+def test_gsm_parts_are_cut_on_septets(text: str) -> None:
+    """GSM-7: every part but the last holds 153 septets, 152 only before an escape pair."""
+    length = measure(text)
+    assert "".join(length.parts) == text
+    assert all(units <= 153 for units in length.part_units)
+    if length.segments == 1:
+        return
+    for i, units in enumerate(length.part_units[:-1]):
+        if units == 152:
+            assert length.parts[i + 1][0] in GSM7_EXTENSION
+        else:
+            assert units == 153
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_cn_parts_are_cut_on_characters(text: str) -> None:
+    """Scheme cn: every part but the last holds exactly 67 characters."""
+    length = measure(text, scheme="cn")
+    assert "".join(length.parts) == text
+    assert length.part_units == [len(part) for part in length.parts]
+    if length.segments > 1:
+        assert all(units == 67 for units in length.part_units[:-1])
+        assert 0 < length.part_units[-1] <= 67
 
 
 @given(GSM_TEXT)

@@ -7,8 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from msgkit.providers._common import dig, json_body, retry_after, status_outcome, text_or_none
-from msgkit.providers.base import Outcome
+from msgkit.exceptions import RejectedError
+from msgkit.providers._common import (
+    dig,
+    e164_address,
+    json_body,
+    retry_after,
+    status_outcome,
+    text_or_none,
+)
+from msgkit.providers.base import Outcome, Provider
+from tests.providers import support
 
 
 @pytest.mark.parametrize(
@@ -73,3 +82,30 @@ def test_dig_and_text() -> None:
         None,
         "a",
     ]
+
+
+PHONE_ADAPTERS = [
+    (support.twilio, support.sms_message),
+    (support.http_sms, support.sms_message),
+    (support.alibaba, support.message),
+    (support.line, support.line_message),
+]
+
+
+@pytest.mark.parametrize("to", ["0912345678", "", "  ", "+886 912 345 678", "886912345678"])
+@pytest.mark.parametrize(("adapter", "make"), PHONE_ADAPTERS)
+def test_phone_adapters_refuse_addresses_not_in_e164(
+    adapter: type[Provider], make: type[object], to: str
+) -> None:
+    """Every SMS and LINE adapter refuses a national, empty or spaced number alike."""
+    provider = adapter()
+    with pytest.raises(RejectedError, match=r"not an E\.164 number") as caught:
+        provider.build_send([make(to=to)])  # type: ignore[operator]
+    assert "parse_phone" in str(caught.value)
+    if to.strip():
+        assert to not in str(caught.value)  # the number is masked
+
+
+def test_e164_address_passes_e164_through() -> None:
+    """An E.164 address is returned as it is."""
+    assert e164_address(support.sms_message(to="+886912345678"), "tw") == "+886912345678"

@@ -7,11 +7,15 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
+import pydantic
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from msgkit import ConfigError
 from msgkit.providers.alibaba import AlibabaSms
 from msgkit.providers.chatwoot import ChatwootWebChat
+from msgkit.providers.config import ProviderSettings, validate_settings
 from msgkit.providers.http_sms import HttpSms
 from msgkit.providers.line import LineNotifications
 from msgkit.providers.registry import REGISTRY, Registry, load_providers
@@ -100,6 +104,8 @@ def test_config_errors_name_the_setting(settings: dict[str, Any], key: str, word
     with pytest.raises(ConfigError, match=words) as info:
         load_providers({"x": settings}, {})
     assert info.value.key == key
+    assert str(info.value).count(key.rsplit(".", 1)[-1] + ":") == 1, "the key is said once"
+    assert not info.value.message.startswith(key)
 
 
 def test_an_empty_variable_counts_as_missing() -> None:
@@ -156,3 +162,45 @@ def test_entry_points_add_types(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "pluggy" in registry.types()
     assert registry.factory("pluggy") is _factory
     assert "pluggy" not in Registry(entry_points=False).types()
+
+
+@given(st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True))
+def test_unknown_type_says_its_key_once(type_name: str) -> None:
+    """An unknown type reads providers.NAME.type: unknown provider type ..., key once."""
+    if type_name in REGISTRY.types():
+        return
+    with pytest.raises(ConfigError) as info:
+        load_providers({"x": {"type": type_name}}, {})
+    text = str(info.value)
+    assert text.startswith(f"providers.x.type: unknown provider type {type_name!r}")
+    assert text.count("type:") == 1
+
+
+class _Checked(ProviderSettings):
+    size: int = 1
+    colour: str = "red"
+
+    @pydantic.field_validator("size")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
+
+    @pydantic.field_validator("colour")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in ("red", "blue"):
+            raise ConfigError("unknown colour", key="colour", hint="red or blue")
+        return value
+
+
+def test_validator_errors_are_keyed_once_without_pydantic_prefixes() -> None:
+    """A validator's ValueError loses pydantic's prefix; its ConfigError keeps its hint."""
+    with pytest.raises(ConfigError) as info:
+        validate_settings(_Checked, "x", {"type": "t", "size": 0})
+    assert str(info.value) == "providers.x.size: must be 1 or more"
+    with pytest.raises(ConfigError) as info:
+        validate_settings(_Checked, "x", {"type": "t", "colour": "green"})
+    assert str(info.value) == "providers.x.colour: unknown colour — red or blue"
+    assert info.value.key == "providers.x.colour"

@@ -239,13 +239,25 @@ class Campaign:
 
         Raises:
             InvalidTransitionError: When the status does not allow editing (running,
-                finished, deleted).
+                finished, deleted), or for a web-chat campaign that started sending: a
+                web-chat message is final once it is in the visitor's window.
             ValueError: For a lifecycle field: use `apply` for those.
         """
         forbidden = {"id", "status", "enabled", "stop_reason", "started_at"} & changes.keys()
         if forbidden:
             raise ValueError(
                 f"{', '.join(sorted(forbidden))} cannot be edited: use apply() with an event"
+            )
+        if self.channel is Channel.WEBCHAT and self.started_at is not None:
+            raise InvalidTransitionError(
+                "web chat campaign",
+                self.status.value,
+                CampaignEvent.EDIT.value,
+                (),
+                reason="it has started sending, and a web chat message cannot be changed "
+                "once it is in the visitor's chat window",
+                hint="create a new campaign with the corrected text (and stop this one if "
+                "it is still sending)",
             )
         CAMPAIGN.next(self.status, CampaignEvent.EDIT)
         return attrs.evolve(self, **changes)

@@ -39,6 +39,7 @@ __all__ = [
     "Phone",
     "PhoneCipher",
     "PhoneErrorReason",
+    "is_e164",
     "line_hash",
     "mask",
     "parse_phone",
@@ -74,6 +75,16 @@ _TYPE_NAMES = {
 _SEPARATORS = re.compile(r"[\s\-./()\u2010-\u2015\u2212\u30fc]+")
 _DIGITS = re.compile(r"\+?[0-9]+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def is_e164(address: str) -> bool:
+    """Whether ``address`` is written in E.164 exactly: ``+``, 7 to 15 digits, no separators.
+
+    Example:
+        >>> is_e164("+886912345678"), is_e164("0912345678"), is_e164("")
+        (True, False, False)
+    """
+    return _E164.fullmatch(address) is not None
 
 
 def mask(phone: Phone | str) -> str:
@@ -286,7 +297,7 @@ def line_hash(phone: Phone | str) -> str:
         e164 = phone.e164
     else:
         e164 = _SEPARATORS.sub("", unicodedata.normalize("NFKC", phone))
-        if not _E164.fullmatch(e164):
+        if not is_e164(e164):
             raise _invalid(
                 phone,
                 PhoneErrorReason.NO_REGION,

@@ -46,12 +46,15 @@ import sys
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
 from msgkit.core.contacts import Contact
 from msgkit.exceptions import ConfigError
+
+if TYPE_CHECKING:  # msgkit.core.rfm builds on this module
+    from msgkit.core.rfm import RFMSegment
 
 __all__ = [
     "Ago",
@@ -895,7 +898,9 @@ class Audience:
 
     Attributes:
         lists: Ids of imported (stored) recipient lists; their contacts, in order.
-        segment: Keep only the contacts this segment or condition matches.
+        segment: Keep only the contacts this segment or condition matches; an
+            `msgkit.core.rfm.RFMSegment` is scored over the lists when the campaign
+            starts.
         split: Divide the audience, and keep `part` only.
         part: The name of the split's part this campaign sends to.
         control: Hold out a share of the audience (they are recorded, not messaged).
@@ -904,7 +909,7 @@ class Audience:
     """
 
     lists: tuple[str, ...] = attrs.field(default=(), converter=_list_ids)
-    segment: StaticSegment | DynamicSegment | Rule | AllOf | AnyOf | Not | None = None
+    segment: StaticSegment | DynamicSegment | Rule | AllOf | AnyOf | Not | RFMSegment | None = None
     split: Split | None = None
     part: str | None = None
     control: ControlGroup | None = None

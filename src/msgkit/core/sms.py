@@ -14,10 +14,16 @@ Two counting schemes:
   Multilingual Plane (an emoji) counts 1 here: the carriers count characters, and the
   platforms publish no other rule.
 
-Parts never split an escape pair, a surrogate pair, or a grapheme cluster (a flag, an
-emoji ZWJ sequence, a letter with its combining marks, CR LF), as the reference
-segment calculator does: such a part ends a little short instead. A single cluster longer
-than a whole part (a pathological run of combining marks) is cut between code points.
+Where a long text is cut into parts is where the platforms cut it:
+
+- GSM-7 is cut on septets, as carriers and the providers' own calculators do: a part
+  holds 153 septets, or 152 when an extension character (an escape pair) would straddle
+  the boundary — an escape pair is the one thing never split. A CR LF pair may be split.
+- UCS-2 never splits a surrogate pair nor a grapheme cluster (a flag, an emoji ZWJ
+  sequence, a letter with its combining marks), as the reference segment calculator
+  does: such a part ends a little short instead. A single cluster longer than a whole
+  part (a pathological run of combining marks) is cut between code points.
+- ``"cn"`` counts characters and is cut on characters (code points): 67 per part.
 """
 
 from __future__ import annotations
@@ -126,32 +132,31 @@ class SmsLength:
         return self.max_units is not None and self.units > self.max_units
 
 
-def _cluster_weight(cluster: str, weigh_astral: bool) -> int:
-    if not weigh_astral:
-        return len(cluster)
-    return len(cluster) + sum(1 for ch in cluster if ord(ch) > 0xFFFF)
+def _utf16_units(text: str) -> int:
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
 def _gsm_atoms(text: str) -> Iterator[tuple[str, int]]:
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\r" and i + 1 < n and text[i + 1] == "\n":
-            yield "\r\n", 2
-            i += 2
-            continue
+    # Septets: one per basic character, an indivisible escape pair per extension one.
+    for ch in text:
         yield ch, 2 if ch in _GSM_EXT else 1
-        i += 1
 
 
-def _unicode_atoms(text: str, weigh_astral: bool, capacity: int) -> Iterator[tuple[str, int]]:
+def _cn_atoms(text: str) -> Iterator[tuple[str, int]]:
+    # Characters: the carriers count (and cut) code points, whatever their cluster.
+    for ch in text:
+        yield ch, 1
+
+
+def _unicode_atoms(text: str, capacity: int) -> Iterator[tuple[str, int]]:
+    # UTF-16 units, whole grapheme clusters (a surrogate pair is one code point here).
     for cluster in _GRAPHEME.findall(text):
-        weight = _cluster_weight(cluster, weigh_astral)
+        weight = _utf16_units(cluster)
         if weight <= capacity:
             yield cluster, weight
         else:  # a cluster longer than a part: cut it between code points
             for ch in cluster:
-                yield ch, _cluster_weight(ch, weigh_astral)
+                yield ch, _utf16_units(ch)
 
 
 def _split(atoms: Iterator[tuple[str, int]], capacity: int) -> tuple[list[str], list[int]]:
@@ -243,17 +248,18 @@ def measure(
             unicode_chars = ()
         else:
             encoding = "UCS-2"
-            units = _cluster_weight(text, weigh_astral=True)
+            units = _utf16_units(text)
             unicode_chars = _ordered_unique(forcing)
         single, multi = _LIMITS[("gsm", encoding)]
 
     if units <= single:
         parts, part_units = [text], [units]
-    elif scheme == "gsm" and encoding == "GSM-7":
+    elif scheme == "cn":
+        parts, part_units = _split(_cn_atoms(text), multi)
+    elif encoding == "GSM-7":
         parts, part_units = _split(_gsm_atoms(text), multi)
     else:
-        weigh_astral = scheme == "gsm"
-        parts, part_units = _split(_unicode_atoms(text, weigh_astral, multi), multi)
+        parts, part_units = _split(_unicode_atoms(text, multi), multi)
     return SmsLength(
         text=text,
         scheme=scheme,

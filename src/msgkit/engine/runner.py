@@ -38,6 +38,7 @@ from msgkit.core.planning import (
     plan_one,
     plan_tests,
 )
+from msgkit.core.rfm import needs_scores, with_scores
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template
 from msgkit.exceptions import ConfigError
@@ -150,8 +151,18 @@ class CampaignRunner:
             yield from self.store.iter_contacts(list_id, chunk=_BATCH)
 
     def _resolve(self, campaign: Campaign, now: datetime) -> Campaign:
+        """The campaign with what its audience needs a pass over the lists for: the
+        quintiles of RFM segments (over the whole lists), then a count split's cut (over
+        the segment). Both are kept on the audience, so a resumed start reuses them."""
         audience = campaign.audience
-        if audience is None or not audience.needs_cut:
+        if audience is None:
+            return campaign
+        if needs_scores(audience.segment):
+            everyone = (c for chunk in self._contacts(audience) for c in chunk)
+            segment = with_scores(audience.segment, everyone)
+            audience = attrs.evolve(audience, segment=segment)
+            campaign = attrs.evolve(campaign, audience=audience)
+        if not audience.needs_cut:
             return campaign
         assert audience.split is not None
         assert audience.part is not None

@@ -1,5 +1,6 @@
 """What every HTTP adapter shares: reading bodies that may be garbage, HTTP status
-classes, retry hints, and building results and errors that say what to do.
+classes, retry hints, the address rule of phone channels, and building results and
+errors that say what to do.
 
 Nothing here raises on a response: a body that is not JSON is None, a header that is
 not a number is None.
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from msgkit.core.contacts import is_e164, mask
 from msgkit.exceptions import (
     AccountError,
     AuthError,
@@ -30,6 +32,7 @@ __all__ = [
     "Clock",
     "NoStatusQuery",
     "dig",
+    "e164_address",
     "error_for",
     "http_failure",
     "json_body",
@@ -55,6 +58,27 @@ def json_body(response: httpx.Response) -> Any:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def e164_address(message: OutboundMessage, provider: str) -> str:
+    """The address of a message for a phone channel (SMS, LINE), which must be E.164.
+
+    Every adapter that sends to a phone number checks its address here, so that all
+    refuse the same addresses with the same words, before anything is sent.
+
+    Raises:
+        RejectedError: The address is empty or not in E.164 (a national number such as
+            ``0912345678``, separators): the message cannot be expressed at all.
+    """
+    if is_e164(message.to):
+        return message.to
+    shown = "an empty address" if not message.to.strip() else repr(mask(message.to))
+    raise RejectedError(
+        f"message {message.id} is addressed to {shown}, which is not an E.164 number",
+        provider=provider,
+        hint="parse numbers with msgkit.contacts.parse_phone(number, region) and send "
+        "to its .e164 (e.g. +14155552671)",
+    )
 
 
 def dig(data: Any, path: str | Iterable[str]) -> Any:

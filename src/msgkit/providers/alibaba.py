@@ -74,7 +74,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -84,7 +83,7 @@ from urllib.parse import quote
 import attrs
 import httpx
 
-from msgkit.core.contacts import parse_phone
+from msgkit.core.contacts import is_e164, parse_phone
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.templates import ReviewStatus, Template, TemplateKind, Variable
 from msgkit.exceptions import ConfigError, InvalidPhoneError, RejectedError
@@ -92,6 +91,7 @@ from msgkit.providers import content
 from msgkit.providers._common import (
     Clock,
     dig,
+    e164_address,
     error_for,
     http_failure,
     json_body,
@@ -177,9 +177,6 @@ def rpc_signature(params: Mapping[str, str], access_key_secret: str, method: str
     return base64.b64encode(digest).decode("ascii")
 
 
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-
-
 def _number(e164: str) -> str:
     """How Alibaba wants a number: 11 national digits in mainland China, else the
     country code and number without ``+``."""
@@ -218,7 +215,7 @@ def number_to_e164(raw: str, *, validate: bool = True) -> str | None:
     key = number_key(raw)
     candidate = f"+86{key}" if len(key) == 11 and key.startswith("1") else f"+{key}"
     if not validate:
-        return candidate if _E164.fullmatch(candidate) else None
+        return candidate if is_e164(candidate) else None
     try:
         return parse_phone(candidate).e164
     except InvalidPhoneError:
@@ -499,12 +496,7 @@ class AlibabaSms:
                 provider=self.name,
                 hint="Alibaba sends approved templates only: give the template its code",
             )
-        if not _E164.fullmatch(message.to):
-            raise RejectedError(
-                f"message {message.id} is not addressed to an E.164 number",
-                provider=self.name,
-                hint="parse numbers with msgkit.contacts.parse_phone first",
-            )
+        e164_address(message, self.name)
         sign = message.sender or self._sign_name
         if not sign:
             raise RejectedError(

@@ -62,8 +62,8 @@ def validate_settings(model: type[M], name: str, settings: Mapping[str, Any]) ->
         return model.model_validate(dict(settings))
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "type"
-        key = f"providers.{name}.{field}"
+        field = ".".join(str(part) for part in first["loc"])
+        key = f"providers.{name}.{field}" if field else f"providers.{name}"
         if first["type"] == "extra_forbidden":
             secretish = any(w in field for w in ("secret", "token", "password", "key"))
             hint = (
@@ -74,7 +74,18 @@ def validate_settings(model: type[M], name: str, settings: Mapping[str, Any]) ->
                 + ", ".join(sorted(model.model_fields))
             )
             raise ConfigError("unknown setting", key=key, hint=hint) from None
-        raise ConfigError(first["msg"], key=key) from None
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):  # a validator's own words, keyed once
+            raise cause.under(key) from None
+        raise ConfigError(_pydantic_message(first["msg"]), key=key) from None
+
+
+def _pydantic_message(message: str) -> str:
+    """A pydantic error message without the error class pydantic puts in front."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 def read_secret(env: Mapping[str, str], variable: str, *, key: str) -> str:

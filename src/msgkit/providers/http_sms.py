@@ -51,6 +51,7 @@ from msgkit.providers import content
 from msgkit.providers._common import (
     NoStatusQuery,
     dig,
+    e164_address,
     error_for,
     http_failure,
     json_body,
@@ -214,10 +215,11 @@ class HttpSms(NoStatusQuery):
         return [self._request(message) for message in batch]
 
     def _values(self, message: OutboundMessage) -> dict[str, str]:
+        to = e164_address(message, self.name)
         return {
             "id": message.id,
-            "to": message.to,
-            "to_digits": message.to.lstrip("+"),
+            "to": to,
+            "to_digits": to.lstrip("+"),
             "text": message.text,
             "sender": message.sender or "",
             "template_code": message.template_code or "",

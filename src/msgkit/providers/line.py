@@ -30,11 +30,12 @@ import httpx
 
 from msgkit.core.contacts import line_hash
 from msgkit.core.delivery import Channel
-from msgkit.exceptions import InvalidPhoneError, RejectedError
+from msgkit.exceptions import RejectedError
 from msgkit.providers import content
 from msgkit.providers._common import (
     NoStatusQuery,
     dig,
+    e164_address,
     error_for,
     http_failure,
     json_body,
@@ -130,12 +131,7 @@ class LineNotifications(NoStatusQuery):
         return [self._push(message) for message in batch]
 
     def _push(self, message: OutboundMessage) -> SendRequest:
-        try:
-            to = line_hash(message.to)
-        except InvalidPhoneError:
-            raise self._reject(
-                message, "not addressed to an E.164 number", "parse numbers with parse_phone"
-            ) from None
+        to = line_hash(e164_address(message, self.name))
         if not 16 <= len(message.id) <= 100:
             raise self._reject(
                 message,

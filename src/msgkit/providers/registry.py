@@ -135,7 +135,7 @@ class Registry:
         try:
             factory = self.factory(type_name)
         except ConfigError as exc:
-            raise ConfigError(exc.message, key=f"providers.{name}.type", hint=exc.hint) from None
+            raise exc.under(f"providers.{name}.type") from None
         return factory(name, settings, os.environ if env is None else env)
 
 

@@ -37,6 +37,7 @@ from msgkit.providers import content
 from msgkit.providers._common import (
     Clock,
     dig,
+    e164_address,
     error_for,
     http_failure,
     json_body,
@@ -160,12 +161,13 @@ class TwilioSms:
         """One request per message.
 
         Raises:
-            RejectedError: No sender, a body over 1600 characters, or a message
-                already expired.
+            RejectedError: An address not in E.164, no sender, a body over 1600
+                characters, or a message already expired.
         """
         return [self._message(message) for message in batch]
 
     def _message(self, message: OutboundMessage) -> SendRequest:
+        to = e164_address(message, self.name)
         sender = message.sender or self._sender
         if not sender:
             raise RejectedError(
@@ -179,7 +181,7 @@ class TwilioSms:
                 provider=self.name,
                 hint="shorten the template",
             )
-        form: list[tuple[str, str]] = [("To", message.to), ("Body", message.text)]
+        form: list[tuple[str, str]] = [("To", to), ("Body", message.text)]
         form.append(("MessagingServiceSid" if sender.startswith("MG") else "From", sender))
         form.extend(("MediaUrl", url) for url in message.media)
         if message.expires_at is not None:
