@@ -175,6 +175,26 @@ def test_lists_and_contacts(store: SQLStore) -> None:
     assert store.rejections(list_id) == []
 
 
+def test_list_being_imported_is_hidden_until_finished(store: SQLStore) -> None:
+    """A list written with an importer is not listed, found or read until finish_list."""
+    list_id = store.create_list("members", ["phone"], now=NOW, importer="host:1:abc")
+    store.add_contacts(list_id, [Contact(phone=parse_phone("+886912000001"))])
+    assert store.list_lists() == []
+    with pytest.raises(NotFoundError):
+        store.get_list(list_id)
+    with pytest.raises(NotFoundError):
+        store.get_list("members")
+    assert list(store.iter_contacts(list_id)) == []
+    assert store.unfinished_lists() == [(list_id, "host:1:abc")]
+    store.finish_list(list_id)
+    assert store.unfinished_lists() == []
+    assert [x["id"] for x in store.list_lists()] == [list_id]
+    assert [len(chunk) for chunk in store.iter_contacts(list_id)] == [1]
+    store.delete_list(list_id)
+    with pytest.raises(NotFoundError):
+        store.finish_list(list_id)
+
+
 def test_suppression(store: SQLStore) -> None:
     """Suppressions are scoped; adding twice is harmless; opt-in removes one scope."""
     store.suppress([("sms:SIG", "+1", "STOP", "reply"), ("global", "+2", None, None)], now=NOW)
