@@ -98,7 +98,8 @@ def test_split_by_percent_parts_are_disjoint_and_cover_the_list(
     )
     a = _run(client, "A", msgkit.Audience(lists=[members], split=split, part="A"))
     b = _run(client, "B", msgkit.Audience(lists=[members], split=split, part="B"))
-    assert a and b
+    assert a
+    assert b
     assert not a & b
     assert a | b == _who(*range(40))
     assert set(sim.recipients.values()) == {1}
