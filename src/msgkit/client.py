@@ -836,6 +836,16 @@ class Client:
             campaign_id=self.campaign(campaign).id, states=states, limit=limit
         )
 
+    def clicks(self, campaign: Campaign | str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The clicks on the campaign's short links, oldest first.
+
+        Each is attributed through its per-recipient tracking parameter: ``at``,
+        ``link`` (the link's name in the template), ``code``, ``param``, and the
+        ``message_id``, ``contact_key`` and ``recipient`` of the message it came from
+        (None when the parameter matched none, e.g. a link shared without one).
+        """
+        return self.store.click_log(self.campaign(campaign).id, limit=limit)
+
     def audit_log(self, campaign: Campaign | str | None = None) -> list[dict[str, Any]]:
         """Who did what, when."""
         target = self.campaign(campaign).id if campaign is not None else None
@@ -913,6 +923,10 @@ class AsyncClient:
     ) -> PlanItem:
         """See `Client.trigger`."""
         return await self._call(self.sync.trigger, scenario, contact, values, key=key)
+
+    async def clicks(self, campaign: Campaign | str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """See `Client.clicks`."""
+        return await self._call(self.sync.clicks, campaign, limit=limit)
 
     async def progress(self, campaign: Campaign | str) -> Progress:
         """See `Client.progress`."""

@@ -218,6 +218,10 @@ def test_links_and_clicks(store: SQLStore) -> None:
     assert store.record_click("Xy12", "aB3dE9", now=NOW) == "https://shop.example.com/"
     assert store.record_click("nope", "x", now=NOW) is None
     assert store.clicks(campaign.id) == (2, 1)
+    log = store.click_log(campaign.id)
+    assert [(c["link"], c["code"], c["param"]) for c in log] == [("shop", "Xy12", "aB3dE9")] * 2
+    assert log[0]["message_id"] is not None
+    assert log[0]["at"] == NOW
 
 
 def test_replies_are_stored_once(store: SQLStore) -> None:
