@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -367,3 +368,18 @@ def test_simulated_replies_opt_outs_and_clicks_reach_the_store(
     second = client.create_campaign("Second", "Hello again", audience=csv_list, sender="Shop")
     result = client.start(second)
     assert result.summary.skipped == {SkipReason.SUPPRESSED: len(stops)}
+
+
+def test_opening_removes_lists_abandoned_by_a_dead_importer(tmp_path: Path) -> None:
+    """A hidden list left by an import whose process died here is removed on the next open."""
+    path = tmp_path / "m.db"
+    first = msgkit.Client(store=path)
+    first.store.create_list(
+        "killed", [], now=first.clock.now(), importer=f"{socket.gethostname()}:999999999:dead"
+    )
+    live = first.store.create_list(
+        "elsewhere", [], now=first.clock.now(), importer="another-host:1:live"
+    )
+    first.close()
+    with msgkit.Client(store=path) as again:
+        assert again.store.unfinished_lists() == [(live, "another-host:1:live")]

@@ -47,7 +47,13 @@ from msgkit.core.policy import SendPolicy
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template
 from msgkit.engine.clock import Clock, SystemClock
-from msgkit.engine.dispatcher import Dispatcher, DispatcherSettings, RunStats
+from msgkit.engine.dispatcher import (
+    Dispatcher,
+    DispatcherSettings,
+    RunStats,
+    dead_local_workers,
+    new_worker_id,
+)
 from msgkit.engine.runner import CampaignRunner, InitResult
 from msgkit.engine.sync import run_sync
 from msgkit.engine.transport import HttpxTransport, Transport
@@ -210,6 +216,7 @@ class Client:
         self.runner = CampaignRunner(
             self.store, self.providers, default_provider=self.default_provider
         )
+        self._drop_abandoned_lists()
 
     # --- setup ------------------------------------------------------------------------
 
@@ -375,35 +382,62 @@ class Client:
             mapping = ColumnMapping(
                 phone=phone, variables=variables or {}, key=key, types=types or {}
             )
-        with self._audited(
-            "list.import", target=str(source) if isinstance(source, (str, Path)) else None
+        with (
+            self._audited(
+                "list.import", target=str(source) if isinstance(source, (str, Path)) else None
+            ),
+            import_contacts(source, mapping, region=region, cipher=cipher, **options) as job,
         ):
-            now = self.clock.now()
-            with import_contacts(source, mapping, region=region, cipher=cipher, **options) as job:
-                list_name = name or (
-                    Path(source).name if isinstance(source, (str, Path)) else "list"
-                )
-                list_id = self.store.create_list(list_name, list(job.columns), now=now)
+            list_name = name or (Path(source).name if isinstance(source, (str, Path)) else "list")
+            with self._new_list(list_name, job.columns) as list_id:
                 for batch in job.batches(1000):
                     self.store.add_contacts(list_id, batch)
-                rejections = job.rejections()
                 self.store.add_rejections(
                     list_id,
-                    ((r.row, r.column, r.reason.value, r.detail) for r in rejections),
+                    ((r.row, r.column, r.reason.value, r.detail) for r in job.rejections()),
                 )
-                return ImportedList(
-                    id=list_id,
-                    name=list_name,
-                    summary=job.summary,
-                    rejections_csv=job.rejections_csv(),
-                )
+            return ImportedList(
+                id=list_id,
+                name=list_name,
+                summary=job.summary,
+                rejections_csv=job.rejections_csv(),
+            )
 
     def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
-        """Store contacts given in code as a list; returns its id."""
-        with self._audited("list.import", target=name):
-            list_id = self.store.create_list(name, [], now=self.clock.now())
+        """Store contacts given in code as a list; returns its id.
+
+        Like `import_list`, all or nothing: when ``contacts`` raises, no list is left.
+        """
+        with self._audited("list.import", target=name), self._new_list(name, ()) as list_id:
             self.store.add_contacts(list_id, contacts)
-            return list_id
+        return list_id
+
+    @contextlib.contextmanager
+    def _new_list(self, name: str, columns: Sequence[str]) -> Iterator[str]:
+        """A list written in batches but shown only when complete (all or nothing).
+
+        It is created hidden, under this process's id; it is shown when the block ends,
+        and removed when the block raises (or interrupted). A list hidden by a process
+        that was killed is removed by the next client opened on its machine.
+        """
+        list_id = self.store.create_list(
+            name, list(columns), now=self.clock.now(), importer=new_worker_id()
+        )
+        try:
+            yield list_id
+        except BaseException:
+            self.store.delete_list(list_id)
+            raise
+        self.store.finish_list(list_id)
+
+    def _drop_abandoned_lists(self) -> None:
+        """Remove the hidden leftovers of imports whose process died on this machine."""
+        unfinished = dict(self.store.unfinished_lists())
+        dead = set(dead_local_workers(list(unfinished.values())))
+        for list_id, importer in unfinished.items():
+            if importer in dead:
+                with contextlib.suppress(LookupError):
+                    self.store.delete_list(list_id)
 
     def lists(self) -> list[dict[str, Any]]:
         """Stored lists: id, name, columns, row and rejection counts."""
@@ -830,6 +864,16 @@ class Client:
             campaign_id=self.campaign(campaign).id, states=states, limit=limit
         )
 
+    def clicks(self, campaign: Campaign | str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The clicks on the campaign's short links, oldest first.
+
+        Each is attributed through its per-recipient tracking parameter: ``at``,
+        ``link`` (the link's name in the template), ``code``, ``param``, and the
+        ``message_id``, ``contact_key`` and ``recipient`` of the message it came from
+        (None when the parameter matched none, e.g. a link shared without one).
+        """
+        return self.store.click_log(self.campaign(campaign).id, limit=limit)
+
     def audit_log(self, campaign: Campaign | str | None = None) -> list[dict[str, Any]]:
         """Who did what, when."""
         target = self.campaign(campaign).id if campaign is not None else None
@@ -907,6 +951,10 @@ class AsyncClient:
     ) -> PlanItem:
         """See `Client.trigger`."""
         return await self._call(self.sync.trigger, scenario, contact, values, key=key)
+
+    async def clicks(self, campaign: Campaign | str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """See `Client.clicks`."""
+        return await self._call(self.sync.clicks, campaign, limit=limit)
 
     async def progress(self, campaign: Campaign | str) -> Progress:
         """See `Client.progress`."""

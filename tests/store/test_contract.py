@@ -175,6 +175,26 @@ def test_lists_and_contacts(store: SQLStore) -> None:
     assert store.rejections(list_id) == []
 
 
+def test_list_being_imported_is_hidden_until_finished(store: SQLStore) -> None:
+    """A list written with an importer is not listed, found or read until finish_list."""
+    list_id = store.create_list("members", ["phone"], now=NOW, importer="host:1:abc")
+    store.add_contacts(list_id, [Contact(phone=parse_phone("+886912000001"))])
+    assert store.list_lists() == []
+    with pytest.raises(NotFoundError):
+        store.get_list(list_id)
+    with pytest.raises(NotFoundError):
+        store.get_list("members")
+    assert list(store.iter_contacts(list_id)) == []
+    assert store.unfinished_lists() == [(list_id, "host:1:abc")]
+    store.finish_list(list_id)
+    assert store.unfinished_lists() == []
+    assert [x["id"] for x in store.list_lists()] == [list_id]
+    assert [len(chunk) for chunk in store.iter_contacts(list_id)] == [1]
+    store.delete_list(list_id)
+    with pytest.raises(NotFoundError):
+        store.finish_list(list_id)
+
+
 def test_suppression(store: SQLStore) -> None:
     """Suppressions are scoped; adding twice is harmless; opt-in removes one scope."""
     store.suppress([("sms:SIG", "+1", "STOP", "reply"), ("global", "+2", None, None)], now=NOW)
@@ -198,6 +218,10 @@ def test_links_and_clicks(store: SQLStore) -> None:
     assert store.record_click("Xy12", "aB3dE9", now=NOW) == "https://shop.example.com/"
     assert store.record_click("nope", "x", now=NOW) is None
     assert store.clicks(campaign.id) == (2, 1)
+    log = store.click_log(campaign.id)
+    assert [(c["link"], c["code"], c["param"]) for c in log] == [("shop", "Xy12", "aB3dE9")] * 2
+    assert log[0]["message_id"] is not None
+    assert log[0]["at"] == NOW
 
 
 def test_replies_are_stored_once(store: SQLStore) -> None:

@@ -43,6 +43,7 @@ import attrs
 import httpx
 
 from msgkit.core.delivery import Channel, MessageState
+from msgkit.core.templates import ContentRules
 from msgkit.exceptions import (
     AccountError,
     ProviderError,
@@ -348,6 +349,8 @@ class SimulatorProvider:
             outcomes are simply retried instead of reconciled).
         server: The in-process simulator this adapter talks to when ``base_url`` is
             `IN_PROCESS_URL` (one is made if not given).
+        content: What templates it accepts, to rehearse a platform's rules (say
+            ``msgkit.providers.content.alibaba()``: kinds, review); default everything.
     """
 
     def __init__(
@@ -361,6 +364,7 @@ class SimulatorProvider:
         rate_per_second: float | None = None,
         idempotent: bool = False,
         server: SimulatorServer | None = None,
+        content: ContentRules | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
@@ -375,6 +379,7 @@ class SimulatorProvider:
             idempotent=idempotent,
             status_query=True,
             delivery_receipts=True,
+            content=content if content is not None else ContentRules(),
         )
 
     def __repr__(self) -> str:

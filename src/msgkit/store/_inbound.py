@@ -147,6 +147,29 @@ class InboundTables(SQLBase):
         )[0]
         return int(row[0]), int(row[1])
 
+    def click_log(self, campaign_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The clicks of a campaign, oldest first, each with the message it is attributed
+        to (None when its parameter matched no recipient)."""
+        rows = self._read(
+            "SELECT c.at, l.name, c.code, c.param, c.message_id, m.contact_key, m.recipient "
+            "FROM clicks c JOIN links l ON l.code = c.code "
+            "LEFT JOIN messages m ON m.id = c.message_id "
+            "WHERE c.campaign_id = ? ORDER BY c.at, c.id LIMIT ?",
+            (campaign_id, limit),
+        )
+        return [
+            {
+                "at": dt(r[0]),
+                "link": r[1],
+                "code": r[2],
+                "param": r[3],
+                "message_id": r[4],
+                "contact_key": r[5],
+                "recipient": r[6],
+            }
+            for r in rows
+        ]
+
     def add_reply(
         self,
         *,

@@ -20,16 +20,56 @@ class ListTables(SQLBase):
 
     # --- lists and contacts ----------------------------------------------------
 
-    def create_list(self, name: str, columns: Sequence[str], *, now: datetime) -> str:
-        """A new, empty recipient list; returns its id."""
+    def create_list(
+        self, name: str, columns: Sequence[str], *, now: datetime, importer: str | None = None
+    ) -> str:
+        """A new, empty recipient list; returns its id.
+
+        Args:
+            name: Its name.
+            columns: The columns of the file it comes from.
+            now: The time of creation.
+            importer: Who is writing it (``host:pid:random``): the list stays hidden —
+                not listed, not found, no contacts read from it — until `finish_list`,
+                so a failed or killed import never leaves a partial list to send to.
+        """
         list_id = uuid.uuid4().hex
         with self._tx() as cur:
             self._q(
                 cur,
-                "INSERT INTO lists (id, name, columns, created_at) VALUES (?, ?, ?, ?)",
-                (list_id, name, json.dumps(list(columns), ensure_ascii=False), ms(now)),
+                "INSERT INTO lists (id, name, columns, created_at, importer) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    list_id,
+                    name,
+                    json.dumps(list(columns), ensure_ascii=False),
+                    ms(now),
+                    importer,
+                ),
             )
         return list_id
+
+    def finish_list(self, list_id: str) -> None:
+        """Show a list written with an ``importer``: its import is complete.
+
+        Raises:
+            NotFoundError: When there is no such list (say, removed as abandoned).
+        """
+        with self._tx() as cur:
+            if (
+                self._q(cur, "UPDATE lists SET importer = NULL WHERE id = ?", (list_id,)).rowcount
+                == 0
+            ):
+                raise NotFoundError("list", list_id)
+
+    def unfinished_lists(self) -> list[tuple[str, str]]:
+        """Lists still being imported (or abandoned by a crash): ``(list id, importer)``."""
+        return [
+            (r[0], r[1])
+            for r in self._read(
+                "SELECT id, importer FROM lists WHERE importer IS NOT NULL ORDER BY created_at"
+            )
+        ]
 
     def add_contacts(self, list_id: str, contacts: Iterable[Contact]) -> InsertResult:
         """Append contacts to a list, one transaction per batch; a key already there is kept."""
@@ -89,14 +129,14 @@ class ListTables(SQLBase):
         return count
 
     def get_list(self, list_id: str) -> dict[str, Any]:
-        """Name, columns, row and rejection counts of a list.
+        """Name, columns, row and rejection counts of a (complete) list.
 
         Raises:
             NotFoundError: When there is none.
         """
         rows = self._read(
             "SELECT id, name, columns, row_count, rejected_count, created_at FROM lists "
-            "WHERE id = ? OR name = ?",
+            "WHERE (id = ? OR name = ?) AND importer IS NULL",
             (list_id, list_id),
         )
         if len(rows) != 1:
@@ -113,11 +153,14 @@ class ListTables(SQLBase):
 
     def list_lists(self) -> list[dict[str, Any]]:
         """Every recipient list, oldest first."""
-        ids = self._read("SELECT id FROM lists ORDER BY created_at, id")
+        ids = self._read("SELECT id FROM lists WHERE importer IS NULL ORDER BY created_at, id")
         return [self.get_list(r[0]) for r in ids]
 
     def iter_contacts(self, list_id: str, *, chunk: int = 1000) -> Iterator[list[Contact]]:
-        """The contacts of a list in import order, a chunk at a time (keyset paging)."""
+        """The contacts of a complete list in import order, a chunk at a time (keyset
+        paging); none of a list still being imported."""
+        if self._read("SELECT 1 FROM lists WHERE id = ? AND importer IS NOT NULL", (list_id,)):
+            return
         last = 0
         while True:
             rows = self._read(
@@ -151,7 +194,7 @@ class ListTables(SQLBase):
         ]
 
     def delete_list(self, list_id: str) -> None:
-        """Remove a list with its contacts and rejections.
+        """Remove a list with its contacts and rejections (one being imported too).
 
         Raises:
             NotFoundError: When there is none.

@@ -173,6 +173,11 @@ MIGRATIONS: list[list[str]] = [
             updated_at BIGINT NOT NULL
         )""",
     ],
+    # 2: a list is written hidden, and shown only once its import is complete.
+    [
+        # The import writing the list (``host:pid:random``); NULL once it is complete.
+        "ALTER TABLE lists ADD COLUMN importer TEXT",
+    ],
 ]
 
 #: The schema version this msgkit writes.
