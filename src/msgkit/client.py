@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -44,6 +45,7 @@ from msgkit.core.contacts import Contact, PhoneCipher
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.planning import PlanItem, PlanSummary
 from msgkit.core.policy import SendPolicy
+from msgkit.core.pricing import Prices
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template
 from msgkit.engine.clock import Clock, SystemClock
@@ -56,7 +58,7 @@ from msgkit.inbound.events import Reply
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
 from msgkit.providers.base import Provider
-from msgkit.providers.registry import load_providers
+from msgkit.providers.registry import load_prices, load_providers
 from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import SQLStore, open_store
 from msgkit.store.base import MessageRow, Progress
@@ -168,6 +170,10 @@ class Client:
         transport: How HTTP requests are performed (default: a pooled httpx client;
             in-process simulators are reached without network).
         env: Where secrets are read from (default: the process environment).
+        prices: Prices by provider name, for the cost of `estimate` and `start`: a
+            `msgkit.Prices`, a number (the price everywhere), or a table as in
+            ``msgkit.toml`` (``{"price": 0.045, "prices": {"TW": 0.04}, "currency":
+            "USD"}``). They add to (and override) the prices of provider settings.
     """
 
     def __init__(
@@ -183,6 +189,7 @@ class Client:
         settings: DispatcherSettings | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        prices: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None = None,
     ) -> None:
         cfg: Mapping[str, Any] = {}
         if isinstance(config, (str, Path)):
@@ -206,8 +213,9 @@ class Client:
         self.settings = settings or self._settings(cfg)
         self._transport = transport
         self._inbound_seen: dict[str, int] = {}
+        self.prices = self._prices(providers, cfg, prices)
         self.runner = CampaignRunner(
-            self.store, self.providers, default_provider=self.default_provider
+            self.store, self.providers, default_provider=self.default_provider, prices=self.prices
         )
 
     # --- setup ------------------------------------------------------------------------
@@ -239,6 +247,27 @@ class Client:
                     )
                 built[name] = provider
         return {name: built[name] for name in given}
+
+    def _prices(
+        self,
+        given: Mapping[str, Provider | Mapping[str, Any]] | None,
+        cfg: Mapping[str, Any],
+        explicit: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None,
+    ) -> dict[str, Prices]:
+        if given is None:
+            table: Mapping[str, Any] = cfg.get("providers") or {}
+        else:
+            table = {n: p for n, p in given.items() if isinstance(p, Mapping)}
+        prices = load_prices(table)
+        for name, value in (explicit or {}).items():
+            if name not in self.providers:
+                raise ConfigError(
+                    f"no provider named {name!r} is configured",
+                    key=f"prices.{name}",
+                    hint="configured: " + ", ".join(sorted(self.providers)),
+                )
+            prices[name] = Prices.parse(value, key=f"prices.{name}")
+        return prices
 
     def _settings(self, cfg: Mapping[str, Any]) -> DispatcherSettings:
         engine = dict(cfg.get("engine") or {})
@@ -380,7 +409,9 @@ class Client:
                 list_name = name or (
                     Path(source).name if isinstance(source, (str, Path)) else "list"
                 )
-                list_id = self.store.create_list(list_name, list(job.columns), now=now)
+                list_id = self.store.create_list(
+                    list_name, list(job.columns), now=now, variables=job.variables
+                )
                 for batch in job.batches(1000):
                     self.store.add_contacts(list_id, batch)
                 rejections = job.rejections()
@@ -396,14 +427,27 @@ class Client:
                 )
 
     def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
-        """Store contacts given in code as a list; returns its id."""
+        """Store contacts given in code as a list; returns its id.
+
+        The list provides, as template variables, every attribute name some contact
+        carries: a campaign whose template needs another is refused.
+        """
         with self._audited("list.import", target=name):
             list_id = self.store.create_list(name, [], now=self.clock.now())
-            self.store.add_contacts(list_id, contacts)
+            names: set[str] = set()
+
+            def noted() -> Iterator[Contact]:
+                for contact in contacts:
+                    names.update(contact.attributes)
+                    yield contact
+
+            self.store.add_contacts(list_id, noted())
+            self.store.set_list_variables(list_id, names)
             return list_id
 
     def lists(self) -> list[dict[str, Any]]:
-        """Stored lists: id, name, columns, row and rejection counts."""
+        """Stored lists: id, name, columns, variables (the attribute names its contacts
+        carry, which templates may use), row and rejection counts."""
         return self.store.list_lists()
 
     def delete_list(self, list_id: str) -> None:
@@ -440,6 +484,12 @@ class Client:
         """Create a campaign (a draft). See `Campaign` for the fields.
 
         ``audience`` is an `Audience`, or one or more stored list ids.
+
+        Raises:
+            ConfigError: The provider is not configured, or sends another channel.
+            MissingVariableError: The template (or the fallback's) uses a variable that
+                no column of the audience's lists provides; the error lists the columns
+                and suggests the closest.
         """
         if isinstance(template, str):
             template = Template(body=template)
@@ -459,7 +509,7 @@ class Client:
             fallback=fallback,
             on_unknown=on_unknown,  # type: ignore[arg-type]
         )
-        self.runner.routes(campaign)  # a provider that is missing fails now
+        self.runner.check(campaign)  # a missing provider or variable fails now
         with self._audited("campaign.create", campaign):
             return self.store.save_campaign(campaign, now=self.clock.now())
 
@@ -479,17 +529,32 @@ class Client:
                 (),
             )
         with self._audited("campaign.edit", current):
-            return self.store.save_campaign(current.edit(**changes), now=self.clock.now())
+            edited = current.edit(**changes)
+            self.runner.check(edited)
+            return self.store.save_campaign(edited, now=self.clock.now())
 
     def estimate(self, campaign: Campaign | str) -> PlanSummary:
-        """How many would receive it, who is skipped and why, what it would cost."""
+        """What `start` would plan now, writing nothing: how many would receive it, who
+        is skipped and why (``skipped`` by reason), segments, send times, and the cost
+        from the configured prices (``cost``; None with ``unpriced`` naming the countries
+        that have no price). The fallback step is counted in ``fallback``.
+
+        It runs the very planning of `start` (same routes, suppression list, send
+        history, control group, segment and fallback), so ``start(c).summary`` equals
+        ``estimate(c)`` for the same data and time.
+
+        Raises:
+            The errors `start` raises: a missing provider, a template the channel
+            refuses, a variable no column provides (`MissingVariableError`).
+        """
         return self.runner.estimate(self.campaign(campaign), now=self.clock.now())
 
     def start(self, campaign: Campaign | str) -> InitResult:
         """Start (or resume) a campaign now: plan its audience into the outbox.
 
         Returns:
-            What was planned: recipients, skips by reason, segments, cost.
+            What was planned: ``summary`` (recipients, skips by reason, segments, cost:
+            what `estimate` said), rows written, fallbacks.
         """
         current = self.campaign(campaign)
         with self._audited("campaign.start", current):

@@ -57,7 +57,8 @@ def test_crash_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> 
     store.close()
     rng = random.Random(11)
     kills = 0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The worker imports this tree's msgkit (src/), not whichever one is installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     with serve(server) as url:
         command = [sys.executable, "-m", "tests.engine.crash_worker", str(db), url]
         target = 0

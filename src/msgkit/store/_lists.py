@@ -20,16 +20,51 @@ class ListTables(SQLBase):
 
     # --- lists and contacts ----------------------------------------------------
 
-    def create_list(self, name: str, columns: Sequence[str], *, now: datetime) -> str:
-        """A new, empty recipient list; returns its id."""
+    def create_list(
+        self,
+        name: str,
+        columns: Sequence[str],
+        *,
+        now: datetime,
+        variables: Iterable[str] | None = None,
+    ) -> str:
+        """A new, empty recipient list; returns its id.
+
+        Args:
+            name: Its name.
+            columns: The columns of its file, as they were.
+            now: The time of creation.
+            variables: The attribute names its contacts carry (the template variables
+                it provides), or None when not known (see `set_list_variables`).
+        """
         list_id = uuid.uuid4().hex
         with self._tx() as cur:
             self._q(
                 cur,
-                "INSERT INTO lists (id, name, columns, created_at) VALUES (?, ?, ?, ?)",
-                (list_id, name, json.dumps(list(columns), ensure_ascii=False), ms(now)),
+                "INSERT INTO lists (id, name, columns, created_at, variables) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    list_id,
+                    name,
+                    json.dumps(list(columns), ensure_ascii=False),
+                    ms(now),
+                    _names(variables),
+                ),
             )
         return list_id
+
+    def set_list_variables(self, list_id: str, variables: Iterable[str] | None) -> None:
+        """Declare the attribute names a list's contacts carry (None: not known).
+
+        Raises:
+            NotFoundError: When there is no such list.
+        """
+        with self._tx() as cur:
+            done = self._q(
+                cur, "UPDATE lists SET variables = ? WHERE id = ?", (_names(variables), list_id)
+            )
+            if done.rowcount == 0:
+                raise NotFoundError("list", list_id)
 
     def add_contacts(self, list_id: str, contacts: Iterable[Contact]) -> InsertResult:
         """Append contacts to a list, one transaction per batch; a key already there is kept."""
@@ -89,14 +124,18 @@ class ListTables(SQLBase):
         return count
 
     def get_list(self, list_id: str) -> dict[str, Any]:
-        """Name, columns, row and rejection counts of a list.
+        """Name, columns, variables, row and rejection counts of a list.
+
+        ``variables`` are the attribute names its contacts carry (the template variables
+        it provides: mapped columns under their variable names, the others under their
+        own), or None when the list does not declare them.
 
         Raises:
             NotFoundError: When there is none.
         """
         rows = self._read(
-            "SELECT id, name, columns, row_count, rejected_count, created_at FROM lists "
-            "WHERE id = ? OR name = ?",
+            "SELECT id, name, columns, row_count, rejected_count, created_at, variables "
+            "FROM lists WHERE id = ? OR name = ?",
             (list_id, list_id),
         )
         if len(rows) != 1:
@@ -109,6 +148,7 @@ class ListTables(SQLBase):
             "rows": r[3],
             "rejected": r[4],
             "created_at": dt(r[5]),
+            "variables": None if r[6] is None else json.loads(r[6]),
         }
 
     def list_lists(self) -> list[dict[str, Any]]:
@@ -161,6 +201,12 @@ class ListTables(SQLBase):
                 self._q(cur, f"DELETE FROM {table} WHERE list_id = ?", (list_id,))
             if self._q(cur, "DELETE FROM lists WHERE id = ?", (list_id,)).rowcount == 0:
                 raise NotFoundError("list", list_id)
+
+
+def _names(variables: Iterable[str] | None) -> str | None:
+    if variables is None:
+        return None
+    return json.dumps(sorted(set(variables)), ensure_ascii=False)
 
 
 def _phone_info(phone: Phone | None) -> str | None:

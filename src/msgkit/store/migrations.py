@@ -173,6 +173,8 @@ MIGRATIONS: list[list[str]] = [
             updated_at BIGINT NOT NULL
         )""",
     ],
+    # 2: the template variables a list's contacts carry (JSON list; NULL: not declared).
+    ["ALTER TABLE lists ADD COLUMN variables TEXT"],
 ]
 
 #: The schema version this msgkit writes.
