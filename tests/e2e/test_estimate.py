@@ -27,7 +27,7 @@ def members(client: msgkit.Client, write_csv: WriteCsv, count: int = 10) -> str:
 def opt_out(client: msgkit.Client, sim: Simulator, list_id: str, suffixes: list[str]) -> None:
     """Run a first campaign in which the numbers ending in ``suffixes`` opt out at the
     provider (it refuses them as opted out), so they join the suppression list."""
-    sim.rules = {suffix: "opted_out" for suffix in suffixes}
+    sim.rules = dict.fromkeys(suffixes, "opted_out")
     first = client.create_campaign("Welcome", "Welcome ${name}", audience=list_id)
     client.start(first)
     client.run(progress=False)

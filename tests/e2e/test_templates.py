@@ -145,11 +145,11 @@ def test_a_list_made_in_code_provides_its_contacts_attributes(
 @pytest.mark.parametrize(
     "body",
     [
-        "Spring sale: " + "all shoes 20% off this week only, " * 5,  # GSM-7, 3 parts
+        "Spring sale: " + "all shoes 20% off this week only, " * 5,  # GSM-7, 2 parts
         "春季特賣：全館鞋款八折，" * 7,  # UCS-2, 2 parts
         "Short and sweet",  # 1 part
     ],
-    ids=["gsm-3-parts", "ucs2-2-parts", "one-part"],
+    ids=["gsm-2-parts", "ucs2-2-parts", "one-part"],
 )
 def test_estimate_prices_sms_per_part(make_client: MakeClient, body: str) -> None:
     """The estimate's SMS cost is the text's parts (as msgkit.sms.measure counts them)

@@ -60,7 +60,8 @@ class InitResult:
     """What planning a campaign wrote.
 
     Attributes:
-        summary: Recipients, skips by reason, segments, cost, send times (step 0).
+        summary: Recipients, skips by reason, segments, cost, send times (the first
+            step; the fallback step in ``summary.fallback``): what `estimate` said.
         written: Rows written (both steps).
         already: Rows that were in the outbox already (a resumed or repeated start).
         fallbacks: Fallback messages planned (they wait for their parent).
