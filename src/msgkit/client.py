@@ -544,8 +544,10 @@ class Client:
         ``estimate(c)`` for the same data and time.
 
         Raises:
-            The errors `start` raises: a missing provider, a template the channel
-            refuses, a variable no column provides (`MissingVariableError`).
+            ConfigError: The provider of a step is missing or serves another channel.
+            MissingVariableError: A template variable no column of the audience provides
+                (naming it, the columns there are and the closest one).
+            NotAllowedError: The channel does not allow the template.
         """
         return self.runner.estimate(self.campaign(campaign), now=self.clock.now())
 

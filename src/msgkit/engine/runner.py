@@ -289,7 +289,9 @@ class CampaignRunner:
         reason, segments, cost (the fallback step in ``summary.fallback``).
 
         Raises:
-            The errors `initialize` raises for the same campaign.
+            ConfigError: The provider of a step is missing or serves another channel.
+            MissingVariableError: A template variable no column of the audience provides.
+            NotAllowedError: The route does not allow the template.
         """
         _, summary, pairs = self.pipeline(campaign, now=now)
         for _ in pairs:
