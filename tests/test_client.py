@@ -383,3 +383,37 @@ def test_opening_removes_lists_abandoned_by_a_dead_importer(tmp_path: Path) -> N
     first.close()
     with msgkit.Client(store=path) as again:
         assert again.store.unfinished_lists() == [(live, "another-host:1:live")]
+
+
+def test_estimate_and_start_refuse_a_variable_no_column_provides(
+    client: msgkit.Client, members: str
+) -> None:
+    """A stored campaign whose template misspells a column (saved past create) is refused
+    by estimate and by start, which plan nothing and stop it with the reason."""
+    good = client.create_campaign("Typo", "Hi ${name}", audience=members)
+    now = client.clock.now()
+    client.store.save_campaign(attrs.evolve(good, template=Template(body="Hi ${nmae}")), now=now)
+    with pytest.raises(msgkit.MissingVariableError, match=r"did you mean \$\{name\}"):
+        client.estimate(good)
+    with pytest.raises(msgkit.MissingVariableError, match=r"\$\{nmae\}"):
+        client.start(good)
+    assert client.progress(good).total == 0
+    assert client.campaign(good).status is CampaignStatus.STOPPED
+    with pytest.raises(msgkit.MissingVariableError):
+        client.edit(good, template=Template(body="Hi ${Nmae}"))
+
+
+def test_lists_show_the_variables_they_provide(client: msgkit.Client, members: str) -> None:
+    """An imported list provides its mapped variables and its other columns."""
+    (info,) = client.lists()
+    assert info["columns"] == ["Mobile", "Name", "City"]
+    assert info["variables"] == ["City", "name"]
+
+
+def test_prices_must_name_a_configured_provider(clock: FakeClock) -> None:
+    """Client(prices=...) for a provider that is not configured is a ConfigError."""
+    with pytest.raises(ConfigError, match="no provider named 'sms'") as caught:
+        msgkit.Client(store=MemoryStore(), clock=clock, prices={"sms": 0.04})
+    assert caught.value.key == "prices.sms"
+    priced = msgkit.Client(store=MemoryStore(), clock=clock, prices={"simulator": "0.01"})
+    assert str(priced.prices["simulator"].default) == "0.01"

@@ -79,6 +79,7 @@ MODULES = [
     "msgkit.core.optout",
     "msgkit.core.links",
     "msgkit.core.policy",
+    "msgkit.core.pricing",
     "msgkit.core.planning",
     "msgkit.providers.alibaba",
     "msgkit.providers.twilio",

@@ -12,6 +12,7 @@ from msgkit.core.fatigue import FrequencyCap
 from msgkit.core.links import ShortLinks
 from msgkit.core.optout import OptOutScope
 from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.pricing import Prices
 from msgkit.core.rfm import RFM, RFMSegment
 from msgkit.core.segments import Audience, ControlGroup, Part, Rule, Split, StaticSegment
 from msgkit.core.templates import Template, TemplateKind
@@ -71,6 +72,7 @@ __all__ = [
     "Part",
     "PermissionDeniedError",
     "Phone",
+    "Prices",
     "ProviderError",
     "RFMSegment",
     "RateLimitedError",

@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -44,6 +45,7 @@ from msgkit.core.contacts import Contact, PhoneCipher
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.planning import PlanItem, PlanSummary
 from msgkit.core.policy import SendPolicy
+from msgkit.core.pricing import Prices
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template
 from msgkit.engine.clock import Clock, SystemClock
@@ -63,7 +65,7 @@ from msgkit.inbound.events import Reply
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
 from msgkit.providers.base import Provider
-from msgkit.providers.registry import load_providers
+from msgkit.providers.registry import load_prices, load_providers
 from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import SQLStore, open_store
 from msgkit.store.base import MessageRow, Progress
@@ -175,6 +177,10 @@ class Client:
         transport: How HTTP requests are performed (default: a pooled httpx client;
             in-process simulators are reached without network).
         env: Where secrets are read from (default: the process environment).
+        prices: Prices by provider name, for the cost of `estimate` and `start`: a
+            `msgkit.Prices`, a number (the price everywhere), or a table as in
+            ``msgkit.toml`` (``{"price": 0.045, "prices": {"TW": 0.04}, "currency":
+            "USD"}``). They add to (and override) the prices of provider settings.
     """
 
     def __init__(
@@ -190,6 +196,7 @@ class Client:
         settings: DispatcherSettings | None = None,
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        prices: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None = None,
     ) -> None:
         cfg: Mapping[str, Any] = {}
         if isinstance(config, (str, Path)):
@@ -213,8 +220,9 @@ class Client:
         self.settings = settings or self._settings(cfg)
         self._transport = transport
         self._inbound_seen: dict[str, int] = {}
+        self.prices = self._prices(providers, cfg, prices)
         self.runner = CampaignRunner(
-            self.store, self.providers, default_provider=self.default_provider
+            self.store, self.providers, default_provider=self.default_provider, prices=self.prices
         )
         self._drop_abandoned_lists()
 
@@ -247,6 +255,27 @@ class Client:
                     )
                 built[name] = provider
         return {name: built[name] for name in given}
+
+    def _prices(
+        self,
+        given: Mapping[str, Provider | Mapping[str, Any]] | None,
+        cfg: Mapping[str, Any],
+        explicit: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None,
+    ) -> dict[str, Prices]:
+        if given is None:
+            table: Mapping[str, Any] = cfg.get("providers") or {}
+        else:
+            table = {n: p for n, p in given.items() if isinstance(p, Mapping)}
+        prices = load_prices(table)
+        for name, value in (explicit or {}).items():
+            if name not in self.providers:
+                raise ConfigError(
+                    f"no provider named {name!r} is configured",
+                    key=f"prices.{name}",
+                    hint="configured: " + ", ".join(sorted(self.providers)),
+                )
+            prices[name] = Prices.parse(value, key=f"prices.{name}")
+        return prices
 
     def _settings(self, cfg: Mapping[str, Any]) -> DispatcherSettings:
         engine = dict(cfg.get("engine") or {})
@@ -389,7 +418,7 @@ class Client:
             import_contacts(source, mapping, region=region, cipher=cipher, **options) as job,
         ):
             list_name = name or (Path(source).name if isinstance(source, (str, Path)) else "list")
-            with self._new_list(list_name, job.columns) as list_id:
+            with self._new_list(list_name, job.columns, variables=job.variables) as list_id:
                 for batch in job.batches(1000):
                     self.store.add_contacts(list_id, batch)
                 self.store.add_rejections(
@@ -407,13 +436,25 @@ class Client:
         """Store contacts given in code as a list; returns its id.
 
         Like `import_list`, all or nothing: when ``contacts`` raises, no list is left.
+        The list provides, as template variables, every attribute name some contact
+        carries: a campaign whose template needs another is refused.
         """
+        names: set[str] = set()
+
+        def noted() -> Iterator[Contact]:
+            for contact in contacts:
+                names.update(contact.attributes)
+                yield contact
+
         with self._audited("list.import", target=name), self._new_list(name, ()) as list_id:
-            self.store.add_contacts(list_id, contacts)
+            self.store.add_contacts(list_id, noted())
+            self.store.set_list_variables(list_id, names)
         return list_id
 
     @contextlib.contextmanager
-    def _new_list(self, name: str, columns: Sequence[str]) -> Iterator[str]:
+    def _new_list(
+        self, name: str, columns: Sequence[str], *, variables: Iterable[str] | None = None
+    ) -> Iterator[str]:
         """A list written in batches but shown only when complete (all or nothing).
 
         It is created hidden, under this process's id; it is shown when the block ends,
@@ -421,7 +462,11 @@ class Client:
         that was killed is removed by the next client opened on its machine.
         """
         list_id = self.store.create_list(
-            name, list(columns), now=self.clock.now(), importer=new_worker_id()
+            name,
+            list(columns),
+            now=self.clock.now(),
+            importer=new_worker_id(),
+            variables=variables,
         )
         try:
             yield list_id
@@ -440,7 +485,8 @@ class Client:
                     self.store.delete_list(list_id)
 
     def lists(self) -> list[dict[str, Any]]:
-        """Stored lists: id, name, columns, row and rejection counts."""
+        """Stored lists: id, name, columns, variables (the attribute names its contacts
+        carry, which templates may use), row and rejection counts."""
         return self.store.list_lists()
 
     def delete_list(self, list_id: str) -> None:
@@ -479,6 +525,12 @@ class Client:
         ``audience`` is an `Audience`, or one or more stored list ids. With ``send_at``
         the campaign is created scheduled: a worker (`run`) starts it at that time, as
         if `schedule` had been called.
+
+        Raises:
+            ConfigError: The provider is not configured, or sends another channel.
+            MissingVariableError: The template (or the fallback's) uses a variable that
+                no column of the audience's lists provides; the error lists the columns
+                and suggests the closest.
         """
         if isinstance(template, str):
             template = Template(body=template)
@@ -501,7 +553,7 @@ class Client:
         if send_at is not None:
             campaign = campaign.apply(CampaignEvent.SCHEDULE)
         with self._audited("campaign.create", campaign):
-            self.runner.routes(campaign)  # a provider that is missing fails now
+            self.runner.check(campaign)  # a missing provider or variable fails now
             return self.store.save_campaign(campaign, now=self.clock.now())
 
     def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
@@ -513,17 +565,34 @@ class Client:
         """
         current = self.campaign(campaign)
         with self._audited("campaign.edit", current):
-            return self.store.save_campaign(current.edit(**changes), now=self.clock.now())
+            edited = current.edit(**changes)
+            self.runner.check(edited)
+            return self.store.save_campaign(edited, now=self.clock.now())
 
     def estimate(self, campaign: Campaign | str) -> PlanSummary:
-        """How many would receive it, who is skipped and why, what it would cost."""
+        """What `start` would plan now, writing nothing: how many would receive it, who
+        is skipped and why (``skipped`` by reason), segments, send times, and the cost
+        from the configured prices (``cost``; None with ``unpriced`` naming the countries
+        that have no price). The fallback step is counted in ``fallback``.
+
+        It runs the very planning of `start` (same routes, suppression list, send
+        history, control group, segment and fallback), so ``start(c).summary`` equals
+        ``estimate(c)`` for the same data and time.
+
+        Raises:
+            ConfigError: The provider of a step is missing or serves another channel.
+            MissingVariableError: A template variable no column of the audience provides
+                (naming it, the columns there are and the closest one).
+            NotAllowedError: The channel does not allow the template.
+        """
         return self.runner.estimate(self.campaign(campaign), now=self.clock.now())
 
     def start(self, campaign: Campaign | str) -> InitResult:
         """Start (or resume) a campaign now: plan its audience into the outbox.
 
         Returns:
-            What was planned: recipients, skips by reason, segments, cost.
+            What was planned: ``summary`` (recipients, skips by reason, segments, cost:
+            what `estimate` said), rows written, fallbacks.
         """
         current = self.campaign(campaign)
         with self._audited("campaign.start", current):

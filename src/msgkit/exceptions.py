@@ -99,19 +99,34 @@ class TemplateSyntaxError(TemplateError):
 
 
 class MissingVariableError(TemplateError):
-    """Rendering needs a value that was not given.
+    """Rendering needs a value that was not given, or a template uses a variable that
+    no column of its audience provides.
 
     Attributes:
         names: The variables without a value, in the order the template uses them.
+        available: The variables the audience provides, when the error is about an
+            audience (its columns); None for a single rendering.
     """
 
-    def __init__(self, names: tuple[str, ...], *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        *,
+        hint: str | None = None,
+        available: tuple[str, ...] | None = None,
+        what: str = "the template",
+    ) -> None:
         listed = ", ".join(f"${{{n}}}" for n in names)
+        if available is None:
+            message = f"no value for {listed}"
+        else:
+            message = f"{what} uses {listed}, which no column of the audience provides"
         super().__init__(
-            f"no value for {listed}",
+            message,
             hint=hint or "give a value for each variable, or map a column to it",
         )
         self.names = names
+        self.available = available
 
 
 class UnknownVariableError(TemplateError):

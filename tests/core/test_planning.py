@@ -44,6 +44,7 @@ from msgkit.core.planning import (
     summarize,
 )
 from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.pricing import Prices
 from msgkit.core.templates import ContentRules, KindRules
 from msgkit.core.windows import CHINA_PROMOTIONAL, CHINA_ZONE, ContactSchedule, recipient_zone
 
@@ -547,6 +548,81 @@ def test_summary_counts_while_streaming() -> None:
     )
     assert summary.send_time(None) is None
     assert PlanSummary().cost is None
+
+
+def test_summary_prices_each_message_by_country_and_channel() -> None:
+    """With prices, each SMS costs its parts times its country's price; a country with
+    no price makes the cost unknown and is named in unpriced."""
+    c = campaign("${name}")
+    audience = [person(TAIPEI, "x" * 200), person(BOGOTA), person(NEW_YORK)]
+    prices = Prices(default="0.05", countries={"TW": "0.04"}, currency="USD")
+    summary = summarize_with(PlanSummary(prices=prices), plan(c, audience, now=NOW))
+    assert summary.segments == 4
+    assert (summary.cost, summary.currency, summary.unpriced) == (Decimal("0.18"), "USD", {})
+    assert "cost 0.18 USD" in str(summary)
+    partial = summarize_with(
+        PlanSummary(prices=Prices(countries={"TW": "0.04"})), plan(c, audience, now=NOW)
+    )
+    assert partial.cost is None
+    assert partial.priced_cost == Decimal("0.08")
+    assert partial.unpriced == {"CO": 1, "US": 1}
+    assert "no price for CO, US" in str(partial)
+    assert "no prices configured" in str(summarize(plan(c, audience, now=NOW)))
+
+
+def test_planned_messages_carry_their_region() -> None:
+    """A planned message knows its recipient's phone region (for prices)."""
+    message = planned(items(campaign(), [person(BOGOTA)])[0])
+    assert message.region == "CO"
+
+
+@given(
+    main=st.lists(st.integers(min_value=1, max_value=4), max_size=8),
+    fallback=st.lists(st.integers(min_value=1, max_value=4), max_size=8),
+    price=st.decimals(min_value=0, max_value=1, places=3),
+)
+def test_a_fallback_summary_counts_later_steps_apart(
+    main: list[int], fallback: list[int], price: Decimal
+) -> None:
+    """Items of step 1 go to the fallback summary; step 0 stays in the main one."""
+    summary = PlanSummary(prices=Prices(default=price), fallback=PlanSummary(prices=Prices()))
+    for step, parts in [(0, p) for p in main] + [(1, p) for p in fallback]:
+        summary.add(_message(step, parts))
+    assert (summary.planned, summary.segments) == (len(main), sum(main))
+    assert summary.cost == price * sum(main)
+    assert summary.fallback is not None
+    assert (summary.fallback.planned, summary.fallback.segments) == (len(fallback), sum(fallback))
+    assert summary.fallback.cost is None if fallback else summary.fallback.cost == 0
+    assert summary.fallback.unpriced == ({"TW": len(fallback)} if fallback else {})
+
+
+def _message(step: int, segments: int) -> PlannedMessage:
+    return PlannedMessage(
+        id="x",
+        key=f"k:{step}",
+        campaign_id="c",
+        contact_key=TAIPEI,
+        step=step,
+        channel=Channel.SMS,
+        provider=None,
+        to=TAIPEI,
+        text="t",
+        kind=TemplateKind.NOTIFICATION,
+        template_code=None,
+        params={},
+        sender=None,
+        encoding="GSM-7",
+        segments=segments,
+        not_before=NOW,
+        expires_at=None,
+        region="TW",
+    )
+
+
+def summarize_with(summary: PlanSummary, items: Iterator[PlanItem]) -> PlanSummary:
+    for item in items:
+        summary.add(item)
+    return summary
 
 
 def test_reprs_mask_numbers() -> None:

@@ -21,6 +21,8 @@ from msgkit.core.templates import (
     Link,
     ReviewStatus,
     TemplateKind,
+    check_variables,
+    closest_variable,
     unknown_variables,
 )
 
@@ -238,3 +240,43 @@ def test_unknown_variables_against_available_columns() -> None:
     """unknown_variables names the required variables no column provides."""
     t = Template(body="${name} ${date} ${city:-Taipei}")
     assert unknown_variables(t, ["name"]) == ("date",)
+
+
+names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
+
+
+@given(
+    used=st.lists(st.tuples(names, st.booleans()), min_size=1, max_size=5),
+    available=st.sets(names, max_size=6),
+)
+def test_check_variables_refuses_exactly_what_no_column_provides(
+    used: list[tuple[str, bool]], available: set[str]
+) -> None:
+    """check_variables raises iff a variable without default is not available, naming
+    those, listing the columns, and suggesting only names that are available."""
+    body = " ".join(f"${{{n}:-x}}" if default else f"${{{n}}}" for n, default in used)
+    template = Template(body=body)
+    missing = unknown_variables(template, available)
+    if not missing:
+        check_variables(template, available)
+        return
+    with pytest.raises(MissingVariableError) as caught:
+        check_variables(template, available)
+    assert caught.value.names == missing
+    assert caught.value.available == tuple(sorted(available))
+    assert all(f"${{{n}}}" in str(caught.value) for n in missing)
+    for name in missing:
+        guess = closest_variable(name, available)
+        assert guess is None or guess in available
+
+
+def test_check_variables_suggests_the_closest_column() -> None:
+    """A misspelled variable gets a 'did you mean' with the column it most likely means."""
+    with pytest.raises(MissingVariableError) as caught:
+        check_variables(Template(body="Hi ${nmae}"), ["name", "City"], what="the fallback template")
+    message = str(caught.value)
+    assert message.startswith("the fallback template uses ${nmae}, which no column")
+    assert "the columns are: City, name; did you mean ${name}?" in message
+    assert closest_variable("city", ["City"]) == "City"
+    assert closest_variable("zzz", ["name"]) is None
+    check_variables(Template(body="Hi ${nmae:-there}"), ["name"])  # a default needs nothing

@@ -56,6 +56,14 @@ def test_accepted_contacts_carry_mapped_and_kept_columns() -> None:
     }
 
 
+def test_variables_are_the_attribute_names_contacts_carry() -> None:
+    """variables names what templates may use: mapped columns as their variables, the
+    other columns as they are, not the phone or key columns."""
+    run, contacts = _run()
+    assert run.variables == ("Name", "registration_date", "Points")
+    assert all(set(c.attributes) <= set(run.variables) for c in contacts)
+
+
 def test_each_rejection_has_row_column_and_reason() -> None:
     """Bad rows are reported with their file row, column and reason; the import goes on."""
     run, _ = _run()

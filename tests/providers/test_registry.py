@@ -18,7 +18,7 @@ from msgkit.providers.chatwoot import ChatwootWebChat
 from msgkit.providers.config import ProviderSettings, validate_settings
 from msgkit.providers.http_sms import HttpSms
 from msgkit.providers.line import LineNotifications
-from msgkit.providers.registry import REGISTRY, Registry, load_providers
+from msgkit.providers.registry import REGISTRY, Registry, load_prices, load_providers
 from msgkit.providers.twilio import TwilioSms
 from tests.providers.support import SECRET, line, line_message
 
@@ -73,6 +73,23 @@ def test_msgkit_toml_builds_every_provider() -> None:
     }
     assert all(SECRET not in repr(p) for p in providers.values())
     assert all(p.name == name for name, p in providers.items())
+
+
+def test_prices_sit_with_their_provider_but_are_not_its_settings() -> None:
+    """price, currency and prices of a provider table are read by load_prices and never
+    reach the adapter (which would refuse them as unknown settings)."""
+    table = {
+        "sms": {"type": "simulator", "price": 0.045, "currency": "USD", "prices": {"TW": 0.04}},
+        "free": {"type": "simulator"},
+    }
+    assert set(load_providers(table)) == {"sms", "free"}
+    prices = load_prices(table)
+    assert list(prices) == ["sms"]
+    assert str(prices["sms"].price("TW")) == "0.04"
+    assert str(prices["sms"].price("JP")) == "0.045"
+    with pytest.raises(ConfigError) as caught:
+        load_prices({"sms": {"type": "simulator", "prices": {"TW": -1}}})
+    assert caught.value.key == "providers.sms.prices.TW"
 
 
 def test_base_url_is_overridable() -> None:

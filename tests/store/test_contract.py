@@ -195,6 +195,18 @@ def test_list_being_imported_is_hidden_until_finished(store: SQLStore) -> None:
         store.finish_list(list_id)
 
 
+def test_lists_declare_their_variables(store: SQLStore) -> None:
+    """A list keeps the variables its contacts carry (sorted, once each), or None."""
+    undeclared = store.create_list("old", ["phone"], now=NOW)
+    assert store.get_list(undeclared)["variables"] is None
+    declared = store.create_list("new", ["Mobile", "Name"], now=NOW, variables=["name", "City"])
+    assert store.get_list(declared)["variables"] == ["City", "name"]
+    store.set_list_variables(undeclared, ["tier", "name", "tier"])
+    assert store.get_list(undeclared)["variables"] == ["name", "tier"]
+    with pytest.raises(NotFoundError):
+        store.set_list_variables("missing", [])
+
+
 def test_suppression(store: SQLStore) -> None:
     """Suppressions are scoped; adding twice is harmless; opt-in removes one scope."""
     store.suppress([("sms:SIG", "+1", "STOP", "reply"), ("global", "+2", None, None)], now=NOW)

@@ -81,6 +81,7 @@ from msgkit.core.fatigue import SentRecord, check_caps, earliest_allowed
 from msgkit.core.links import BASE62, ShortLinks
 from msgkit.core.optout import SuppressionKey, suppression_keys
 from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.pricing import Prices
 from msgkit.core.sms import measure
 from msgkit.core.templates import ContentRules, ReviewStatus, Template, TemplateKind
 from msgkit.core.windows import (
@@ -93,6 +94,7 @@ from msgkit.core.windows import (
 from msgkit.exceptions import ConfigError, MissingVariableError, NotAllowedError
 
 __all__ = [
+    "NO_REGION",
     "AudienceItem",
     "HoldOut",
     "PlanItem",
@@ -204,6 +206,8 @@ class PlannedMessage:
         link_param: The recipient's tracking parameter, or None.
         counts_toward_caps: Whether this message counts in the recipient's send
             history for frequency caps (false for exempt campaigns and tests).
+        region: The recipient's phone region (``"TW"``), which prices may depend on;
+            None without a phone number.
     """
 
     id: str
@@ -228,6 +232,7 @@ class PlannedMessage:
     links: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
     link_param: str | None = None
     counts_toward_caps: bool = True
+    region: str | None = None
 
     def __repr__(self) -> str:
         to = mask(self.to) if self.to.startswith("+") else self.to
@@ -566,6 +571,7 @@ class _Planner:
             links=self.codes,
             link_param=param,
             counts_toward_caps=self.counts_toward_caps,
+            region=contact.phone.region if contact.phone is not None else None,
         )
 
     def _address(self, contact: Contact) -> tuple[str | None, tuple[SkipReason, str] | None]:
@@ -832,16 +838,28 @@ def _decimal(value: Decimal | str | int | float | None) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+#: The `PlanSummary.unpriced` key of messages to no country (web chat).
+NO_REGION = "ZZ"
+
+
 @attrs.define(kw_only=True)
 class PlanSummary:
-    """How many will receive a campaign and what it costs, counted while streaming.
+    """How many will receive a campaign, who is skipped and why, and what it costs,
+    counted while streaming.
 
     Feed it every item (`add`), or wrap the plan (`track`) and consume the wrapper;
     it keeps counts only, never the items. Test sends are counted apart (`tests`) and
-    nowhere else.
+    nowhere else. With a `fallback` summary, the items of later steps are counted there.
+
+    The cost of each planned message comes from `prices` (per SMS part for SMS, per
+    message otherwise, by the recipient's country), or from a flat
+    `price_per_segment`. When some message has no price, `cost` is None and
+    `unpriced` says which countries lack one.
 
     Attributes:
-        price_per_segment: The price of one billed part, for `cost`.
+        price_per_segment: A flat price of one billed part, for `cost` (instead of
+            `prices`).
+        prices: The provider's prices, for `cost`.
         planned: Messages planned.
         deferred: Of those, how many wait for a window.
         segments: Billed parts of the planned messages.
@@ -849,6 +867,11 @@ class PlanSummary:
         tests: Test messages planned.
         first_send: The earliest planned send time.
         last_send: The latest planned send time.
+        priced_cost: The cost of the planned messages that have a price.
+        unpriced: Planned messages without a price, by destination region code
+            (``"ZZ"`` for messages to no country, such as web chat).
+        fallback: The same counts for the fallback step, or None: messages that go
+            only if the first step fails (so its cost is at most this).
 
     Example:
         >>> summary = PlanSummary(price_per_segment="0.04")
@@ -857,6 +880,7 @@ class PlanSummary:
     """
 
     price_per_segment: Decimal | None = attrs.field(default=None, converter=_decimal)
+    prices: Prices | None = None
     planned: int = 0
     deferred: int = 0
     segments: int = 0
@@ -864,9 +888,15 @@ class PlanSummary:
     tests: int = 0
     first_send: datetime | None = None
     last_send: datetime | None = None
+    priced_cost: Decimal = Decimal(0)
+    unpriced: dict[str, int] = attrs.field(factory=dict)
+    fallback: PlanSummary | None = None
 
     def add(self, item: PlanItem) -> None:
         """Count one plan item."""
+        if item.step > 0 and self.fallback is not None:
+            self.fallback.add(item)
+            return
         if item.test:
             if isinstance(item, PlannedMessage):
                 self.tests += 1
@@ -877,6 +907,13 @@ class PlanSummary:
         self.planned += 1
         self.segments += item.segments
         self.deferred += item.deferred
+        if self.prices is not None:
+            cost = self.prices.cost(item.channel, segments=item.segments, region=item.region)
+            if cost is None:
+                region = item.region or NO_REGION
+                self.unpriced[region] = self.unpriced.get(region, 0) + 1
+            else:
+                self.priced_cost += cost
         if self.first_send is None or item.not_before < self.first_send:
             self.first_send = item.not_before
         if self.last_send is None or item.not_before > self.last_send:
@@ -905,14 +942,49 @@ class PlanSummary:
 
     @property
     def cost(self) -> Decimal | None:
-        """``segments × price_per_segment``, or None without a price."""
-        if self.price_per_segment is None:
+        """What the planned messages cost; None without prices, or when some
+        destination has no price (see `unpriced`)."""
+        if self.price_per_segment is not None:
+            return self.segments * self.price_per_segment
+        if self.prices is None or self.unpriced:
             return None
-        return self.segments * self.price_per_segment
+        return self.priced_cost
+
+    @property
+    def currency(self) -> str | None:
+        """The currency of `cost`, when the prices name one."""
+        return None if self.prices is None else self.prices.currency
 
     def send_time(self, speed: SendSpeed | None) -> timedelta | None:
         """How long the planned messages take to send at ``speed`` (None: unlimited)."""
         return None if speed is None else speed.duration(self.planned)
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.contacts:,} contacts: {self.planned:,} planned "
+            f"({self.deferred:,} deferred), {self.skipped_total:,} skipped"
+        ]
+        for reason, count in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0].value)):
+            lines.append(f"  {reason.value:<20}{count:>8,}")
+        lines.append(f"segments {self.segments:,}, cost {self._cost_text()}")
+        if self.first_send is not None and self.last_send is not None:
+            lines.append(f"sending from {_fmt(self.first_send)} to {_fmt(self.last_send)}")
+        if self.fallback is not None:
+            fb = self.fallback
+            lines.append(
+                f"fallback: up to {fb.planned:,} planned, {fb.skipped_total:,} skipped, "
+                f"cost up to {fb._cost_text()}"
+            )
+        return "\n".join(lines)
+
+    def _cost_text(self) -> str:
+        cost = self.cost
+        if cost is None:
+            if self.prices is None and self.price_per_segment is None:
+                return "unknown (no prices configured)"
+            missing = ", ".join(sorted(self.unpriced))
+            return f"unknown (no price for {missing})"
+        return f"{cost}{' ' + self.currency if self.currency else ''}"
 
 
 def summarize(

@@ -18,6 +18,7 @@ A `Template` is immutable. Editing one gives a new version that must be reviewed
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
@@ -42,6 +43,8 @@ __all__ = [
     "Template",
     "TemplateKind",
     "Variable",
+    "check_variables",
+    "closest_variable",
     "unknown_variables",
 ]
 
@@ -445,3 +448,65 @@ def unknown_variables(template: Template, available: Iterable[str]) -> tuple[str
     """The variables of ``template`` that none of ``available`` provides (no default)."""
     have = set(available)
     return tuple(name for name in template.required if name not in have)
+
+
+def closest_variable(name: str, available: Iterable[str]) -> str | None:
+    """The name in ``available`` that ``name`` most likely misspells, or None.
+
+    Example:
+        >>> closest_variable("nmae", ["city", "name"])
+        'name'
+        >>> closest_variable("Name", ["name"]), closest_variable("zip", ["name"])
+        ('name', None)
+    """
+    names = sorted(set(available))
+    folded = {n.casefold(): n for n in names}
+    if name.casefold() in folded:
+        return folded[name.casefold()]
+    found = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def check_variables(
+    template: Template, available: Iterable[str], *, what: str = "the template"
+) -> None:
+    """Refuse a template that needs a variable none of ``available`` provides.
+
+    A variable with a default (``${name:-there}``) needs nothing.
+
+    Args:
+        template: The template.
+        available: The variables the audience provides (its columns, as named after
+            the import's mapping).
+        what: Which template, for the message.
+
+    Raises:
+        MissingVariableError: Naming the variables, listing ``available`` and
+            suggesting the closest name.
+
+    Example:
+        >>> try:
+        ...     check_variables(Template(body="Hi ${nmae}"), ["name", "city"])
+        ... except MissingVariableError as exc:
+        ...     print(exc.message)
+        ...     print(exc.hint.split(";")[1])
+        the template uses ${nmae}, which no column of the audience provides
+         did you mean ${name}? Or map a column to it ...
+    """
+    names = sorted(set(available))
+    missing = unknown_variables(template, names)
+    if not missing:
+        return
+    guesses = [
+        f"${{{guess}}} for ${{{name}}}" if len(missing) > 1 else f"${{{guess}}}"
+        for name in missing
+        if (guess := closest_variable(name, names)) is not None
+    ]
+    hint = "the columns are: " + (", ".join(names) or "(none)")
+    hint += f"; did you mean {', '.join(guesses)}?" if guesses else "."
+    first = missing[0]
+    hint += (
+        f" Or map a column to it when importing (variables={{{first!r}: 'Column'}}), "
+        f"or give it a default (${{{first}:-...}})"
+    )
+    raise MissingVariableError(missing, hint=hint, available=tuple(names), what=what)

@@ -38,9 +38,10 @@ from msgkit.core.planning import (
     plan_one,
     plan_tests,
 )
+from msgkit.core.pricing import Prices
 from msgkit.core.rfm import needs_scores, with_scores
 from msgkit.core.segments import Audience
-from msgkit.core.templates import Template
+from msgkit.core.templates import Template, check_variables
 from msgkit.exceptions import ConfigError
 from msgkit.providers.base import Provider
 from msgkit.store.base import InsertResult
@@ -60,7 +61,8 @@ class InitResult:
     """What planning a campaign wrote.
 
     Attributes:
-        summary: Recipients, skips by reason, segments, cost, send times (step 0).
+        summary: Recipients, skips by reason, segments, cost, send times (the first
+            step; the fallback step in ``summary.fallback``): what `estimate` said.
         written: Rows written (both steps).
         already: Rows that were in the outbox already (a resumed or repeated start).
         fallbacks: Fallback messages planned (they wait for their parent).
@@ -85,6 +87,7 @@ class CampaignRunner:
         store: The outbox.
         providers: Configured providers, for their limits (`Route`).
         default_provider: The provider of campaigns that name none.
+        prices: Prices by provider name, for the cost in plan summaries.
     """
 
     def __init__(
@@ -93,10 +96,12 @@ class CampaignRunner:
         providers: Mapping[str, Provider],
         *,
         default_provider: str | None = None,
+        prices: Mapping[str, Prices] | None = None,
     ) -> None:
         self.store = store
         self.providers = dict(providers)
         self.default_provider = default_provider
+        self.prices = dict(prices or {})
 
     # --- routes -------------------------------------------------------------------
 
@@ -207,15 +212,101 @@ class CampaignRunner:
                 scopes.add(f"{route.channel.value}/{route.sender}")
         return self.store.suppression_set(sorted(scopes))
 
+    # --- checks -------------------------------------------------------------------------
+
+    def audience_variables(self, campaign: Campaign) -> frozenset[str] | None:
+        """The variables the campaign's stored lists provide (their contacts'
+        attributes), or None when some list does not declare its columns."""
+        audience = campaign.audience
+        if audience is None:
+            return None
+        names: set[str] = set()
+        for list_id in audience.lists:
+            try:
+                declared = self.store.get_list(list_id).get("variables")
+            except LookupError:
+                return None
+            if declared is None:
+                return None
+            names.update(declared)
+        return frozenset(names)
+
+    def check(self, campaign: Campaign) -> tuple[Route, Route | None]:
+        """Refuse a campaign that cannot be planned as it is, before anything is written:
+        a provider missing or of another channel, a template variable that no column of
+        the audience provides. Returns the routes of both steps.
+
+        Raises:
+            ConfigError: For the provider.
+            MissingVariableError: Naming the variable, the columns there are, and the
+                closest one.
+        """
+        routes = self.routes(campaign)
+        available = self.audience_variables(campaign)
+        if available is not None:
+            if campaign.template is not None:
+                check_variables(campaign.template, available)
+            if campaign.fallback is not None:
+                check_variables(campaign.fallback.template, available, what="the fallback template")
+        return routes
+
     # --- planning -------------------------------------------------------------------------
 
-    def estimate(self, campaign: Campaign, *, now: datetime) -> PlanSummary:
-        """How many would receive the campaign and what it would cost, writing nothing."""
-        main, _ = self.routes(campaign, check=False)
+    def pipeline(
+        self, campaign: Campaign, *, now: datetime
+    ) -> tuple[Campaign, PlanSummary, Iterator[tuple[PlanItem, PlanItem | None]]]:
+        """The one planning pipeline of `estimate` and `initialize`, writing nothing.
+
+        Checks the campaign (`check`), resolves its split, reads the suppression list of
+        both steps' routes, and plans both steps over one read of the audience (with each
+        chunk's send history). The summary counts the pairs as they are consumed; the
+        fallback step is counted in ``summary.fallback``.
+
+        Returns:
+            The campaign (its split resolved), the summary (complete once the pairs are
+            consumed), and the pairs ``(main item, fallback item or None)``, one per
+            member of the audience, in order.
+        """
+        main, fallback_route = self.check(campaign)
         campaign = self._resolve(campaign, now)
-        summary = PlanSummary()
-        for item in self._plan(campaign, self._with_history(campaign, now), main, now=now, step=0):
-            summary.add(item)
+        suppression = self._suppression([main, fallback_route])
+        summary = PlanSummary(prices=self.prices.get(main.provider or ""))
+        # Both steps read one stream of the audience in lockstep (each yields one item per
+        # member), so the store is read once and tee buffers a single item.
+        audience = self._with_history(campaign, now)
+        for_fallback: Iterable[tuple[Contact, Sequence[SentRecord]]] = ()
+        if campaign.fallback is not None:
+            audience, for_fallback = itertools.tee(audience)
+        first = self._plan(campaign, audience, main, now=now, step=0, suppression=suppression)
+        pairs: Iterator[tuple[PlanItem, PlanItem | None]]
+        if campaign.fallback is not None and fallback_route is not None:
+            summary.fallback = PlanSummary(prices=self.prices.get(fallback_route.provider or ""))
+            second = self._plan(
+                campaign,
+                for_fallback,
+                fallback_route,
+                now=now,
+                step=1,
+                template=campaign.fallback.template,
+                suppression=suppression,
+            )
+            pairs = zip(first, second, strict=True)
+        else:
+            pairs = ((item, None) for item in first)
+        return campaign, summary, _counted(summary, pairs)
+
+    def estimate(self, campaign: Campaign, *, now: datetime) -> PlanSummary:
+        """What `initialize` would plan now, writing nothing: recipients, skips by
+        reason, segments, cost (the fallback step in ``summary.fallback``).
+
+        Raises:
+            ConfigError: The provider of a step is missing or serves another channel.
+            MissingVariableError: A template variable no column of the audience provides.
+            NotAllowedError: The route does not allow the template.
+        """
+        _, summary, pairs = self.pipeline(campaign, now=now)
+        for _ in pairs:
+            pass
         return summary
 
     def _plan(
@@ -248,37 +339,13 @@ class CampaignRunner:
         The campaign should be ``initializing``; it is saved now and then while planning
         so other workers can tell a live initialization from an abandoned one.
         """
-        main, fallback_route = self.routes(campaign)
-        campaign = self._resolve(campaign, now)
-        suppression = self._suppression([main, fallback_route])
+        campaign, summary, pairs = self.pipeline(campaign, now=now)
         self._save_links(campaign)
-        summary = PlanSummary()
         written = InsertResult()
         fallbacks = 0
-        # Both steps read one stream of the audience in lockstep (each yields one item per
-        # member), so the store is read once and tee buffers a single item.
-        audience = self._with_history(campaign, now)
-        for_fallback: Iterable[tuple[Contact, Sequence[SentRecord]]] = ()
-        if campaign.fallback is not None:
-            audience, for_fallback = itertools.tee(audience)
-        first = summary.track(
-            self._plan(campaign, audience, main, now=now, step=0, suppression=suppression)
-        )
         extra: dict[str, Any] = {}
-        if campaign.fallback is not None and fallback_route is not None:
+        if campaign.fallback is not None:
             extra["fallback_wait"] = campaign.fallback.wait.total_seconds()
-            second = self._plan(
-                campaign,
-                for_fallback,
-                fallback_route,
-                now=now,
-                step=1,
-                template=campaign.fallback.template,
-                suppression=suppression,
-            )
-            pairs: Iterator[tuple[PlanItem, PlanItem | None]] = zip(first, second, strict=True)
-        else:
-            pairs = ((item, None) for item in first)
         for index, batch in enumerate(_batched(pairs, _BATCH)):
             parents_items = [p for p, _ in batch]
             written = written + self.store.insert_messages(
@@ -440,6 +507,16 @@ class CampaignRunner:
                 continue
             started.append(campaign.id)
         return started
+
+
+def _counted(
+    summary: PlanSummary, pairs: Iterable[tuple[PlanItem, PlanItem | None]]
+) -> Iterator[tuple[PlanItem, PlanItem | None]]:
+    for first, second in pairs:
+        summary.add(first)
+        if second is not None:
+            summary.add(second)
+        yield first, second
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -279,6 +279,13 @@ class ContactImport:
     # -- results ------------------------------------------------------------------------
 
     @property
+    def variables(self) -> tuple[str, ...]:
+        """The attribute names the contacts carry, i.e. the template variables the list
+        provides: mapped columns under their variable names, the other columns (but the
+        phone and key) under their own."""
+        return tuple(dict.fromkeys(field.name for field in self._fields))
+
+    @property
     def summary(self) -> ImportSummary:
         """The counts so far (final once the import has been read to the end)."""
         return ImportSummary(

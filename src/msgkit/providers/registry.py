@@ -23,10 +23,18 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
+from msgkit.core.pricing import PRICE_SETTINGS, Prices
 from msgkit.exceptions import ConfigError
 from msgkit.providers.base import Provider
 
-__all__ = ["ENTRY_POINT_GROUP", "REGISTRY", "Factory", "Registry", "load_providers"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "REGISTRY",
+    "Factory",
+    "Registry",
+    "load_prices",
+    "load_providers",
+]
 
 ENTRY_POINT_GROUP = "msgkit.providers"
 
@@ -126,9 +134,13 @@ class Registry:
     ) -> Provider:
         """Build provider ``name`` from its settings (``type`` picks the factory).
 
+        The prices in the table (``price``, ``prices``, ``currency``) are not the
+        adapter's: they are left out of what its factory receives (see `load_prices`).
+
         Raises:
             ConfigError: A missing or unknown type, a wrong setting, a missing secret.
         """
+        settings = {k: v for k, v in settings.items() if k not in PRICE_SETTINGS}
         type_name = settings.get("type")
         if not isinstance(type_name, str):
             raise ConfigError("no type", key=f"providers.{name}.type", hint='e.g. type = "alibaba"')
@@ -160,3 +172,20 @@ def load_providers(
         ConfigError: Naming the provider and setting at fault, or the missing variable.
     """
     return {name: registry.create(name, settings, env) for name, settings in providers.items()}
+
+
+def load_prices(providers: Mapping[str, Mapping[str, Any]]) -> dict[str, Prices]:
+    """The prices of a ``[providers]`` table, by provider name (those that give some).
+
+    A provider's table gives ``price`` (the default, per SMS part for SMS, per message
+    otherwise), ``currency``, and a ``prices`` table by destination region code.
+
+    Raises:
+        ConfigError: Naming the key at fault (``providers.sms.prices.TW``) for a price
+            that is not a non-negative number or a key that is not a region code.
+    """
+    found = {
+        name: Prices.from_settings(settings, key=f"providers.{name}")
+        for name, settings in providers.items()
+    }
+    return {name: prices for name, prices in found.items() if prices is not None}

@@ -21,30 +21,39 @@ class ListTables(SQLBase):
     # --- lists and contacts ----------------------------------------------------
 
     def create_list(
-        self, name: str, columns: Sequence[str], *, now: datetime, importer: str | None = None
+        self,
+        name: str,
+        columns: Sequence[str],
+        *,
+        now: datetime,
+        importer: str | None = None,
+        variables: Iterable[str] | None = None,
     ) -> str:
         """A new, empty recipient list; returns its id.
 
         Args:
             name: Its name.
-            columns: The columns of the file it comes from.
+            columns: The columns of its file, as they were.
             now: The time of creation.
             importer: Who is writing it (``host:pid:random``): the list stays hidden —
                 not listed, not found, no contacts read from it — until `finish_list`,
                 so a failed or killed import never leaves a partial list to send to.
+            variables: The attribute names its contacts carry (the template variables
+                it provides), or None when not known (see `set_list_variables`).
         """
         list_id = uuid.uuid4().hex
         with self._tx() as cur:
             self._q(
                 cur,
-                "INSERT INTO lists (id, name, columns, created_at, importer) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO lists (id, name, columns, created_at, importer, variables) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     list_id,
                     name,
                     json.dumps(list(columns), ensure_ascii=False),
                     ms(now),
                     importer,
+                    _names(variables),
                 ),
             )
         return list_id
@@ -70,6 +79,19 @@ class ListTables(SQLBase):
                 "SELECT id, importer FROM lists WHERE importer IS NOT NULL ORDER BY created_at"
             )
         ]
+
+    def set_list_variables(self, list_id: str, variables: Iterable[str] | None) -> None:
+        """Declare the attribute names a list's contacts carry (None: not known).
+
+        Raises:
+            NotFoundError: When there is no such list.
+        """
+        with self._tx() as cur:
+            done = self._q(
+                cur, "UPDATE lists SET variables = ? WHERE id = ?", (_names(variables), list_id)
+            )
+            if done.rowcount == 0:
+                raise NotFoundError("list", list_id)
 
     def add_contacts(self, list_id: str, contacts: Iterable[Contact]) -> InsertResult:
         """Append contacts to a list, one transaction per batch; a key already there is kept."""
@@ -129,14 +151,18 @@ class ListTables(SQLBase):
         return count
 
     def get_list(self, list_id: str) -> dict[str, Any]:
-        """Name, columns, row and rejection counts of a (complete) list.
+        """Name, columns, variables, row and rejection counts of a (complete) list.
+
+        ``variables`` are the attribute names its contacts carry (the template variables
+        it provides: mapped columns under their variable names, the others under their
+        own), or None when the list does not declare them.
 
         Raises:
             NotFoundError: When there is none.
         """
         rows = self._read(
-            "SELECT id, name, columns, row_count, rejected_count, created_at FROM lists "
-            "WHERE (id = ? OR name = ?) AND importer IS NULL",
+            "SELECT id, name, columns, row_count, rejected_count, created_at, variables "
+            "FROM lists WHERE (id = ? OR name = ?) AND importer IS NULL",
             (list_id, list_id),
         )
         if len(rows) != 1:
@@ -149,6 +175,7 @@ class ListTables(SQLBase):
             "rows": r[3],
             "rejected": r[4],
             "created_at": dt(r[5]),
+            "variables": None if r[6] is None else json.loads(r[6]),
         }
 
     def list_lists(self) -> list[dict[str, Any]]:
@@ -204,6 +231,12 @@ class ListTables(SQLBase):
                 self._q(cur, f"DELETE FROM {table} WHERE list_id = ?", (list_id,))
             if self._q(cur, "DELETE FROM lists WHERE id = ?", (list_id,)).rowcount == 0:
                 raise NotFoundError("list", list_id)
+
+
+def _names(variables: Iterable[str] | None) -> str | None:
+    if variables is None:
+        return None
+    return json.dumps(sorted(set(variables)), ensure_ascii=False)
 
 
 def _phone_info(phone: Phone | None) -> str | None:

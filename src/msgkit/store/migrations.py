@@ -173,10 +173,13 @@ MIGRATIONS: list[list[str]] = [
             updated_at BIGINT NOT NULL
         )""",
     ],
-    # 2: a list is written hidden, and shown only once its import is complete.
+    # 2: a list is written hidden, and shown only once its import is complete; the
+    # template variables a list's contacts carry.
     [
         # The import writing the list (``host:pid:random``); NULL once it is complete.
         "ALTER TABLE lists ADD COLUMN importer TEXT",
+        # JSON list of attribute names; NULL: not declared.
+        "ALTER TABLE lists ADD COLUMN variables TEXT",
     ],
 ]
 
