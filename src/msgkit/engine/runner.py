@@ -102,7 +102,11 @@ class CampaignRunner:
     def route(
         self, channel: Channel, provider: str | None, sender: str | None, *, check: bool = True
     ) -> Route:
-        """The route of one step: the provider's limits as plain data.
+        """The route of one step: the provider's limits and effective sender as plain data.
+
+        The sender is the step's own, else the provider's default sender
+        (``Capabilities.default_sender``): what the message goes out as, and what
+        sender-scoped opt-outs are matched on.
 
         Raises:
             ConfigError: With ``check``, when the provider is not configured or serves
@@ -125,10 +129,12 @@ class CampaignRunner:
                 key="provider",
                 hint=f"pick a {channel.value} provider for this step",
             )
+        # The effective sender: a step that names none sends as the provider's default,
+        # and opt-outs to that default must bind it (they are keyed on the sender).
         return Route(
             channel=channel,
             provider=name,
-            sender=sender,
+            sender=sender or caps.default_sender,
             scheme=caps.scheme,
             content=caps.content,
             max_text=caps.max_text,

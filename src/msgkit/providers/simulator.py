@@ -348,6 +348,8 @@ class SimulatorProvider:
             outcomes are simply retried instead of reconciled).
         server: The in-process simulator this adapter talks to when ``base_url`` is
             `IN_PROCESS_URL` (one is made if not given).
+        sender: The default sender (a from-number, say) of messages that name none,
+            as a real provider has one; replies come back to it.
     """
 
     def __init__(
@@ -361,8 +363,10 @@ class SimulatorProvider:
         rate_per_second: float | None = None,
         idempotent: bool = False,
         server: SimulatorServer | None = None,
+        sender: str | None = None,
     ) -> None:
         self.name = name
+        self.sender = sender
         self.base_url = base_url.rstrip("/")
         self.server = server
         if self.server is None and self.base_url == IN_PROCESS_URL:
@@ -375,6 +379,7 @@ class SimulatorProvider:
             idempotent=idempotent,
             status_query=True,
             delivery_receipts=True,
+            default_sender=sender,
         )
 
     def __repr__(self) -> str:
@@ -394,7 +399,7 @@ class SimulatorProvider:
                     "id": m.id,
                     "to": m.to,
                     "text": m.text,
-                    "sender": m.sender,
+                    "sender": m.sender or self.sender,
                     "channel": m.channel.value,
                 }
                 for m in batch
@@ -528,6 +533,7 @@ class SimulatorSettings(ProviderSettings):
         click_rate: Share of delivered messages whose link is clicked.
         latency: Seconds each request takes (min, max).
         seed: Makes every draw reproducible.
+        sender: The default sender of messages that name none.
     """
 
     channel: Literal["sms", "line", "webchat"] = "sms"
@@ -544,6 +550,7 @@ class SimulatorSettings(ProviderSettings):
     click_rate: float = 0.0
     latency: tuple[float, float] = (0.0, 0.0)
     seed: int = 0
+    sender: str | None = None
 
 
 def from_config(
@@ -573,4 +580,5 @@ def from_config(
         scheme=cfg.scheme,
         rate_per_second=cfg.rate_per_second,
         server=server,
+        sender=cfg.sender,
     )
