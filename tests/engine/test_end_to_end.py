@@ -57,7 +57,9 @@ def test_crash_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> 
     store.close()
     rng = random.Random(11)
     kills = 0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The worker imports the same msgkit as this test (a worktree's src/ given first).
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     with serve(server) as url:
         command = [sys.executable, "-m", "tests.engine.crash_worker", str(db), url]
         target = 0
