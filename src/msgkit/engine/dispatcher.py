@@ -401,10 +401,26 @@ class Dispatcher:
             speed = speed_of(campaign) if campaign else None
             if speed is not None:
                 size = min(size, max(1, int(speed)))  # a chunk is at most a second's worth
-            for start in range(0, len(members), size):
-                chunk = members[start : start + size]
-                tasks.append(self._send_chunk(provider_name, provider, campaign_id, chunk))
+            chunks = [members[i : i + size] for i in range(0, len(members), size)]
+            if speed is not None:
+                # A paced campaign's chunks go one after another (the bucket spaces them
+                # anyway), so each is checked and sent at the time it really leaves.
+                tasks.append(self._send_in_turn(provider_name, provider, campaign_id, chunks))
+                continue
+            tasks.extend(
+                self._send_chunk(provider_name, provider, campaign_id, chunk) for chunk in chunks
+            )
         await asyncio.gather(*tasks)
+
+    async def _send_in_turn(
+        self,
+        name: str,
+        provider: Provider,
+        campaign_id: str,
+        chunks: Sequence[Sequence[MessageRow]],
+    ) -> None:
+        for chunk in chunks:
+            await self._send_chunk(name, provider, campaign_id, chunk)
 
     async def _send_chunk(
         self, name: str, provider: Provider, campaign_id: str, rows: Sequence[MessageRow]
