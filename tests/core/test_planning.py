@@ -36,11 +36,14 @@ from msgkit.core.planning import (
     PlanSummary,
     Route,
     Skip,
+    at_send,
+    caps_in_force,
     message_id,
     message_key,
     plan,
     plan_one,
     plan_tests,
+    send_time,
     summarize,
 )
 from msgkit.core.policy import SendPolicy, SendSpeed
@@ -898,3 +901,138 @@ def test_plans_100_000_contacts_without_holding_them() -> None:
     assert summary.cost == Decimal("1000.00")
     assert len(blocks) == 10
     assert blocks[-1] - blocks[0] < 5_000, blocks  # 90,000 contacts later
+
+
+# -- outside the schedule, and the rule of when at send time ----------------------------
+
+
+def test_outside_schedule_skip_is_a_skip_with_its_reason() -> None:
+    """With outside_schedule='skip', Bogota (22:00) is skipped; Taipei (11:00) is planned."""
+    c = campaign(schedule=DAYTIME, outside_schedule="skip")
+    taipei, bogota = items(c, [person(TAIPEI), person(BOGOTA)])
+    assert planned(taipei).not_before == NOW
+    assert isinstance(bogota, Skip)
+    assert bogota.reason is SkipReason.OUTSIDE_SCHEDULE
+    assert "America/Bogota" in bogota.detail
+
+
+def test_outside_schedule_must_be_defer_or_skip() -> None:
+    """Any other value of outside_schedule is refused."""
+    with pytest.raises(ValueError, match="outside_schedule"):
+        SendPolicy(outside_schedule="drop")  # type: ignore[arg-type]
+
+
+def test_planned_messages_carry_the_recipients_zone() -> None:
+    """The zone the send time was chosen in travels with the message."""
+    [item] = items(campaign(schedule=DAYTIME), [person(BOGOTA)])
+    assert planned(item).time_zone == "America/Bogota"
+
+
+def test_caps_in_force() -> None:
+    """Notifications are exempt unless asked; tests never capped; caps bind by channel."""
+    cap = FrequencyCap(limit=1, channel="sms")
+    policy = SendPolicy(caps=[cap])
+    assert caps_in_force(policy, kind="promotional", channel="sms", tags=frozenset()) == (cap,)
+    assert caps_in_force(policy, kind="notification", channel="sms", tags=frozenset()) == ()
+    assert caps_in_force(policy, kind="promotional", channel="line", tags=frozenset()) == ()
+    assert (
+        caps_in_force(policy, kind="promotional", channel="sms", tags=frozenset(), test=True) == ()
+    )
+    forced = SendPolicy(caps=[cap], apply_caps=True)
+    assert caps_in_force(forced, kind="notification", channel="sms", tags=frozenset()) == (cap,)
+
+
+def test_at_send_defers_skips_or_expires() -> None:
+    """Just before sending: now if allowed, later if deferring, else the reason."""
+    evening = datetime(2024, 1, 15, 13, 0, tzinfo=UTC)  # 21:00 in Taipei
+    deferring = campaign(schedule=DAYTIME)
+    facts: dict[str, Any] = {
+        "channel": "sms",
+        "kind": "promotional",
+        "zone_name": "Asia/Taipei",
+        "region": "TW",
+    }
+    assert at_send(deferring, now=NOW, expires_at=None, **facts).at == NOW
+    later = at_send(deferring, now=evening, expires_at=None, **facts)
+    assert later.at == datetime(2024, 1, 16, 1, 0, tzinfo=UTC)
+    expired = at_send(deferring, now=evening, expires_at=evening + timedelta(hours=1), **facts)
+    assert expired.reason is SkipReason.EXPIRED
+    skipping = campaign(schedule=DAYTIME, outside_schedule="skip")
+    assert at_send(skipping, now=evening, expires_at=None, **facts).reason is (
+        SkipReason.OUTSIDE_SCHEDULE
+    )
+    assert at_send(skipping, now=evening, expires_at=None, test=True, **facts).at == evening
+    capped = campaign(caps=[FrequencyCap(limit=1)])
+    sent = [SentRecord(at=NOW - timedelta(minutes=5), channel="sms")]
+    check = at_send(capped, now=NOW, expires_at=None, history=sent, **facts)
+    assert check.reason is SkipReason.CAPPED
+    deferring_cap = campaign(caps=[FrequencyCap(limit=1)], when_capped="defer")
+    moved = at_send(deferring_cap, now=NOW, expires_at=None, history=sent, **facts)
+    assert moved.at == datetime(2024, 1, 15, 16, 0, tzinfo=UTC)  # Taipei's midnight
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    schedule=windows_.filter(lambda w: w is not None),
+    at=moments,
+    zone_name=st.sampled_from(ZONES),
+    validity=st.sampled_from([None, timedelta(hours=2), timedelta(days=3)]),
+)
+def test_skipping_outside_the_schedule_differs_only_where_it_is_closed(
+    schedule: ContactSchedule, at: datetime, zone_name: str, validity: timedelta | None
+) -> None:
+    """'skip' skips exactly when the schedule is closed at the due time (before expiry);
+    otherwise it answers as 'defer' does."""
+    expires = None if validity is None else at + validity
+    common: dict[str, Any] = {
+        "expires": expires,
+        "schedule": schedule,
+        "zone_name": zone_name,
+        "china": False,
+        "channel": Channel.SMS,
+    }
+    deferred = send_time(at, outside_schedule="defer", **common)
+    skipped = send_time(at, outside_schedule="skip", **common)
+    if schedule.is_open(at, zone_name):
+        assert skipped == deferred
+    else:
+        assert skipped.at is None
+        assert skipped.reason is SkipReason.OUTSIDE_SCHEDULE
+    if deferred.at is not None:
+        assert deferred.at >= at
+        assert schedule.is_open(deferred.at, zone_name)
+        assert expires is None or deferred.at < expires
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    offsets=st.lists(st.integers(min_value=-48 * 60, max_value=0), max_size=6),
+    at=moments,
+    limit=st.integers(min_value=1, max_value=3),
+    per=st.sampled_from(["day", timedelta(hours=4)]),
+    when_capped=st.sampled_from(["skip", "defer"]),
+)
+def test_send_time_never_exceeds_a_cap(
+    offsets: list[int], at: datetime, limit: int, per: Any, when_capped: Any
+) -> None:
+    """Whatever the history, a send time given is within every cap; a skip says capped."""
+    caps = (FrequencyCap(limit=limit, per=per),)
+    history = [SentRecord(at=at + timedelta(minutes=m), channel="sms") for m in offsets]
+    when = send_time(
+        at,
+        expires=at + timedelta(days=3),
+        schedule=DAYTIME,
+        zone_name="Asia/Taipei",
+        china=False,
+        caps=caps,
+        history=history,
+        when_capped=when_capped,
+        channel=Channel.SMS,
+    )
+    if when.at is None:
+        assert when.reason in (SkipReason.CAPPED, SkipReason.EXPIRED)
+        return
+    assert check_caps(caps, history, at=when.at, zone_name="Asia/Taipei", channel="sms").allowed
+    assert DAYTIME.is_open(when.at, "Asia/Taipei")
+    if when_capped == "skip":
+        assert when.at == DAYTIME.next_open(at, "Asia/Taipei")

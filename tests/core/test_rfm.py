@@ -51,7 +51,7 @@ def test_scores_are_monotone(values: list[float], a: float, b: float) -> None:
     assert quintiles.score(low) <= quintiles.score(high)
 
 
-@given(st.lists(st.integers(), min_size=1, max_size=300, unique=True))
+@given(st.lists(st.integers(-(2**53), 2**53), min_size=1, max_size=300, unique=True))
 def test_distinct_values_fill_balanced_quintiles(values: list[int]) -> None:
     """With distinct values, each score holds floor or ceil of n / 5 contacts."""
     quintiles = Quintiles.of([float(v) for v in values])

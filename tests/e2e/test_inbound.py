@@ -216,11 +216,6 @@ def test_stop_reply_opts_out_of_the_next_campaign_from_that_sender(
     assert skipped == [(NUMBERS[0], msgkit.SkipReason.SUPPRESSED)]
 
 
-@pytest.mark.xfail(
-    reason="issue 9 item 11 (planning/opt-outs, another developer's area): opt-outs are "
-    "matched on the sender a campaign names, not the provider's default it sends from",
-    strict=True,
-)
 def test_stop_reply_protects_from_a_campaign_naming_no_sender(
     tw_client: msgkit.Client, twilio: tuple[FakeTwilio, str]
 ) -> None:

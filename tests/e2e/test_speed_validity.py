@@ -22,13 +22,6 @@ def _send_times(sim: Simulator, since: datetime) -> list[float]:
     return sorted((m.at - since).total_seconds() for m in sim.messages.values())
 
 
-@pytest.mark.xfail(
-    reason="dispatcher (not this area): the gateway gets bursts. At 1/min the outbox "
-    "records sent_at 0, 60, ... 540 s, but all ten reach the gateway together at 540 s "
-    "(the pacing is applied while a batch is filled, the batch is sent at the end); at "
-    "2/s four arrive in the same instant",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "speed",
     [msgkit.SendSpeed(messages=2), msgkit.SendSpeed(messages=1, per=timedelta(minutes=1))],
@@ -48,11 +41,6 @@ def test_send_speed_is_never_exceeded_in_any_window(
     assert times[-1] - times[0] >= (len(times) - speed.messages) * per / speed.messages
 
 
-@pytest.mark.xfail(
-    reason="dispatcher (not this area): a message past its expires_at is still claimed "
-    "and sent (delivered at 09:09 with validity to 09:03:30); it should expire, unsent",
-    strict=True,
-)
 def test_messages_not_sent_within_validity_expire_and_are_reported(
     client: msgkit.Client, sim: Simulator, clock: FakeClock
 ) -> None:
@@ -71,10 +59,6 @@ def test_messages_not_sent_within_validity_expire_and_are_reported(
     assert len(sim.messages) == 10 - expired
 
 
-@pytest.mark.xfail(
-    reason="dispatcher (not this area): ends_at is not enforced at send time either",
-    strict=True,
-)
 def test_nothing_is_sent_at_or_after_ends_at(
     client: msgkit.Client, sim: Simulator, clock: FakeClock
 ) -> None:

@@ -153,6 +153,34 @@ def test_history_counts_sends_not_tests(store: SQLStore) -> None:
     assert history[phone(0)][0][4] == ("promo",)
 
 
+def test_history_counts_planned_messages_of_other_campaigns(store: SQLStore) -> None:
+    """Pending messages count at their planned time; ended ones, the excluded campaign's
+    and the excluded ids do not; only the states asked for count."""
+    other = store.save_campaign(running("other", tags=["promo"]), now=NOW)
+    mine = store.save_campaign(running("mine"), now=NOW)
+    later = NOW + timedelta(hours=2)
+    store.insert_messages(planned(other.id, 3, now=later), now=NOW)
+    store.insert_messages(planned(mine.id, 1, now=NOW), now=NOW)
+    [cancelled] = planned(other.id, 1, now=NOW, start=3)
+    store.insert_messages([cancelled], now=NOW)
+    store.apply([Change(message_id=cancelled.id, event=MessageEvent.SKIP)], now=NOW)
+    since = NOW - timedelta(days=1)
+    recipients = [phone(i) for i in range(4)]
+    assert store.history(recipients, since=since) == {}
+    pending = (MessageState.PLANNED, MessageState.DEFERRED)
+    found = store.history(recipients, since=since, pending=pending, exclude_campaign=mine.id)
+    assert sorted(found) == [phone(0), phone(1), phone(2)]
+    assert found[phone(0)] == [("sms", later, other.id, "bulk", ("promo",))]
+    mine_too = store.history([phone(0)], since=since, pending=pending)
+    assert [r[2] for r in mine_too[phone(0)]] == [mine.id, other.id]
+    ids = [m.id for m in planned(other.id, 1, now=later)]
+    assert store.history([phone(0)], since=since, pending=pending, exclude_ids=ids)[phone(0)] == [
+        ("sms", NOW, mine.id, "bulk", ())
+    ]
+    in_flight = store.history(recipients, since=since, pending=[MessageState.SENDING])
+    assert in_flight == {}
+
+
 def test_lists_and_contacts(store: SQLStore) -> None:
     """Contacts keep order, phone facts and attributes; deleting a list removes its rows."""
     list_id = store.create_list("members", ["phone", "name"], now=NOW)

@@ -71,6 +71,7 @@ class SkipReason(str, Enum):
     DUPLICATE = "duplicate"
     SUPPRESSED = "suppressed"
     CAPPED = "capped"
+    OUTSIDE_SCHEDULE = "outside_schedule"
     CONTROL_GROUP = "control_group"
     MISSING_VARIABLE = "missing_variable"
     EXPIRED = "expired"
@@ -96,6 +97,7 @@ MESSAGE: TransitionTable[MessageState, MessageEvent] = TransitionTable(
         (_S.DEFERRED, _E.EXPIRE): _S.EXPIRED,
         (_S.DEFERRED, _E.SKIP): _S.SKIPPED,
         (_S.QUEUED, _E.SEND): _S.SENDING,
+        (_S.QUEUED, _E.DEFER): _S.DEFERRED,
         (_S.QUEUED, _E.RELEASE): _S.PLANNED,
         (_S.QUEUED, _E.EXPIRE): _S.EXPIRED,
         (_S.QUEUED, _E.SKIP): _S.SKIPPED,

@@ -73,11 +73,11 @@ from typing import Literal, Protocol
 
 import attrs
 
-from msgkit.core._zones import utc
+from msgkit.core._zones import utc, zone
 from msgkit.core.campaigns import Campaign
 from msgkit.core.contacts import Contact, mask
 from msgkit.core.delivery import Channel, SkipReason
-from msgkit.core.fatigue import SentRecord, check_caps, earliest_allowed
+from msgkit.core.fatigue import FrequencyCap, SentRecord, check_caps, earliest_allowed
 from msgkit.core.links import BASE62, ShortLinks
 from msgkit.core.optout import SuppressionKey, suppression_keys
 from msgkit.core.policy import SendPolicy, SendSpeed
@@ -87,6 +87,7 @@ from msgkit.core.templates import ContentRules, ReviewStatus, Template, Template
 from msgkit.core.windows import (
     CHINA_PROMOTIONAL,
     CHINA_ZONE,
+    ContactSchedule,
     china_rule_applies,
     expiry,
     recipient_zone,
@@ -102,12 +103,16 @@ __all__ = [
     "PlannedMessage",
     "Route",
     "SegmentFilter",
+    "SendTime",
     "Skip",
+    "at_send",
+    "caps_in_force",
     "message_id",
     "message_key",
     "plan",
     "plan_one",
     "plan_tests",
+    "send_time",
     "summarize",
 ]
 
@@ -208,6 +213,8 @@ class PlannedMessage:
             history for frequency caps (false for exempt campaigns and tests).
         region: The recipient's phone region (``"TW"``), which prices may depend on;
             None without a phone number.
+        time_zone: The recipient's zone the send time was chosen in (for the check
+            just before sending, `at_send`).
     """
 
     id: str
@@ -233,6 +240,7 @@ class PlannedMessage:
     link_param: str | None = None
     counts_toward_caps: bool = True
     region: str | None = None
+    time_zone: str | None = None
 
     def __repr__(self) -> str:
         to = mask(self.to) if self.to.startswith("+") else self.to
@@ -379,7 +387,16 @@ _MAX_ROUNDS = 64
 
 
 @attrs.frozen
-class _When:
+class SendTime:
+    """When a message may go (`send_time`, `at_send`), or why it may not.
+
+    Attributes:
+        at: The first instant it may go; None when it may not go at all.
+        reason: Why not, when ``at`` is None (``expired``, ``capped``,
+            ``outside_schedule``).
+        detail: Why not, in a sentence for people.
+    """
+
     at: datetime | None
     reason: SkipReason | None = None
     detail: str = ""
@@ -461,12 +478,14 @@ class _Planner:
             apply = self.policy.apply_caps
             capped = template.kind is not TemplateKind.NOTIFICATION if apply is None else apply
         self.counts_toward_caps = capped
-        self.caps = (
-            tuple(c for c in self.policy.caps if c.binds(route.channel, campaign.tags))
-            if capped
-            else ()
+        self.caps = caps_in_force(
+            self.policy,
+            kind=template.kind,
+            channel=route.channel,
+            tags=campaign.tags,
+            test=test,
         )
-        self._when_cache: dict[tuple[str, bool], _When] = {}
+        self._when_cache: dict[tuple[str, bool], SendTime] = {}
 
     # -- one contact ------------------------------------------------------------------
 
@@ -572,6 +591,7 @@ class _Planner:
             link_param=param,
             counts_toward_caps=self.counts_toward_caps,
             region=contact.phone.region if contact.phone is not None else None,
+            time_zone=zone_name,
         )
 
     def _address(self, contact: Contact) -> tuple[str | None, tuple[SkipReason, str] | None]:
@@ -607,7 +627,7 @@ class _Planner:
 
     # -- when -------------------------------------------------------------------------
 
-    def _when(self, zone_name: str, china: bool, history: Iterable[SentRecord]) -> _When:
+    def _when(self, zone_name: str, china: bool, history: Iterable[SentRecord]) -> SendTime:
         records = tuple(history) if self.caps else ()
         if records:
             return self._settle(zone_name, china, records)
@@ -616,67 +636,20 @@ class _Planner:
             cached = self._when_cache[(zone_name, china)] = self._settle(zone_name, china, ())
         return cached
 
-    def _settle(self, zone_name: str, china: bool, history: tuple[SentRecord, ...]) -> _When:
-        expires, schedule = self.expires, self.schedule
-        channel, tags = self.route.channel, self.campaign.tags
-        defer = self.policy.when_capped == "defer" and bool(history)
-        at = self.earliest
-        for _ in range(_MAX_ROUNDS):
-            if expires is not None and at >= expires:
-                return _When(
-                    None, SkipReason.EXPIRED, f"the campaign's validity ended at {_fmt(expires)}"
-                )
-            moved = at
-            if schedule is not None:
-                opens = schedule.next_open(moved, zone_name, until=expires)
-                if opens is None:  # no opening before expiry
-                    return _When(
-                        None,
-                        SkipReason.EXPIRED,
-                        f"no opening of the contact schedule ({zone_name}) before the campaign "
-                        f"ends{'' if expires is None else ' at ' + _fmt(expires)}",
-                    )
-                moved = opens
-            if china:
-                opens = CHINA_PROMOTIONAL.next_open(moved, CHINA_ZONE, until=expires)
-                if opens is None:  # no opening before expiry
-                    return _When(
-                        None,
-                        SkipReason.EXPIRED,
-                        "mainland-China quiet hours (20:00-08:00) last past the campaign's end",
-                    )
-                moved = opens
-            if defer:
-                allowed = earliest_allowed(
-                    self.caps, history, at=moved, zone_name=zone_name, channel=channel, tags=tags
-                )
-                if expires is not None and allowed >= expires:
-                    check = check_caps(
-                        self.caps,
-                        history,
-                        at=moved,
-                        zone_name=zone_name,
-                        channel=channel,
-                        tags=tags,
-                    )
-                    return _When(
-                        None, SkipReason.CAPPED, f"{check.detail}, after the campaign ends"
-                    )
-                moved = allowed
-            if moved == at:
-                break
-            at = moved
-        else:
-            return _When(
-                None, SkipReason.EXPIRED, "no send time satisfies the schedule and the rules"
-            )
-        if history:
-            check = check_caps(
-                self.caps, history, at=at, zone_name=zone_name, channel=channel, tags=tags
-            )
-            if not check.allowed:
-                return _When(None, SkipReason.CAPPED, check.detail)
-        return _When(at)
+    def _settle(self, zone_name: str, china: bool, history: tuple[SentRecord, ...]) -> SendTime:
+        return send_time(
+            self.earliest,
+            expires=self.expires,
+            schedule=self.schedule,
+            outside_schedule=self.policy.outside_schedule,
+            zone_name=zone_name,
+            china=china,
+            caps=self.caps,
+            history=history,
+            when_capped=self.policy.when_capped,
+            channel=self.route.channel,
+            tags=self.campaign.tags,
+        )
 
     # -- many contacts ----------------------------------------------------------------
 
@@ -692,6 +665,187 @@ class _Planner:
             if segment is not None and not segment.matches(contact, now=now):
                 continue
             yield self.decide(contact, history, dedupe=dedupe)
+
+
+def caps_in_force(
+    policy: SendPolicy,
+    *,
+    kind: TemplateKind | str,
+    channel: Channel | str,
+    tags: frozenset[str],
+    test: bool = False,
+) -> tuple[FrequencyCap, ...]:
+    """The caps that bind a message of this template kind, channel and campaign tags.
+
+    None for a test send; for the rest, ``policy.apply_caps`` decides, and by default
+    notifications are exempt while promotional and multimedia messages are capped. A
+    message the caps bind also counts toward them.
+    """
+    if test:
+        return ()
+    apply = policy.apply_caps
+    capped = TemplateKind(kind) is not TemplateKind.NOTIFICATION if apply is None else apply
+    if not capped:
+        return ()
+    channel = Channel(channel)
+    return tuple(c for c in policy.caps if c.binds(channel, tags))
+
+
+def send_time(
+    earliest: datetime,
+    *,
+    expires: datetime | None,
+    schedule: ContactSchedule | None,
+    outside_schedule: Literal["defer", "skip"] = "defer",
+    zone_name: str,
+    china: bool,
+    caps: tuple[FrequencyCap, ...] = (),
+    history: Iterable[SentRecord] = (),
+    when_capped: Literal["skip", "defer"] = "skip",
+    channel: Channel,
+    tags: frozenset[str] = frozenset(),
+) -> SendTime:
+    """The first instant at or after ``earliest`` a message may go, or why it may not.
+
+    The one rule of *when*, for the planner and for the moment before sending (see
+    `at_send`). The time must be inside the recipient's contact ``schedule`` (their
+    ``zone_name``), outside the mainland-China quiet hours when ``china``, within the
+    frequency ``caps`` given the ``history``, and before ``expires``:
+
+    - outside the schedule at ``earliest``: with ``outside_schedule="skip"`` the
+      message is skipped (``outside_schedule``); with ``"defer"`` it waits for the next
+      opening. Time added by another rule (the China rule, a deferring cap) always
+      waits for the next opening;
+    - a cap met: ``when_capped="skip"`` skips it (``capped``); ``"defer"`` waits until
+      every cap allows it;
+    - no such time before ``expires``: ``expired`` (or ``capped``, when a deferring
+      cap is what pushes it past).
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> from msgkit.core.windows import ContactSchedule
+        >>> evening = datetime(2024, 6, 3, 13, 0, tzinfo=timezone.utc)  # 21:00 in Taipei
+        >>> window = ContactSchedule.parse("daily 09:00-20:00")
+        >>> send_time(evening, expires=None, schedule=window, zone_name="Asia/Taipei",
+        ...           china=False, channel=Channel.SMS).at.isoformat()
+        '2024-06-04T01:00:00+00:00'
+        >>> send_time(evening, expires=None, schedule=window, outside_schedule="skip",
+        ...           zone_name="Asia/Taipei", china=False, channel=Channel.SMS).reason
+        <SkipReason.OUTSIDE_SCHEDULE: 'outside_schedule'>
+    """
+    at = utc(earliest)
+    history = tuple(history) if caps else ()
+    defer = when_capped == "defer" and bool(history)
+    if (
+        schedule is not None
+        and outside_schedule == "skip"
+        and (expires is None or at < expires)
+        and not schedule.is_open(at, zone_name)
+    ):
+        local = at.astimezone(zone(zone_name))
+        return SendTime(
+            None,
+            SkipReason.OUTSIDE_SCHEDULE,
+            f"due at {local:%a %H:%M} {zone_name}, outside the contact schedule "
+            "(the campaign skips rather than defers)",
+        )
+    for _ in range(_MAX_ROUNDS):
+        if expires is not None and at >= expires:
+            return SendTime(
+                None, SkipReason.EXPIRED, f"the campaign's validity ended at {_fmt(expires)}"
+            )
+        moved = at
+        if schedule is not None:
+            opens = schedule.next_open(moved, zone_name, until=expires)
+            if opens is None:  # no opening before expiry
+                return SendTime(
+                    None,
+                    SkipReason.EXPIRED,
+                    f"no opening of the contact schedule ({zone_name}) before the campaign "
+                    f"ends{'' if expires is None else ' at ' + _fmt(expires)}",
+                )
+            moved = opens
+        if china:
+            opens = CHINA_PROMOTIONAL.next_open(moved, CHINA_ZONE, until=expires)
+            if opens is None:  # no opening before expiry
+                return SendTime(
+                    None,
+                    SkipReason.EXPIRED,
+                    "mainland-China quiet hours (20:00-08:00) last past the campaign's end",
+                )
+            moved = opens
+        if defer:
+            allowed = earliest_allowed(
+                caps, history, at=moved, zone_name=zone_name, channel=channel, tags=tags
+            )
+            if expires is not None and allowed >= expires:
+                check = check_caps(
+                    caps, history, at=moved, zone_name=zone_name, channel=channel, tags=tags
+                )
+                return SendTime(None, SkipReason.CAPPED, f"{check.detail}, after the campaign ends")
+            moved = allowed
+        if moved == at:
+            break
+        at = moved
+    else:
+        return SendTime(
+            None, SkipReason.EXPIRED, "no send time satisfies the schedule and the rules"
+        )
+    if history:
+        check = check_caps(caps, history, at=at, zone_name=zone_name, channel=channel, tags=tags)
+        if not check.allowed:
+            return SendTime(None, SkipReason.CAPPED, check.detail)
+    return SendTime(at)
+
+
+def at_send(
+    campaign: Campaign,
+    *,
+    now: datetime,
+    channel: Channel | str,
+    kind: TemplateKind | str,
+    zone_name: str,
+    region: str | None,
+    expires_at: datetime | None,
+    history: Iterable[SentRecord] = (),
+    test: bool = False,
+) -> SendTime:
+    """Whether a planned message may go *now*, checked again just before it is sent.
+
+    Time passes between planning and sending: the send speed holds messages back
+    (past the end of a window), another campaign sends first (and uses up a cap), a
+    worker was down. The same rule as the planner's (`send_time`), from ``now``, with
+    the campaign's current policy: ``at == now`` sends now; a later ``at`` defers the
+    message to then; None skips it (``capped``, ``outside_schedule``) or expires it.
+
+    Args:
+        campaign: The message's campaign (its policy and tags).
+        now: The current time.
+        channel: The message's channel.
+        kind: Its template kind.
+        zone_name: The recipient's zone, as the planner chose it.
+        region: The recipient number's region (for the China rule), if a phone.
+        expires_at: When the message expires.
+        history: The recipient's sends in the caps' periods, those in flight included,
+            this message excluded; read only when `caps_in_force` gives caps.
+        test: A test send: no schedule and no caps (the China rule still applies).
+    """
+    channel = Channel(channel)
+    kind = TemplateKind(kind)
+    policy = campaign.policy
+    return send_time(
+        now,
+        expires=expires_at,
+        schedule=None if test else policy.schedule,
+        outside_schedule=policy.outside_schedule,
+        zone_name=zone_name,
+        china=china_rule_applies(channel=channel, kind=kind, region=region),
+        caps=caps_in_force(policy, kind=kind, channel=channel, tags=campaign.tags, test=test),
+        history=history,
+        when_capped=policy.when_capped,
+        channel=channel,
+        tags=campaign.tags,
+    )
 
 
 def plan(

@@ -90,6 +90,11 @@ class SendPolicy:
         ends_at: An end date: nothing is sent at or after it.
         schedule: When messages may reach people, in their local time; None for any
             time. The mainland-China rule applies on top, always.
+        outside_schedule: What becomes of a message due outside the ``schedule``:
+            ``"defer"`` (default) waits for the next opening, within the validity;
+            ``"skip"`` does not send it (skipped as ``outside_schedule``). Checked
+            when it is planned and again when it is about to be sent (a message held
+            back by the send speed past the window's end).
         time_zone: The zone for recipients whose zone is not known otherwise.
         caps: Frequency caps (across campaigns).
         apply_caps: Whether ``caps`` bind this campaign: None (default) means yes for
@@ -108,6 +113,9 @@ class SendPolicy:
     validity: timedelta | None = attrs.field(default=DEFAULT_VALIDITY, validator=_positive_span)
     ends_at: datetime | None = attrs.field(default=None, validator=_aware)
     schedule: ContactSchedule | None = None
+    outside_schedule: Literal["defer", "skip"] = attrs.field(
+        default="defer", validator=attrs.validators.in_(("defer", "skip"))
+    )
     time_zone: str = attrs.field(default="UTC", validator=_zone_name)
     caps: tuple[FrequencyCap, ...] = attrs.field(default=(), converter=tuple)
     apply_caps: bool | None = None

@@ -39,14 +39,18 @@ import attrs
 import httpx
 
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, CampaignStatus
-from msgkit.core.delivery import MessageEvent, MessageState
+from msgkit.core.contacts import parse_phone
+from msgkit.core.delivery import MessageEvent, MessageState, SkipReason
+from msgkit.core.fatigue import SentRecord, history_since
 from msgkit.core.optout import OptOutScope, suppression_key
+from msgkit.core.planning import at_send, caps_in_force
 from msgkit.engine.clock import Clock, SystemClock
 from msgkit.engine.ratelimit import TokenBucket
 from msgkit.engine.retry import RetryPolicy
-from msgkit.engine.runner import CampaignRunner
+from msgkit.engine.runner import IN_FLIGHT, CampaignRunner, sent_records
 from msgkit.engine.transport import HttpxTransport, Transport
 from msgkit.exceptions import (
+    InvalidPhoneError,
     InvalidTransitionError,
     NotFoundError,
     ProviderError,
@@ -132,6 +136,8 @@ class RunStats:
     expired: int = 0
     fallen_back: int = 0
     cancelled: int = 0
+    deferred: int = 0
+    skipped: int = 0
     delivered: int = 0
     campaigns_stopped: list[str] = attrs.field(factory=list)
     campaigns_finished: list[str] = attrs.field(factory=list)
@@ -238,6 +244,7 @@ class Dispatcher:
         self._provider_buckets: dict[str, TokenBucket] = {}
         self._campaign_buckets: dict[str, tuple[float, TokenBucket]] = {}
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self._send_lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
         self._last_housekeeping: datetime | None = None
         self._campaigns: dict[str, Campaign] = {}
@@ -394,10 +401,26 @@ class Dispatcher:
             speed = speed_of(campaign) if campaign else None
             if speed is not None:
                 size = min(size, max(1, int(speed)))  # a chunk is at most a second's worth
-            for start in range(0, len(members), size):
-                chunk = members[start : start + size]
-                tasks.append(self._send_chunk(provider_name, provider, campaign_id, chunk))
+            chunks = [members[i : i + size] for i in range(0, len(members), size)]
+            if speed is not None:
+                # A paced campaign's chunks go one after another (the bucket spaces them
+                # anyway), so each is checked and sent at the time it really leaves.
+                tasks.append(self._send_in_turn(provider_name, provider, campaign_id, chunks))
+                continue
+            tasks.extend(
+                self._send_chunk(provider_name, provider, campaign_id, chunk) for chunk in chunks
+            )
         await asyncio.gather(*tasks)
+
+    async def _send_in_turn(
+        self,
+        name: str,
+        provider: Provider,
+        campaign_id: str,
+        chunks: Sequence[Sequence[MessageRow]],
+    ) -> None:
+        for chunk in chunks:
+            await self._send_chunk(name, provider, campaign_id, chunk)
 
     async def _send_chunk(
         self, name: str, provider: Provider, campaign_id: str, rows: Sequence[MessageRow]
@@ -407,18 +430,30 @@ class Dispatcher:
         if bucket is not None:
             await bucket.take(len(rows))
         async with self._semaphore:
-            now = self.clock.now()
-            lease = now + self.settings.lease
-            marked = await self._db(
-                self.store.apply,
-                [
-                    Change(message_id=r.id, event=MessageEvent.SEND, fields={"lease_until": lease})
-                    for r in rows
-                ],
-                now=now,
-                worker=self.worker,
-            )
-            sending = {m.message_id for m in marked if m.applied}
+            # Checked and marked under one lock, so that two chunks to the same person
+            # cannot both pass a cap that allows one more.
+            async with self._send_lock:
+                now = self.clock.now()
+                lease = now + self.settings.lease
+                go, held = await self._recheck(campaign, rows, now)
+                marked = await self._db(
+                    self.store.apply,
+                    [
+                        *(
+                            Change(
+                                message_id=r.id,
+                                event=MessageEvent.SEND,
+                                fields={"lease_until": lease},
+                            )
+                            for r in go
+                        ),
+                        *held,
+                    ],
+                    now=now,
+                    worker=self.worker,
+                )
+            held_ids = {c.message_id for c in held}
+            sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
             batch = [r for r in rows if r.id in sending]
             if not batch:
                 return
@@ -433,6 +468,91 @@ class Dispatcher:
                     alone = [outbound_of(by_id[message_id])]
                     results.extend(await self._send_batch(name, provider, alone))
         await self._record(name, provider, campaign, by_id, results)
+
+    async def _recheck(
+        self, campaign: Campaign | None, rows: Sequence[MessageRow], now: datetime
+    ) -> tuple[list[MessageRow], list[Change]]:
+        """The rows that may go now, and the changes of those that may not.
+
+        Time passed since planning (the send speed held a message back, another
+        campaign sent first, a worker was down): the contact schedule, the China rule,
+        the frequency caps and the validity are checked again (`at_send`), with the
+        recipient's sends and those in flight. A message that may go later is deferred
+        to then; one that may not go is skipped with the reason, or expired.
+        """
+        if campaign is None:
+            return list(rows), []
+        caps = {
+            r.id: caps_in_force(
+                campaign.policy,
+                kind=r.kind or "notification",
+                channel=r.channel,
+                tags=campaign.tags,
+                test=r.test,
+            )
+            for r in rows
+        }
+        history: dict[str, list[SentRecord]] = {}
+        since = history_since([c for found in caps.values() for c in found], now)
+        if since is not None:
+            addresses = sorted({r.recipient for r in rows if caps[r.id]})
+            rows_found = await self._db(
+                self.store.history, addresses, since=since, pending=IN_FLIGHT
+            )
+            history = sent_records(rows_found)
+        go: list[MessageRow] = []
+        held: list[Change] = []
+        for row in rows:
+            zone_name, region = _zone_and_region(row, campaign.policy.time_zone)
+            mine = history.setdefault(row.recipient, []) if caps[row.id] else []
+            when = at_send(
+                campaign,
+                now=now,
+                channel=row.channel,
+                kind=row.kind or "notification",
+                zone_name=zone_name,
+                region=region,
+                expires_at=row.expires_at,
+                history=mine,
+                test=row.test,
+            )
+            if when.at == now:
+                go.append(row)
+                if caps[row.id]:
+                    mine.append(SentRecord(at=now, channel=row.channel, tags=campaign.tags))
+            elif when.at is not None:
+                held.append(
+                    Change(
+                        message_id=row.id,
+                        event=MessageEvent.DEFER,
+                        fields={"not_before": when.at, "lease_until": None},
+                        detail=f"held back at send time until {when.at:%Y-%m-%d %H:%M} UTC "
+                        "(contact schedule, quiet hours or frequency caps)",
+                    )
+                )
+                self.stats.deferred += 1
+            elif when.reason is SkipReason.EXPIRED:
+                held.append(
+                    Change(
+                        message_id=row.id,
+                        event=MessageEvent.EXPIRE,
+                        fields={"reason": "expired", "error": when.detail},
+                        detail=when.detail,
+                    )
+                )
+                self.stats.expired += 1
+            else:
+                reason = when.reason or SkipReason.NOT_ALLOWED
+                held.append(
+                    Change(
+                        message_id=row.id,
+                        event=MessageEvent.SKIP,
+                        fields={"reason": reason.value, "error": when.detail},
+                        detail=when.detail,
+                    )
+                )
+                self.stats.skipped += 1
+        return go, held
 
     async def _send_batch(
         self, name: str, provider: Provider, batch: Sequence[OutboundMessage]
@@ -837,6 +957,21 @@ class Dispatcher:
                 self._campaigns[campaign.id] = finished
                 self.stats.campaigns_finished.append(campaign.id)
                 log.info("campaign %s finished", campaign.id)
+
+
+def _zone_and_region(row: MessageRow, default: str) -> tuple[str, str | None]:
+    """The recipient's zone (as the planner chose it) and phone region of a message."""
+    phone = None
+    if row.recipient.startswith("+"):
+        try:
+            phone = parse_phone(row.recipient)
+        except InvalidPhoneError:
+            phone = None
+    zone_name = row.payload.get("zone")
+    if not zone_name:
+        zones = phone.time_zones if phone is not None else ()
+        zone_name = zones[0] if len(zones) == 1 else default
+    return str(zone_name), phone.region if phone is not None else None
 
 
 def _skip(message_id: str, detail: str) -> Change:

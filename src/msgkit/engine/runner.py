@@ -23,7 +23,7 @@ import attrs
 
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignStatus
 from msgkit.core.contacts import Contact
-from msgkit.core.delivery import Channel
+from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.fatigue import SentRecord, history_since
 from msgkit.core.optout import SuppressionKey
 from msgkit.core.planning import (
@@ -47,7 +47,13 @@ from msgkit.providers.base import Provider
 from msgkit.store.base import InsertResult
 from msgkit.store.sql import SQLStore
 
-__all__ = ["CampaignRunner", "InitResult"]
+__all__ = [
+    "IN_FLIGHT",
+    "PLANNED_OR_SENT",
+    "CampaignRunner",
+    "InitResult",
+    "sent_records",
+]
 
 log = logging.getLogger("msgkit.engine")
 
@@ -72,6 +78,31 @@ class InitResult:
     written: int
     already: int
     fallbacks: int
+
+
+#: What counts toward frequency caps when planning: every message sent, and every
+#: message of another campaign that is still to be sent (or may have been).
+PLANNED_OR_SENT = (
+    MessageState.PLANNED,
+    MessageState.DEFERRED,
+    MessageState.QUEUED,
+    MessageState.SENDING,
+    MessageState.UNKNOWN,
+)
+#: What counts just before sending: every message sent, and every one in flight.
+IN_FLIGHT = (MessageState.SENDING, MessageState.UNKNOWN)
+
+HistoryRows = Mapping[str, Sequence[tuple[str, datetime, str | None, str | None, tuple[str, ...]]]]
+
+
+def sent_records(rows: HistoryRows) -> dict[str, list[SentRecord]]:
+    """The store's history rows as the caps read them, per recipient."""
+    return {
+        recipient: [
+            SentRecord(at=at, channel=channel, tags=tags) for channel, at, _, _, tags in found
+        ]
+        for recipient, found in rows.items()
+    }
 
 
 def _address(contact: Contact, channel: Channel) -> str | None:
@@ -108,7 +139,11 @@ class CampaignRunner:
     def route(
         self, channel: Channel, provider: str | None, sender: str | None, *, check: bool = True
     ) -> Route:
-        """The route of one step: the provider's limits as plain data.
+        """The route of one step: the provider's limits and effective sender as plain data.
+
+        The sender is the step's own, else the provider's default sender
+        (``Capabilities.default_sender``): what the message goes out as, and what
+        sender-scoped opt-outs are matched on.
 
         Raises:
             ConfigError: With ``check``, when the provider is not configured or serves
@@ -131,10 +166,12 @@ class CampaignRunner:
                 key="provider",
                 hint=f"pick a {channel.value} provider for this step",
             )
+        # The effective sender: a step that names none sends as the provider's default,
+        # and opt-outs to that default must bind it (they are keyed on the sender).
         return Route(
             channel=channel,
             provider=name,
-            sender=sender,
+            sender=sender or caps.default_sender,
             scheme=caps.scheme,
             content=caps.content,
             max_text=caps.max_text,
@@ -193,12 +230,16 @@ class CampaignRunner:
             chunk = [c for c in everyone if audience.matches(c, now=now)]
             history: dict[str, list[SentRecord]] = {}
             if since is not None:
+                # What other campaigns have planned counts too, not only what was sent.
                 addresses = [a for c in chunk if (a := _address(c, campaign.channel))]
-                for found, rows in self.store.history(addresses, since=since).items():
-                    history[found] = [
-                        SentRecord(at=at, channel=channel, tags=tags)
-                        for channel, at, _, _, tags in rows
-                    ]
+                history = sent_records(
+                    self.store.history(
+                        addresses,
+                        since=since,
+                        pending=PLANNED_OR_SENT,
+                        exclude_campaign=campaign.id,
+                    )
+                )
             for contact in chunk:
                 yield contact, history.get(_address(contact, campaign.channel) or "", ())
 
@@ -447,8 +488,11 @@ class CampaignRunner:
         history: list[SentRecord] = []
         since = history_since(campaign.policy.caps, now)
         if since is not None and address:
-            rows = self.store.history([address], since=since).get(address, [])
-            history = [SentRecord(at=at, channel=ch, tags=tags) for ch, at, _, _, tags in rows]
+            this = message_id(message_key(campaign.id, address, 0, trigger=key))
+            rows = self.store.history(
+                [address], since=since, pending=PLANNED_OR_SENT, exclude_ids=[this]
+            )
+            history = sent_records(rows).get(address, [])
         suppression = self._suppression([main, fallback_route])
         audience = campaign.audience
         first = plan_one(

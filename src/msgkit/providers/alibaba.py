@@ -454,6 +454,7 @@ class AlibabaSms:
             delivery_receipts=True,
             sender_review=True,
             max_text=500,
+            default_sender=sign_name,
         )
         self._key_id = access_key_id
         self._secret = access_key_secret

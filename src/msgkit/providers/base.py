@@ -213,6 +213,9 @@ class Capabilities:
         sender_review: Sender names or signatures must be approved first.
         max_text: The longest text accepted, in characters, or None.
         regions: The phone regions it reaches (ISO 3166 codes), or None for all.
+        default_sender: The sender of a message that names none (Twilio's ``From``
+            number, Alibaba's signature), or None. A campaign that names no sender
+            sends as this one, and its opt-outs are matched on it.
     """
 
     channel: Channel = attrs.field(converter=Channel)
@@ -227,6 +230,7 @@ class Capabilities:
     sender_review: bool = False
     max_text: int | None = None
     regions: frozenset[str] | None = attrs.field(default=None, converter=_regions)
+    default_sender: str | None = None
 
 
 @runtime_checkable

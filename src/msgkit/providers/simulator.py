@@ -351,6 +351,8 @@ class SimulatorProvider:
             `IN_PROCESS_URL` (one is made if not given).
         content: What templates it accepts, to rehearse a platform's rules (say
             ``msgkit.providers.content.alibaba()``: kinds, review); default everything.
+        sender: The default sender (a from-number, say) of messages that name none,
+            as a real provider has one; replies come back to it.
     """
 
     def __init__(
@@ -365,8 +367,10 @@ class SimulatorProvider:
         idempotent: bool = False,
         server: SimulatorServer | None = None,
         content: ContentRules | None = None,
+        sender: str | None = None,
     ) -> None:
         self.name = name
+        self.sender = sender
         self.base_url = base_url.rstrip("/")
         self.server = server
         if self.server is None and self.base_url == IN_PROCESS_URL:
@@ -380,6 +384,7 @@ class SimulatorProvider:
             status_query=True,
             delivery_receipts=True,
             content=content if content is not None else ContentRules(),
+            default_sender=sender,
         )
 
     def __repr__(self) -> str:
@@ -399,7 +404,7 @@ class SimulatorProvider:
                     "id": m.id,
                     "to": m.to,
                     "text": m.text,
-                    "sender": m.sender,
+                    "sender": m.sender or self.sender,
                     "channel": m.channel.value,
                 }
                 for m in batch
@@ -533,6 +538,7 @@ class SimulatorSettings(ProviderSettings):
         click_rate: Share of delivered messages whose link is clicked.
         latency: Seconds each request takes (min, max).
         seed: Makes every draw reproducible.
+        sender: The default sender of messages that name none.
     """
 
     channel: Literal["sms", "line", "webchat"] = "sms"
@@ -549,6 +555,7 @@ class SimulatorSettings(ProviderSettings):
     click_rate: float = 0.0
     latency: tuple[float, float] = (0.0, 0.0)
     seed: int = 0
+    sender: str | None = None
 
 
 def from_config(
@@ -578,4 +585,5 @@ def from_config(
         scheme=cfg.scheme,
         rate_per_second=cfg.rate_per_second,
         server=server,
+        sender=cfg.sender,
     )

@@ -145,6 +145,7 @@ class TwilioSms:
             status_query=True,
             delivery_receipts=status_callback is not None,
             max_text=MAX_BODY,
+            default_sender=sender,
         )
         self._sid = account_sid
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from msgkit.core.delivery import MessageState
 from msgkit.core.optout import SuppressionKey
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
@@ -18,19 +19,63 @@ class InboundTables(SQLBase):
     # --- history and suppression -------------------------------------------------------
 
     def history(
-        self, recipients: Sequence[str], *, since: datetime
+        self,
+        recipients: Sequence[str],
+        *,
+        since: datetime,
+        pending: Iterable[MessageState] = (),
+        exclude_campaign: str | None = None,
+        exclude_ids: Iterable[str] = (),
     ) -> dict[str, list[tuple[str, datetime, str | None, str | None, tuple[str, ...]]]]:
-        """Recent sends per recipient: (channel, time, campaign id, kind, campaign tags)."""
+        """Recent sends per recipient: (channel, time, campaign id, kind, campaign tags).
+
+        What was sent (the send history) always counts. With ``pending``, so do the
+        messages not sent yet that are in one of those states and count toward caps,
+        at their planned time (or the time their send began): what other campaigns
+        have committed to send. A message that ends skipped, failed, cancelled or
+        expired thus stops counting. A fallback still waiting for its parent (no time
+        yet) does not count: at most one of the two is sent.
+
+        Args:
+            recipients: The addresses.
+            since: The earliest time that matters (`msgkit.core.fatigue.history_since`).
+            pending: The unsent states that count (planning: every unsent state; about
+                to send: the messages in flight).
+            exclude_campaign: Leave out the pending messages of this campaign (it is
+                being planned again: its own messages are the ones being planned).
+            exclude_ids: Leave out these pending messages (the one about to be sent).
+        """
+        states = sorted({MessageState(s).value for s in pending})
+        excluded = set(exclude_ids)
         found: dict[str, list[tuple[str, datetime, str | None, str | None, tuple[str, ...]]]] = {}
+        tags_cache: dict[str, tuple[str, ...]] = {}
         for chunk in chunks(list(recipients)):
             rows = self._read(
-                "SELECT h.recipient, h.channel, h.at, h.campaign_id, c.kind, c.spec "
+                "SELECT h.recipient, h.channel, h.at, h.campaign_id, c.kind, c.spec, NULL "
                 "FROM send_history h LEFT JOIN campaigns c ON c.id = h.campaign_id "
-                f"WHERE h.recipient IN ({self._in(chunk)}) AND h.at >= ? ORDER BY h.at",
+                f"WHERE h.recipient IN ({self._in(chunk)}) AND h.at >= ?",
                 (*chunk, ms(since)),
             )
-            tags_cache: dict[str, tuple[str, ...]] = {}
-            for recipient, channel, at, campaign_id, kind, spec in rows:
+            if states:
+                mine = "" if exclude_campaign is None else " AND m.campaign_id <> ?"
+                rows += self._read(
+                    "SELECT m.recipient, m.channel, COALESCE(m.sent_at, m.not_before), "
+                    "m.campaign_id, c.kind, c.spec, m.id "
+                    "FROM messages m LEFT JOIN campaigns c ON c.id = m.campaign_id "
+                    f"WHERE m.recipient IN ({self._in(chunk)}) AND m.counts = 1 "
+                    f"AND m.state IN ({self._in(states)}) AND m.not_before IS NOT NULL "
+                    f"AND COALESCE(m.sent_at, m.not_before) >= ?{mine}",
+                    (
+                        *chunk,
+                        *states,
+                        ms(since),
+                        *(() if exclude_campaign is None else (exclude_campaign,)),
+                    ),
+                )
+            rows.sort(key=lambda r: (r[2], r[3] or ""))
+            for recipient, channel, at, campaign_id, kind, spec, pending_id in rows:
+                if pending_id is not None and pending_id in excluded:
+                    continue
                 tags: tuple[str, ...] = ()
                 if campaign_id and spec:
                     if campaign_id not in tags_cache:

@@ -668,6 +668,7 @@ def _planned_row(
         "sender": p.sender,
         "encoding": p.encoding,
         "links": dict(p.links),
+        "zone": p.time_zone,
         **extra,
     }
     for name in ("media", "options"):
