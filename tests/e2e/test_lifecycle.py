@@ -145,11 +145,6 @@ def test_campaigns_lists_every_campaign_but_deleted_ones_with_tags(
     assert client.campaign(first.id).status is msgkit.CampaignStatus.DRAFT
 
 
-@pytest.mark.xfail(
-    reason="campaigns created in the same millisecond are listed in random (id) order: "
-    "the store orders by created_at then id; a creation sequence needs a schema migration",
-    strict=True,
-)
 def test_campaigns_created_at_the_same_instant_are_listed_in_creation_order(
     client: msgkit.Client,
 ) -> None:

@@ -15,7 +15,7 @@ from msgkit import Campaign, ConfigError, Contact, NotFoundError, Template
 from msgkit.contacts import parse_phone
 from msgkit.core.campaigns import Fallback
 from msgkit.core.delivery import MessageEvent, MessageState
-from msgkit.store import Change, MemoryStore, SQLiteStore, SQLStore, open_store
+from msgkit.store import Change, MemoryStore, SQLiteStore, SQLStore, codec, open_store
 from msgkit.store.migrations import LATEST
 from tests.factories import Skipped, phone, planned, running
 
@@ -361,3 +361,37 @@ def test_wal_mode_on_disk(tmp_path: Path) -> None:
     mode = store._read("PRAGMA journal_mode")[0][0]
     assert mode == "wal"
     store.close()
+
+
+def test_upgrade_from_schema_1_keeps_creation_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database of schema 1 opened by this msgkit lists campaigns and lists in the order
+    they were created (same-millisecond ones by id, as schema 1 did), and new ones after."""
+    from msgkit.store import _base, migrations
+
+    path = tmp_path / "v1.db"
+    monkeypatch.setattr(_base, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    monkeypatch.setattr(_base, "LATEST", 1)
+    old = SQLiteStore(path)
+    with old._tx() as cur:  # schema 1 rows, as an older msgkit wrote them
+        for cid, at in (("b", 5), ("a", 5), ("c", 3)):
+            old._q(
+                cur,
+                "INSERT INTO campaigns (id, name, kind, status, enabled, spec, created_at, "
+                "updated_at) VALUES (?, ?, 'bulk', 'draft', 1, ?, ?, ?)",
+                (cid, cid, codec.dumps(Campaign(name=cid, id=cid)), at, at),
+            )
+            old._q(
+                cur,
+                "INSERT INTO lists (id, name, columns, created_at) VALUES (?, ?, '[]', ?)",
+                (cid, cid, at),
+            )
+    old.close()
+    monkeypatch.undo()
+    store = SQLiteStore(path)
+    assert store.schema_version == LATEST
+    store.save_campaign(Campaign(name="new", id="0"), now=NOW)
+    new_list = store.create_list("new", [], now=NOW)
+    assert [c.id for c in store.list_campaigns()] == ["c", "a", "b", "0"]
+    assert [x["id"] for x in store.list_lists()] == ["c", "a", "b", new_list]

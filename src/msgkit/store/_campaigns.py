@@ -48,8 +48,9 @@ class CampaignTables(SQLBase):
                 self._q(
                     cur,
                     "INSERT INTO campaigns (name, kind, status, enabled, queue_seq, send_at, "
-                    "stop_reason, spec, updated_at, id, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "stop_reason, spec, updated_at, id, created_at, created_seq) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "(SELECT COALESCE(MAX(created_seq), 0) + 1 FROM campaigns))",
                     (*values, campaign.id, ms(now)),
                 )
             else:
@@ -93,7 +94,7 @@ class CampaignTables(SQLBase):
     def list_campaigns(self, *, include_deleted: bool = False) -> list[Campaign]:
         """Every campaign, oldest first."""
         where = "" if include_deleted else "WHERE status <> 'deleted'"
-        rows = self._read(f"SELECT spec FROM campaigns {where} ORDER BY created_at, id")
+        rows = self._read(f"SELECT spec FROM campaigns {where} ORDER BY created_seq")
         return [codec.loads(r[0]) for r in rows]
 
     def due_campaigns(self, *, now: datetime, stale_before: datetime) -> list[Campaign]:

@@ -45,8 +45,9 @@ class ListTables(SQLBase):
         with self._tx() as cur:
             self._q(
                 cur,
-                "INSERT INTO lists (id, name, columns, created_at, importer, variables) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO lists (id, name, columns, created_at, importer, variables, "
+                "created_seq) VALUES (?, ?, ?, ?, ?, ?, "
+                "(SELECT COALESCE(MAX(created_seq), 0) + 1 FROM lists))",
                 (
                     list_id,
                     name,
@@ -76,7 +77,7 @@ class ListTables(SQLBase):
         return [
             (r[0], r[1])
             for r in self._read(
-                "SELECT id, importer FROM lists WHERE importer IS NOT NULL ORDER BY created_at"
+                "SELECT id, importer FROM lists WHERE importer IS NOT NULL ORDER BY created_seq"
             )
         ]
 
@@ -180,7 +181,7 @@ class ListTables(SQLBase):
 
     def list_lists(self) -> list[dict[str, Any]]:
         """Every recipient list, oldest first."""
-        ids = self._read("SELECT id FROM lists WHERE importer IS NULL ORDER BY created_at, id")
+        ids = self._read("SELECT id FROM lists WHERE importer IS NULL ORDER BY created_seq")
         return [self.get_list(r[0]) for r in ids]
 
     def iter_contacts(self, list_id: str, *, chunk: int = 1000) -> Iterator[list[Contact]]:

@@ -174,12 +174,21 @@ MIGRATIONS: list[list[str]] = [
         )""",
     ],
     # 2: a list is written hidden, and shown only once its import is complete; the
-    # template variables a list's contacts carry.
+    # template variables a list's contacts carry; campaigns and lists keep the order
+    # they were created in (several may share one millisecond).
     [
         # The import writing the list (``host:pid:random``); NULL once it is complete.
         "ALTER TABLE lists ADD COLUMN importer TEXT",
         # JSON list of attribute names; NULL: not declared.
         "ALTER TABLE lists ADD COLUMN variables TEXT",
+        "ALTER TABLE campaigns ADD COLUMN created_seq BIGINT",
+        "UPDATE campaigns SET created_seq = (SELECT COUNT(*) FROM campaigns AS c "
+        "WHERE c.created_at < campaigns.created_at "
+        "OR (c.created_at = campaigns.created_at AND c.id <= campaigns.id))",
+        "ALTER TABLE lists ADD COLUMN created_seq BIGINT",
+        "UPDATE lists SET created_seq = (SELECT COUNT(*) FROM lists AS l "
+        "WHERE l.created_at < lists.created_at "
+        "OR (l.created_at = lists.created_at AND l.id <= lists.id))",
     ],
 ]
 
