@@ -135,12 +135,6 @@ def test_a_template_not_approved_is_refused_at_start(
         assert [m.to for m in sim.messages.values()] == [AMY]
 
 
-@pytest.mark.xfail(
-    reason="error messages (not this area): a rejected template's refusal says 'submit it "
-    "and wait for the review' and leaves out the platform's reason; it should give the "
-    "reason and say to edit the template and submit the new version",
-    strict=True,
-)
 def test_a_rejected_template_error_gives_the_reason_and_the_fix(
     alibaba_like: msgkit.Client,
 ) -> None:

@@ -447,12 +447,7 @@ class _Planner:
         self.tracking = links is not None and self.policy.link_params
         template.check(route.content, short_params=self.tracking)
         if route.content.review and template.review is not ReviewStatus.APPROVED:
-            raise NotAllowedError(
-                (
-                    f"the template must be approved by the platform before use "
-                    f"(it is {template.review.value}): submit it and wait for the review",
-                )
-            )
+            raise NotAllowedError((template.review_refusal(),))
         self.codes: dict[str, str] = {}
         if links is not None:
             given = link_codes or {}

@@ -395,6 +395,20 @@ class Template:
         status = REVIEW.next(self.review, ReviewEvent(event))
         return attrs.evolve(self, review=status, review_reason=reason)
 
+    def review_refusal(self) -> str:
+        """Why a platform that reviews templates refuses this one, and what to do."""
+        must = (
+            f"the template must be approved by the platform before use (it is {self.review.value}"
+        )
+        if self.review is ReviewStatus.REJECTED:
+            why = f": {self.review_reason}" if self.review_reason else ""
+            return (
+                f"{must}{why}): edit the template to fix that and submit the new version for review"
+            )
+        if self.review is ReviewStatus.PENDING:
+            return f"{must}): start the campaign once the platform approves it"
+        return f"{must}): submit it for review and start the campaign once it is approved"
+
     def violations(self, rules: ContentRules, *, short_params: bool = False) -> tuple[str, ...]:
         """Every rule of a channel this template breaks, one sentence each.
 
