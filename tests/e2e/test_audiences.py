@@ -3,8 +3,6 @@ groups, and dedupe across lists — as docs/audiences.md and docs/sending.md tea
 
 from __future__ import annotations
 
-import pytest
-
 import msgkit
 from msgkit.testing import Simulator
 from tests.e2e.conftest import WriteCsv, tw_e164, tw_numbers
@@ -199,12 +197,6 @@ def test_two_lists_of_one_audience_are_deduped(
     assert client.progress(campaign).count(msgkit.MessageState.DELIVERED) == 15
 
 
-@pytest.mark.xfail(
-    reason="planning (not this area): a duplicate's Skip has the same outbox key as the "
-    "message it duplicates, so the store ignores it: start() reports 5 duplicates, "
-    "progress() and messages() show none",
-    strict=True,
-)
 def test_duplicates_across_lists_are_recorded_in_progress(
     client: msgkit.Client, write_csv: WriteCsv
 ) -> None:

@@ -511,6 +511,14 @@ class _Planner:
             reason, detail = problem or (SkipReason.NO_ADDRESS, "no address")
             return skip(reason, detail)
         if dedupe is not None and not dedupe.add(int.from_bytes(digest[:8], "big") >> 1):
+            # Its own key (the message's belongs to the earlier contact), so the store
+            # keeps the skip; deterministic, so a re-plan writes it once.
+            key = _key(
+                self.campaign.id,
+                _recipient_digest(f"duplicate:{address}:{contact.key}"),
+                self.step,
+                trigger,
+            )
             return skip(
                 SkipReason.DUPLICATE, "an earlier contact of this plan has the same address"
             )
