@@ -33,7 +33,6 @@ from msgkit.core.planning import (
     Route,
     Skip,
     message_id,
-    message_key,
     plan,
     plan_one,
     plan_tests,
@@ -275,10 +274,11 @@ class CampaignRunner:
             )
             children = [c for _, c in batch if c is not None]
             if children:
+                # The parent's id comes from the paired parent item (a skipped parent
+                # is stored under the id of its key): the two steps may address the
+                # contact differently (a web chat visitor key, a phone number).
                 parents = {
-                    c.key: message_id(message_key(campaign.id, c.to, 0))
-                    for c in children
-                    if isinstance(c, PlannedMessage)
+                    c.key: _item_id(p) for p, c in batch if isinstance(c, PlannedMessage)
                 }
                 fallbacks += len(parents)
                 written = written + self.store.insert_messages(children, now=now, parents=parents)
@@ -418,6 +418,11 @@ class CampaignRunner:
                 continue
             started.append(campaign.id)
         return started
+
+
+def _item_id(item: PlanItem) -> str:
+    """The outbox id of a planned message or a skip."""
+    return item.id if isinstance(item, PlannedMessage) else message_id(item.key)
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
