@@ -277,9 +277,7 @@ class CampaignRunner:
                 # The parent's id comes from the paired parent item (a skipped parent
                 # is stored under the id of its key): the two steps may address the
                 # contact differently (a web chat visitor key, a phone number).
-                parents = {
-                    c.key: _item_id(p) for p, c in batch if isinstance(c, PlannedMessage)
-                }
+                parents = {c.key: _item_id(p) for p, c in batch if isinstance(c, PlannedMessage)}
                 fallbacks += len(parents)
                 written = written + self.store.insert_messages(children, now=now, parents=parents)
             if index % 20 == 19:
