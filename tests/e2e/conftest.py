@@ -56,9 +56,7 @@ def make_client(db: str, clock: FakeClock, sim: Simulator) -> Iterator[MakeClien
     """Build clients on the test's database; all are closed at the end."""
     made: list[msgkit.Client] = []
 
-    def make(
-        providers: Mapping[str, Any] | None = None, **options: Any
-    ) -> msgkit.Client:
+    def make(providers: Mapping[str, Any] | None = None, **options: Any) -> msgkit.Client:
         if providers is None:
             providers = {"sms": SimulatorProvider("sms", server=sim)}
         options.setdefault("store", db)
