@@ -39,7 +39,7 @@ import attrs
 import httpx
 
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, CampaignStatus
-from msgkit.core.delivery import MessageEvent, MessageState
+from msgkit.core.delivery import MessageEvent, MessageState, reported_event
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.engine.clock import Clock, SystemClock
 from msgkit.engine.ratelimit import TokenBucket
@@ -728,7 +728,9 @@ class Dispatcher:
                 later.append(row.id)
                 continue
             if status.found and status.state is not None:
-                changes.append(_from_status(row.id, status, "reconciled with the provider"))
+                changes.append(
+                    _from_status(row.id, status, "reconciled with the provider", taken=False)
+                )
                 self.stats.reconciled += 1
             elif status.found:
                 later.append(row.id)
@@ -818,9 +820,9 @@ class Dispatcher:
             ):
                 changes.append(_from_status(row.id, status, "status polled"))
                 self.stats.delivered += status.state is MessageState.DELIVERED
-        if changes:
-            await self._db(self.store.apply, changes, now=now)
-        settled = {c.message_id for c in changes}
+        done = await self._db(self.store.apply, changes, now=now) if changes else []
+        # A status the lifecycle refused settles nothing: ask again later, not every pass.
+        settled = {r.message_id for r in done if r.applied}
         waiting = [r.id for r in rows if r.id not in settled]
         if waiting:
             await self._db(self.store.postpone_poll, waiting, until=now + self.settings.poll_every)
@@ -866,21 +868,24 @@ def _resend(message_id: str, now: datetime, detail: str) -> Change:
     )
 
 
-_STATUS_EVENTS = {
-    MessageState.SUBMITTED: MessageEvent.ACCEPT,
-    MessageState.DELIVERED: MessageEvent.DELIVER,
-    MessageState.UNDELIVERED: MessageEvent.UNDELIVER,
-    MessageState.FAILED: MessageEvent.FAIL,
-}
+def _from_status(
+    message_id: str, status: StatusResult, detail: str, *, taken: bool = True
+) -> Change:
+    """The change a provider's status makes to a message.
 
-
-def _from_status(message_id: str, status: StatusResult, detail: str) -> Change:
+    A status is applied as a receipt is (`reported_event`): ``failed`` of a message
+    the provider took is ``undeliver``. With ``taken=False`` (reconciling a message
+    whose send has an unknown outcome) the provider may have refused the request
+    itself, so ``failed`` is ``fail``.
+    """
     assert status.state is not None
     fields: dict[str, Any] = {"lease_until": None}
     if status.provider_message_id:
         fields["provider_message_id"] = status.provider_message_id
     if status.error_code:
         fields["error_code"] = status.error_code
-    return Change(
-        message_id=message_id, event=_STATUS_EVENTS[status.state], fields=fields, detail=detail
-    )
+    if not taken and status.state is MessageState.FAILED:
+        event = MessageEvent.FAIL
+    else:
+        event = reported_event(status.state)
+    return Change(message_id=message_id, event=event, fields=fields, detail=detail)
