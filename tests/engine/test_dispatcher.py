@@ -57,6 +57,35 @@ async def test_receipts_by_polling(
     assert _states(store, campaign.id) == {MessageState.DELIVERED: 5}
 
 
+@pytest.mark.parametrize("answer", ["failed", "canceled"])
+async def test_polled_failure_ends_undelivered(
+    store: MemoryStore,
+    server: SimulatorServer,
+    clock: FakeClock,
+    make_dispatcher: MakeDispatcher,
+    answer: str,
+) -> None:
+    """A submitted message polled as failed or canceled ends undelivered, asked once."""
+    server.rules = {"": answer}  # every number
+    campaign = store.save_campaign(running(), now=clock.now())
+    store.insert_messages(planned(campaign.id, 3, now=clock.now()), now=clock.now())
+    dispatcher = make_dispatcher(poll_receipts={"sim"}, poll_after=timedelta(seconds=10))
+    await dispatcher.run()
+    assert _states(store, campaign.id) == {MessageState.UNDELIVERED: 3}
+    assert store.get_campaign(campaign.id).status is CampaignStatus.FINISHED
+
+
+async def test_media_goes_to_the_provider(
+    store: MemoryStore, server: SimulatorServer, clock: FakeClock, make_dispatcher: MakeDispatcher
+) -> None:
+    """The media stored with a message is handed to the adapter (the simulator records it)."""
+    campaign = store.save_campaign(running(), now=clock.now())
+    media = ("https://cdn.example.com/a.png",)
+    store.insert_messages(planned(campaign.id, 2, now=clock.now(), media=media), now=clock.now())
+    await make_dispatcher().run()
+    assert [m.media for m in server.messages.values()] == [media, media]
+
+
 async def test_retry_honours_retry_after(
     store: MemoryStore, server: SimulatorServer, clock: FakeClock, make_dispatcher: MakeDispatcher
 ) -> None:

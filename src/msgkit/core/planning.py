@@ -169,6 +169,10 @@ class Route:
         return cls(channel=campaign.channel, provider=campaign.provider)
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _str_map(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
 
@@ -202,6 +206,7 @@ class PlannedMessage:
         test: A test send: bypasses caps and schedule, never counted in reports.
         links: Short code of each link, by link name (for the store's click table).
         link_param: The recipient's tracking parameter, or None.
+        media: Media URLs the message carries (the template's).
         counts_toward_caps: Whether this message counts in the recipient's send
             history for frequency caps (false for exempt campaigns and tests).
     """
@@ -228,6 +233,7 @@ class PlannedMessage:
     links: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
     link_param: str | None = None
     counts_toward_caps: bool = True
+    media: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
 
     def __repr__(self) -> str:
         to = mask(self.to) if self.to.startswith("+") else self.to
@@ -566,6 +572,7 @@ class _Planner:
             links=self.codes,
             link_param=param,
             counts_toward_caps=self.counts_toward_caps,
+            media=self.template.media,
         )
 
     def _address(self, contact: Contact) -> tuple[str | None, tuple[SkipReason, str] | None]:

@@ -184,7 +184,7 @@ def outbound_of(row: MessageRow) -> OutboundMessage:
         params=payload.get("params") or {},
         sender=payload.get("sender"),
         expires_at=row.expires_at,
-        media=tuple(payload.get("media") or ()),
+        media=row.media,
         options=payload.get("options") or {},
     )
 
