@@ -121,7 +121,13 @@ class DispatcherSettings:
 
 @attrs.define
 class RunStats:
-    """What a run did."""
+    """What a run did: counts of messages by outcome, and the campaigns it worked on.
+
+    Attributes:
+        campaigns: The campaigns whose messages this run claimed (test sends aside).
+        campaigns_stopped: Campaigns this run stopped (an account error, say).
+        campaigns_finished: Campaigns this run found finished.
+    """
 
     sent: int = 0
     retried: int = 0
@@ -133,6 +139,7 @@ class RunStats:
     fallen_back: int = 0
     cancelled: int = 0
     delivered: int = 0
+    campaigns: set[str] = attrs.field(factory=set)
     campaigns_stopped: list[str] = attrs.field(factory=list)
     campaigns_finished: list[str] = attrs.field(factory=list)
 
@@ -241,6 +248,7 @@ class Dispatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
         self._last_housekeeping: datetime | None = None
         self._campaigns: dict[str, Campaign] = {}
+        self._stop: asyncio.Event | None = None
         self.runner = runner
         self.on_step: Callable[[RunStats], None] | None = None
 
@@ -294,11 +302,15 @@ class Dispatcher:
     async def run(self, *, until_idle: bool = True, stop: asyncio.Event | None = None) -> RunStats:
         """Send until nothing is due within the horizon (or forever, or until ``stop``).
 
+        Setting ``stop`` stops the run soon: requests in flight finish and are recorded,
+        nothing new is sent, and messages claimed but not sent are given back.
+
         Returns:
             What this run did.
         """
+        self._stop = stop
         try:
-            while stop is None or not stop.is_set():
+            while not self._stopping():
                 if await self.step():
                     continue
                 # Nothing to claim: do the waiting work now, then sleep until more is due.
@@ -312,10 +324,27 @@ class Dispatcher:
                 wait = self.settings.idle_poll if due is None else (due - now).total_seconds()
                 if not until_idle:
                     wait = min(wait, self.settings.idle_poll)
-                await self.clock.sleep(max(wait, 0.001))
+                await self._pause(max(wait, 0.001))
         finally:
             await self._db(self.store.release_worker, self.worker, now=self.clock.now())
         return self.stats
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep on the clock, waking early when the run is asked to stop."""
+        if self._stop is None:
+            await self.clock.sleep(seconds)
+            return
+        sleeping = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeping, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeping, stopped):
+                task.cancel()
+            await asyncio.gather(sleeping, stopped, return_exceptions=True)
 
     async def _next_due(self, now: datetime) -> datetime | None:
         return await self._db(
@@ -344,6 +373,7 @@ class Dispatcher:
         )
         if not rows:
             return False
+        self.stats.campaigns.update(r.campaign_id for r in rows if not r.test)
         await self._send_rows(rows)
         if self.on_step is not None:
             self.on_step(self.stats)
@@ -407,6 +437,8 @@ class Dispatcher:
         if bucket is not None:
             await bucket.take(len(rows))
         async with self._semaphore:
+            if self._stopping():
+                return  # still queued: given back when the run ends
             now = self.clock.now()
             lease = now + self.settings.lease
             marked = await self._db(
