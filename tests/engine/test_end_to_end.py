@@ -57,7 +57,9 @@ def test_crash_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> 
     store.close()
     rng = random.Random(11)
     kills = 0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # This checkout's src first: the worker must run the code under test, not an
+    # installed msgkit (a git worktree shares the virtualenv of another checkout).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     with serve(server) as url:
         command = [sys.executable, "-m", "tests.engine.crash_worker", str(db), url]
         target = 0
