@@ -67,3 +67,25 @@ def test_interrupt_stops_the_coroutine_before_raising() -> None:
     with pytest.raises(KeyboardInterrupt):
         _in_running_loop(lambda: run_sync(work))
     assert seen == ["stopped"]
+
+
+def test_ctrl_c_in_a_script_stops_the_coroutine_before_raising() -> None:
+    """Without a running loop, SIGINT sets the stop event; KeyboardInterrupt follows its end."""
+    seen: list[str] = []
+    started = threading.Event()
+
+    async def work(stop: asyncio.Event) -> None:
+        started.set()
+        await stop.wait()
+        await asyncio.sleep(0.05)
+        seen.append("stopped")
+
+    def interrupt() -> None:
+        started.wait(5)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(work)
+    assert seen == ["stopped"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

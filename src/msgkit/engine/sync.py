@@ -8,13 +8,15 @@ waits for it.
 Interrupting the caller (KeyboardInterrupt, Jupyter's interrupt button) while it waits
 does not abandon the worker: the coroutine is asked to stop (its ``stop`` event is
 set), the caller waits until it has stopped, and only then is KeyboardInterrupt raised.
-A second interrupt while it is stopping cancels it outright.
+A second interrupt while it is stopping cancels it outright. A plain script's Ctrl-C
+(SIGINT in the main thread) is handled the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -75,6 +77,46 @@ class _Worker:
             loop.call_soon_threadsafe(task.cancel if again else stop.set)
 
 
+async def _with_sigint(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
+    """Run ``factory(stop)`` in this loop; SIGINT sets ``stop`` (a second cancels it),
+    and KeyboardInterrupt is raised once the coroutine has stopped."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupts = 0
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            stop.set()
+        elif task is not None:
+            task.cancel()
+
+    installed = False
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is threading.main_thread():
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+            installed = True
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows, odd loops
+            pass
+    try:
+        result = await factory(stop)
+    except asyncio.CancelledError:
+        if interrupts:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+            if previous is not None:  # as it was (asyncio.run's own, say)
+                signal.signal(signal.SIGINT, previous)
+    if interrupts:
+        raise KeyboardInterrupt
+    return result
+
+
 def run_sync(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
     """Run the coroutine ``factory(stop)`` to completion and return its result.
 
@@ -87,11 +129,7 @@ def run_sync(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
             running event loop): raised once the coroutine has stopped.
     """
     if not in_event_loop():
-
-        async def main() -> T:
-            return await factory(asyncio.Event())
-
-        return asyncio.run(main())
+        return asyncio.run(_with_sigint(factory))
     worker = _Worker(factory)
     thread = threading.Thread(target=worker.run, name="msgkit-run", daemon=True)
     thread.start()
