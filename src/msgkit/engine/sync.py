@@ -132,17 +132,24 @@ def run_sync(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(_with_sigint(factory))
     worker = _Worker(factory)
     thread = threading.Thread(target=worker.run, name="msgkit-run", daemon=True)
-    thread.start()
     interrupted: KeyboardInterrupt | None = None
-    # Wait on an event of our own: a Thread.join interrupted by KeyboardInterrupt may
-    # take the thread for finished while it still runs (CPython 3.11, bpo-45274).
-    while not worker.done.is_set():
+    # The interrupt may come at any moment: while starting the thread, waiting for it,
+    # or joining it. Wait on an event of our own: a Thread.join interrupted by
+    # KeyboardInterrupt may take the thread for finished while it runs (bpo-45274).
+    step = "start"
+    while step != "done":
         try:
-            worker.done.wait()
+            if step == "start":
+                step = "wait"
+                thread.start()
+            if step == "wait":
+                worker.done.wait()
+                step = "join"
+            thread.join()
+            step = "done"
         except KeyboardInterrupt as exc:
             interrupted = interrupted or exc
             worker.interrupt()
-    thread.join()
     if interrupted is not None:
         raise interrupted
     if worker.error is not None:
