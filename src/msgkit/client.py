@@ -843,14 +843,16 @@ class Client:
             runner=self.runner,
         )
 
-    async def _arun(self, until_idle: bool, progress: bool | None) -> RunStats:
+    async def _arun(
+        self, until_idle: bool, progress: bool | None, stop: asyncio.Event | None = None
+    ) -> RunStats:
         dispatcher = self.dispatcher()
         show = progress if progress is not None else (sys.stderr.isatty() or _in_notebook())
         bar = _ProgressBar() if show else None
         if bar is not None:
             dispatcher.on_step = functools.partial(self._show, bar)
         try:
-            stats = await dispatcher.run(until_idle=until_idle)
+            stats = await dispatcher.run(until_idle=until_idle, stop=stop)
         finally:
             await dispatcher.aclose()
         await self._pull_simulators()
@@ -897,9 +899,11 @@ class Client:
     def _show(self, bar: _ProgressBar, stats: RunStats, *, final: bool = False) -> None:
         if not final and not bar.due():
             return  # counting reads the store: not on every pass
+        # The campaigns this run worked on (finished ones included) and those still to go.
+        ids = set(stats.campaigns) | {c.id for c in self.store.running_campaigns()}
         total = done = 0
-        for campaign in self.store.running_campaigns():
-            progress = self.store.progress(campaign.id)
+        for campaign_id in sorted(ids):
+            progress = self.store.progress(campaign_id)
             total += progress.sendable
             done += progress.done
         bar.update(done, total, stats, final=final)
@@ -908,6 +912,9 @@ class Client:
         """Send what is due, until nothing is due soon (or forever).
 
         Works from a plain script and from inside a running event loop (Jupyter).
+        Interrupted there (KeyboardInterrupt), the engine stops first — requests in
+        flight finish, claimed messages are given back for a later run, the progress
+        bar stops — and then KeyboardInterrupt is raised.
 
         Args:
             until_idle: Return when nothing is due within the dispatcher's horizon;
@@ -915,7 +922,7 @@ class Client:
             progress: Show a progress bar; default when attached to a terminal or a
                 notebook.
         """
-        return run_sync(lambda: self._arun(until_idle, progress))
+        return run_sync(lambda stop: self._arun(until_idle, progress, stop))
 
     def progress(self, campaign: Campaign | str) -> Progress:
         """Counts by state; ``.percent`` done, ``.sent``, ``.pending``."""

@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from msgkit import Campaign, InvalidTransitionError, Template
 from msgkit.core._fsm import TransitionTable
 from msgkit.core.campaigns import CAMPAIGN, CampaignEvent, CampaignStatus
-from msgkit.core.delivery import MESSAGE, MessageEvent, MessageState
+from msgkit.core.delivery import MESSAGE, MessageEvent, MessageState, reported_event
 from msgkit.core.templates import REVIEW, ReviewEvent, ReviewStatus
 
 TABLES: list[tuple[TransitionTable[Any, Any], type[Enum], type[Enum]]] = [
@@ -242,3 +242,31 @@ def test_tags_normalise() -> None:
     """Tags are a set of trimmed, non-empty strings; a single string is one tag."""
     assert Campaign(name="x", tags=[" vip ", "", "vip", "spring"]).tags == {"vip", "spring"}
     assert Campaign(name="x", tags="vip").tags == {"vip"}
+
+
+REPORTABLE = (
+    MessageState.SUBMITTED,
+    MessageState.DELIVERED,
+    MessageState.UNDELIVERED,
+    MessageState.FAILED,
+)
+
+
+@given(st.sampled_from(list(MessageState)))
+def test_reported_status_is_a_transition_of_a_submitted_message(state: MessageState) -> None:
+    """Every status a provider reports is an event a submitted message takes (or refuses
+    as a late "sent"); a failure reported of a taken message ends it undelivered."""
+    if state not in REPORTABLE:
+        with pytest.raises(ValueError, match="cannot report a message as"):
+            reported_event(state)
+        return
+    event = reported_event(state)
+    if state is MessageState.SUBMITTED:
+        assert event is MessageEvent.ACCEPT
+        return
+    after = MESSAGE.next(MessageState.SUBMITTED, event)
+    assert after is (
+        MessageState.DELIVERED if state is MessageState.DELIVERED else MessageState.UNDELIVERED
+    )
+    assert MESSAGE.can(MessageState.UNKNOWN, event)
+    assert MESSAGE.can(after, MessageEvent.FALL_BACK) or after is MessageState.DELIVERED

@@ -127,6 +127,16 @@ def test_a_planned_message_carries_everything_the_outbox_needs() -> None:
     assert message.counts_toward_caps
 
 
+def test_a_planned_message_carries_the_template_media() -> None:
+    """The template's media URLs go with every message planned from it."""
+    media = ("https://cdn.example.com/a.png", "https://cdn.example.com/b.png")
+    c = attrs.evolve(campaign(), template=Template(body="Hi ${name}", code="SMS_1", media=media))
+    (item,) = items(c, [person(TAIPEI)], route=Route(channel="sms", provider="sms"))
+    assert planned(item).media == media
+    (plain,) = items(campaign(), [person(TAIPEI)], route=Route(channel="sms", provider="sms"))
+    assert planned(plain).media == ()
+
+
 def test_replanning_gives_the_same_ids() -> None:
     """Planning again (after a crash) gives the same keys and ids."""
     audience = [person(TAIPEI), person(BOGOTA), person(NEW_YORK)]

@@ -280,3 +280,43 @@ def test_check_variables_suggests_the_closest_column() -> None:
     assert closest_variable("city", ["City"]) == "City"
     assert closest_variable("zzz", ["name"]) is None
     check_variables(Template(body="Hi ${nmae:-there}"), ["name"])  # a default needs nothing
+
+
+# --- media ----------------------------------------------------------------------------------
+
+_URLS = st.builds(
+    "https://{}.example.com/{}.png".format,
+    st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True),
+)
+
+
+@given(st.lists(_URLS, max_size=5))
+def test_media_keeps_the_urls_in_order(urls: list[str]) -> None:
+    """media is the given http(s) URLs as a tuple, in order; edit keeps them."""
+    template = Template(body="Hi", media=urls)
+    assert template.media == tuple(urls)
+    assert template.edit("Hello").media == tuple(urls)
+    assert template.violations(ContentRules()) == ()
+
+
+def test_one_media_url_is_a_tuple_of_one() -> None:
+    """A single URL given as a string is one medium, not one per character."""
+    assert Template(body="Hi", media="https://x.example/a.png").media == (
+        "https://x.example/a.png",
+    )
+
+
+@given(st.text(max_size=20).filter(lambda s: not s.lower().startswith(("http://", "https://"))))
+def test_media_that_is_not_a_url_is_refused(value: str) -> None:
+    """A media entry that is not an http(s) URL raises a TemplateError naming its index."""
+    with pytest.raises(TemplateError, match=r"media\[0\]"):
+        Template(body="Hi", media=(value,))
+
+
+def test_channel_without_media_refuses_template_media() -> None:
+    """Content rules without media report a template that carries some."""
+    rules = ContentRules(media=False)
+    assert Template(body="Hi").violations(rules) == ()
+    (found,) = Template(body="Hi", media="https://x.example/a.png").violations(rules)
+    assert "carries no media" in found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ import pytest
 from msgkit.core.campaigns import CampaignKind, CampaignStatus
 from msgkit.core.delivery import MessageState
 from msgkit.engine.clock import FakeClock
-from msgkit.providers.simulator import SimulatorServer
+from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import MemoryStore
 from tests.engine.conftest import MakeDispatcher
 from tests.factories import planned, running
@@ -55,6 +56,35 @@ async def test_receipts_by_polling(
     dispatcher = make_dispatcher(poll_receipts={"sim"}, poll_after=timedelta(seconds=10))
     await dispatcher.run()
     assert _states(store, campaign.id) == {MessageState.DELIVERED: 5}
+
+
+@pytest.mark.parametrize("answer", ["failed", "canceled"])
+async def test_polled_failure_ends_undelivered(
+    store: MemoryStore,
+    server: SimulatorServer,
+    clock: FakeClock,
+    make_dispatcher: MakeDispatcher,
+    answer: str,
+) -> None:
+    """A submitted message polled as failed or canceled ends undelivered, asked once."""
+    server.rules = {"": answer}  # every number
+    campaign = store.save_campaign(running(), now=clock.now())
+    store.insert_messages(planned(campaign.id, 3, now=clock.now()), now=clock.now())
+    dispatcher = make_dispatcher(poll_receipts={"sim"}, poll_after=timedelta(seconds=10))
+    await dispatcher.run()
+    assert _states(store, campaign.id) == {MessageState.UNDELIVERED: 3}
+    assert store.get_campaign(campaign.id).status is CampaignStatus.FINISHED
+
+
+async def test_media_goes_to_the_provider(
+    store: MemoryStore, server: SimulatorServer, clock: FakeClock, make_dispatcher: MakeDispatcher
+) -> None:
+    """The media stored with a message is handed to the adapter (the simulator records it)."""
+    campaign = store.save_campaign(running(), now=clock.now())
+    media = ("https://cdn.example.com/a.png",)
+    store.insert_messages(planned(campaign.id, 2, now=clock.now(), media=media), now=clock.now())
+    await make_dispatcher().run()
+    assert [m.media for m in server.messages.values()] == [media, media]
 
 
 async def test_retry_honours_retry_after(
@@ -297,3 +327,32 @@ async def test_a_provider_missing_stops_the_campaign(
     assert "no provider named 'gone'" in stopped.stop_reason
     assert _states(store, campaign.id) == {MessageState.PLANNED: 5}
     assert server.stats()["messages"] == 0
+
+
+async def test_stop_gives_back_what_was_not_sent(
+    store: MemoryStore, server: SimulatorServer, clock: FakeClock, make_dispatcher: MakeDispatcher
+) -> None:
+    """A run asked to stop finishes its requests in flight and gives back the rest."""
+    campaign = store.save_campaign(running(), now=clock.now())
+    store.insert_messages(planned(campaign.id, 40, now=clock.now()), now=clock.now())
+    stop = asyncio.Event()
+    inner = httpx.ASGITransport(app=server)
+
+    class StopAfterFour(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if server.requests >= 3:
+                stop.set()
+            return await inner.handle_async_request(request)
+
+    dispatcher = make_dispatcher(
+        transport=StopAfterFour(),
+        providers={"sim": SimulatorProvider("sim", max_batch=1)},
+        concurrency=2,
+    )
+    await dispatcher.run(stop=stop)
+    sent = len(server.messages)
+    assert 4 <= sent <= 5  # the fourth request, and one more already in flight
+    assert _states(store, campaign.id) == {
+        MessageState.SUBMITTED: sent,
+        MessageState.PLANNED: 40 - sent,
+    }

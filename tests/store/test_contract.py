@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -64,6 +65,16 @@ def test_insert_is_idempotent(store: SQLStore) -> None:
     assert (first.inserted, first.duplicates) == (1200, 0)
     assert (again.inserted, again.duplicates) == (0, 1200)
     assert store.progress(campaign.id).total == 1200
+
+
+def test_media_is_stored_with_the_message(store: SQLStore) -> None:
+    """A message's media URLs read back as they were planned; none reads back empty."""
+    campaign = store.save_campaign(running(), now=NOW)
+    with_media, plain = planned(campaign.id, 2, now=NOW)
+    with_media = attrs.evolve(with_media, media=("https://cdn.example.com/a.png",))
+    store.insert_messages([with_media, plain], now=NOW)
+    assert store.get_message(with_media.id).media == ("https://cdn.example.com/a.png",)
+    assert store.get_message(plain.id).media == ()
 
 
 def test_skips_are_recorded_with_their_reason(store: SQLStore) -> None:

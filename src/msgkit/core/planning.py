@@ -176,6 +176,10 @@ class Route:
         return cls(channel=campaign.channel, provider=campaign.provider)
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _str_map(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
 
@@ -209,6 +213,7 @@ class PlannedMessage:
         test: A test send: bypasses caps and schedule, never counted in reports.
         links: Short code of each link, by link name (for the store's click table).
         link_param: The recipient's tracking parameter, or None.
+        media: Media URLs the message carries (the template's).
         counts_toward_caps: Whether this message counts in the recipient's send
             history for frequency caps (false for exempt campaigns and tests).
         region: The recipient's phone region (``"TW"``), which prices may depend on;
@@ -241,6 +246,7 @@ class PlannedMessage:
     counts_toward_caps: bool = True
     region: str | None = None
     time_zone: str | None = None
+    media: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
 
     def __repr__(self) -> str:
         to = mask(self.to) if self.to.startswith("+") else self.to
@@ -595,6 +601,7 @@ class _Planner:
             counts_toward_caps=self.counts_toward_caps,
             region=contact.phone.region if contact.phone is not None else None,
             time_zone=zone_name,
+            media=self.template.media,
         )
 
     def _address(self, contact: Contact) -> tuple[str | None, tuple[SkipReason, str] | None]:

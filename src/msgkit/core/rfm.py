@@ -27,7 +27,7 @@ A segment is a set of allowed scores per dimension: ``rfm.score(r=5, f=5, m=5)``
 ``rfm.segment("champions")``. It is a condition like any other — combine it with
 ``&``, ``|``, ``~`` — and goes in ``Audience(segment=...)``.
 
-Example:
+Examples:
     >>> from msgkit.core.contacts import Contact
     >>> rfm = RFM(recency="last", frequency="orders", monetary="spent")
     >>> people = [

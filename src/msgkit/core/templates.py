@@ -29,6 +29,7 @@ from msgkit.core._fsm import TransitionTable
 from msgkit.exceptions import (
     MissingVariableError,
     NotAllowedError,
+    TemplateError,
     TemplateSyntaxError,
     UnknownVariableError,
 )
@@ -209,6 +210,22 @@ def _str_map(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
 
 
+_MEDIA_URL = re.compile(r"https?://[^\s/]+/?\S*", re.IGNORECASE)
+
+
+def _media(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Media URLs as a tuple; each must be a public ``http(s)://`` URL."""
+    urls = (value,) if isinstance(value, str) else tuple(value)
+    for index, url in enumerate(urls):
+        if not isinstance(url, str) or not _MEDIA_URL.fullmatch(url):
+            raise TemplateError(
+                f"media[{index}] is {url!r}, not an http(s) URL",
+                hint="give the public URL of each image, e.g. "
+                'media=("https://example.com/spring.png",)',
+            )
+    return urls
+
+
 @attrs.frozen(kw_only=True)
 class KindRules:
     """What a channel allows in templates of one kind.
@@ -237,6 +254,7 @@ class ContentRules:
         variables_only: Whether a template made only of variables is accepted.
         max_length: The longest template body accepted, in characters.
         review: Whether templates must be approved by the platform before use.
+        media: Whether messages may carry media (images) given with the template.
     """
 
     kinds: Mapping[TemplateKind, KindRules] = attrs.field(
@@ -246,6 +264,7 @@ class ContentRules:
     variables_only: bool = True
     max_length: int | None = None
     review: bool = False
+    media: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -258,6 +277,9 @@ class Template:
         name: A label for people.
         code: The platform's id for the approved template (e.g. ``"SMS_15305"``).
         links: Target URLs of ``${link:name}`` placeholders.
+        media: Image (or other media) URLs every message of the template carries: an
+            MMS picture (Twilio, HTTP gateways), a LINE image, a web chat attachment.
+            One URL or a sequence of them; each must be ``http(s)://``.
         review: The platform review status.
         review_reason: Why the platform rejected it, when it did.
         version: Increased by every `edit`.
@@ -275,6 +297,7 @@ class Template:
     name: str | None = None
     code: str | None = None
     links: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
+    media: tuple[str, ...] = attrs.field(default=(), converter=_media)
     review: ReviewStatus = attrs.field(default=ReviewStatus.DRAFT, converter=ReviewStatus)
     review_reason: str | None = None
     version: int = 1
@@ -383,6 +406,7 @@ class Template:
             kind=self.kind,
             name=self.name,
             links=self.links if links is None else links,
+            media=self.media,
             version=self.version + 1,
         )
 
@@ -442,6 +466,11 @@ class Template:
                 found.append(f"promotional templates must end with {suffix!r}")
             if self.kind is TemplateKind.NOTIFICATION and suffix in self.body:
                 found.append(f"notification templates must not contain {suffix!r}")
+        if self.media and not rules.media:
+            found.append(
+                "this channel carries no media given with the template: remove its media "
+                "(or use a template approved with its images)"
+            )
         if rules.max_length is not None and len(self.body) > rules.max_length:
             found.append(
                 f"the body has {len(self.body)} characters; at most {rules.max_length} allowed"

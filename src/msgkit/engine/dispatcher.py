@@ -40,7 +40,7 @@ import httpx
 
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, CampaignStatus
 from msgkit.core.contacts import parse_phone
-from msgkit.core.delivery import MessageEvent, MessageState, SkipReason
+from msgkit.core.delivery import MessageEvent, MessageState, SkipReason, reported_event
 from msgkit.core.fatigue import SentRecord, history_since
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import at_send, caps_in_force
@@ -125,7 +125,13 @@ class DispatcherSettings:
 
 @attrs.define
 class RunStats:
-    """What a run did."""
+    """What a run did: counts of messages by outcome, and the campaigns it worked on.
+
+    Attributes:
+        campaigns: The campaigns whose messages this run claimed (test sends aside).
+        campaigns_stopped: Campaigns this run stopped (an account error, say).
+        campaigns_finished: Campaigns this run found finished.
+    """
 
     sent: int = 0
     retried: int = 0
@@ -139,6 +145,7 @@ class RunStats:
     deferred: int = 0
     skipped: int = 0
     delivered: int = 0
+    campaigns: set[str] = attrs.field(factory=set)
     campaigns_stopped: list[str] = attrs.field(factory=list)
     campaigns_finished: list[str] = attrs.field(factory=list)
 
@@ -190,7 +197,7 @@ def outbound_of(row: MessageRow) -> OutboundMessage:
         params=payload.get("params") or {},
         sender=payload.get("sender"),
         expires_at=row.expires_at,
-        media=tuple(payload.get("media") or ()),
+        media=row.media,
         options=payload.get("options") or {},
     )
 
@@ -248,6 +255,7 @@ class Dispatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
         self._last_housekeeping: datetime | None = None
         self._campaigns: dict[str, Campaign] = {}
+        self._stop: asyncio.Event | None = None
         self.runner = runner
         self.on_step: Callable[[RunStats], None] | None = None
 
@@ -301,11 +309,15 @@ class Dispatcher:
     async def run(self, *, until_idle: bool = True, stop: asyncio.Event | None = None) -> RunStats:
         """Send until nothing is due within the horizon (or forever, or until ``stop``).
 
+        Setting ``stop`` stops the run soon: requests in flight finish and are recorded,
+        nothing new is sent, and messages claimed but not sent are given back.
+
         Returns:
             What this run did.
         """
+        self._stop = stop
         try:
-            while stop is None or not stop.is_set():
+            while not self._stopping():
                 if await self.step():
                     continue
                 # Nothing to claim: do the waiting work now, then sleep until more is due.
@@ -319,10 +331,27 @@ class Dispatcher:
                 wait = self.settings.idle_poll if due is None else (due - now).total_seconds()
                 if not until_idle:
                     wait = min(wait, self.settings.idle_poll)
-                await self.clock.sleep(max(wait, 0.001))
+                await self._pause(max(wait, 0.001))
         finally:
             await self._db(self.store.release_worker, self.worker, now=self.clock.now())
         return self.stats
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep on the clock, waking early when the run is asked to stop."""
+        if self._stop is None:
+            await self.clock.sleep(seconds)
+            return
+        sleeping = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeping, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeping, stopped):
+                task.cancel()
+            await asyncio.gather(sleeping, stopped, return_exceptions=True)
 
     async def _next_due(self, now: datetime) -> datetime | None:
         return await self._db(
@@ -351,6 +380,7 @@ class Dispatcher:
         )
         if not rows:
             return False
+        self.stats.campaigns.update(r.campaign_id for r in rows if not r.test)
         await self._send_rows(rows)
         if self.on_step is not None:
             self.on_step(self.stats)
@@ -430,6 +460,8 @@ class Dispatcher:
         if bucket is not None:
             await bucket.take(len(rows))
         async with self._semaphore:
+            if self._stopping():
+                return  # still queued: given back when the run ends
             # Checked and marked under one lock, so that two chunks to the same person
             # cannot both pass a cap that allows one more.
             async with self._send_lock:
@@ -848,7 +880,9 @@ class Dispatcher:
                 later.append(row.id)
                 continue
             if status.found and status.state is not None:
-                changes.append(_from_status(row.id, status, "reconciled with the provider"))
+                changes.append(
+                    _from_status(row.id, status, "reconciled with the provider", taken=False)
+                )
                 self.stats.reconciled += 1
             elif status.found:
                 later.append(row.id)
@@ -938,9 +972,9 @@ class Dispatcher:
             ):
                 changes.append(_from_status(row.id, status, "status polled"))
                 self.stats.delivered += status.state is MessageState.DELIVERED
-        if changes:
-            await self._db(self.store.apply, changes, now=now)
-        settled = {c.message_id for c in changes}
+        done = await self._db(self.store.apply, changes, now=now) if changes else []
+        # A status the lifecycle refused settles nothing: ask again later, not every pass.
+        settled = {r.message_id for r in done if r.applied}
         waiting = [r.id for r in rows if r.id not in settled]
         if waiting:
             await self._db(self.store.postpone_poll, waiting, until=now + self.settings.poll_every)
@@ -1001,21 +1035,24 @@ def _resend(message_id: str, now: datetime, detail: str) -> Change:
     )
 
 
-_STATUS_EVENTS = {
-    MessageState.SUBMITTED: MessageEvent.ACCEPT,
-    MessageState.DELIVERED: MessageEvent.DELIVER,
-    MessageState.UNDELIVERED: MessageEvent.UNDELIVER,
-    MessageState.FAILED: MessageEvent.FAIL,
-}
+def _from_status(
+    message_id: str, status: StatusResult, detail: str, *, taken: bool = True
+) -> Change:
+    """The change a provider's status makes to a message.
 
-
-def _from_status(message_id: str, status: StatusResult, detail: str) -> Change:
+    A status is applied as a receipt is (`reported_event`): ``failed`` of a message
+    the provider took is ``undeliver``. With ``taken=False`` (reconciling a message
+    whose send has an unknown outcome) the provider may have refused the request
+    itself, so ``failed`` is ``fail``.
+    """
     assert status.state is not None
     fields: dict[str, Any] = {"lease_until": None}
     if status.provider_message_id:
         fields["provider_message_id"] = status.provider_message_id
     if status.error_code:
         fields["error_code"] = status.error_code
-    return Change(
-        message_id=message_id, event=_STATUS_EVENTS[status.state], fields=fields, detail=detail
-    )
+    if not taken and status.state is MessageState.FAILED:
+        event = MessageEvent.FAIL
+    else:
+        event = reported_event(status.state)
+    return Change(message_id=message_id, event=event, fields=fields, detail=detail)

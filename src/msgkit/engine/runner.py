@@ -394,11 +394,10 @@ class CampaignRunner:
             )
             children = [c for _, c in batch if c is not None]
             if children:
-                parents = {
-                    c.key: message_id(message_key(campaign.id, c.to, 0))
-                    for c in children
-                    if isinstance(c, PlannedMessage)
-                }
+                # The parent's id comes from the paired parent item (a skipped parent
+                # is stored under the id of its key): the two steps may address the
+                # contact differently (a web chat visitor key, a phone number).
+                parents = {c.key: _item_id(p) for p, c in batch if isinstance(c, PlannedMessage)}
                 fallbacks += len(parents)
                 written = written + self.store.insert_messages(children, now=now, parents=parents)
             if index % 20 == 19:
@@ -561,6 +560,11 @@ def _counted(
         if second is not None:
             summary.add(second)
         yield first, second
+
+
+def _item_id(item: PlanItem) -> str:
+    """The outbox id of a planned message or a skip."""
+    return item.id if isinstance(item, PlannedMessage) else message_id(item.key)
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

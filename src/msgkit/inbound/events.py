@@ -17,7 +17,7 @@ from enum import Enum
 import attrs
 
 from msgkit.core.contacts import mask
-from msgkit.core.delivery import Channel, MessageEvent
+from msgkit.core.delivery import Channel, MessageEvent, MessageState, reported_event
 
 __all__ = ["Click", "DeliveryReceipt", "ReceiptState", "Reply"]
 
@@ -34,16 +34,13 @@ class ReceiptState(str, Enum):
     def event(self) -> MessageEvent:
         """The message event it is: ``accept``, ``deliver`` or ``undeliver``.
 
-        A failure reported after the provider took the message is ``undeliver``. A late
-        ``accept`` on a delivered message is refused by the message lifecycle, so a late
-        "sent" never overwrites "delivered".
+        A failure reported after the provider took the message is ``undeliver``
+        (`msgkit.core.delivery.reported_event`, the rule polled statuses follow too). A
+        late ``accept`` on a delivered message is refused by the message lifecycle, so a
+        late "sent" never overwrites "delivered".
         """
-        return {
-            ReceiptState.SENT: MessageEvent.ACCEPT,
-            ReceiptState.DELIVERED: MessageEvent.DELIVER,
-            ReceiptState.UNDELIVERED: MessageEvent.UNDELIVER,
-            ReceiptState.FAILED: MessageEvent.UNDELIVER,
-        }[self]
+        state = MessageState.SUBMITTED if self is ReceiptState.SENT else MessageState(self.value)
+        return reported_event(state)
 
 
 def _shown(address: str | None) -> str | None:

@@ -10,7 +10,8 @@ The platform table, as the field knows it and the adapters declare it:
 
 Multimedia ("digital") SMS is Alibaba's only, its template approved by the carriers
 first; its content is fixed at review, so it takes no variables and no per-recipient
-parameters. Alibaba promotional templates must end with ``拒收请回复R`` (notification
+parameters (and its images are part of the approved template: a template's ``media``
+is refused). Alibaba promotional templates must end with ``拒收请回复R`` (notification
 ones must not contain it), a template of variables only is refused, and every template
 is reviewed before use. LINE notification messages carry no advertising: they take
 notification templates only. Web chat allows everything.
@@ -57,6 +58,7 @@ def alibaba(*, standard_account: bool = True) -> ContentRules:
         variables_only=False,
         max_length=500,
         review=True,
+        media=False,
     )
 
 

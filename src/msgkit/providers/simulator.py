@@ -12,7 +12,8 @@ Two halves:
 - `SimulatorProvider` is its adapter, sans-IO like every other: it builds the
   requests and parses the responses of the simulator's small JSON protocol::
 
-      POST /v1/messages        {"messages": [{"id", "to", "text", "sender", "channel"}]}
+      POST /v1/messages        {"messages": [{"id", "to", "text", "sender", "channel",
+                                               "media"?}]}
         200 {"results": [{"id", "status": "accepted", "sid"} |
                          {"id", "status": "rejected", "code", "message"}]}
         429 Retry-After: n     402 {"code": "NO_BALANCE"}     500
@@ -23,8 +24,12 @@ Two halves:
 Rules pick behaviour by the end of the number (``{"13": "invalid"}``, or
 ``{"line:13": "invalid"}`` for one channel only): ``invalid``
 (rejected, permanent), ``opted_out`` (rejected, suppress), ``undelivered`` (accepted,
-never delivered), ``slow`` (answers after ``slow_seconds``, so clients time out after
-the message was recorded: the outcome is unknown until reconciled).
+never delivered), ``failed`` and ``canceled`` (accepted, then the status query answers
+``failed`` or ``canceled``, as Twilio's does), ``slow`` (answers after ``slow_seconds``,
+so clients time out after the message was recorded: the outcome is unknown until
+reconciled).
+
+A message may carry media URLs (``"media": [...]``); the simulator records them.
 """
 
 from __future__ import annotations
@@ -77,12 +82,35 @@ IN_PROCESS_URL = "http://simulator.invalid"
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Behaviour = Literal["invalid", "opted_out", "undelivered", "slow"]
+Behaviour = Literal["invalid", "opted_out", "undelivered", "failed", "canceled", "slow"]
+#: Behaviours of messages that are accepted and never delivered, and what a status query
+#: then answers for them.
+_NOT_DELIVERED: dict[str | None, str] = {
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "canceled",
+}
 
 
 @attrs.define
 class Received:
-    """A message the simulator accepted or rejected."""
+    """A message the simulator accepted or rejected.
+
+    Attributes:
+        id: Our message id.
+        to: The address it was sent to.
+        text: Its text.
+        sender: The sender it named.
+        channel: The channel it was sent on.
+        at: When the simulator received it.
+        sid: The simulator's id for it.
+        status: ``accepted`` or ``rejected``.
+        code: The rejection code.
+        deliver_at: When it is delivered (None: never).
+        media: The media URLs it carried.
+        ends: What a status query answers once it is due and was not delivered:
+            ``undelivered``, ``failed`` or ``canceled``.
+    """
 
     id: str
     to: str
@@ -94,6 +122,8 @@ class Received:
     status: str
     code: str | None = None
     deliver_at: datetime | None = None
+    media: tuple[str, ...] = ()
+    ends: str = "undelivered"
 
 
 def _utcnow() -> datetime:
@@ -181,8 +211,9 @@ class SimulatorServer:
             status, code = "accepted", None
         deliver_at = None
         delivers = self._draw(message_id, "undelivered") >= self.undelivered_rate
-        if status == "accepted" and rule != "undelivered" and delivers:
+        if status == "accepted" and rule not in _NOT_DELIVERED and delivers:
             deliver_at = now + timedelta(seconds=self.delivery_delay)
+        media = item.get("media") or ()
         self.messages[message_id] = Received(
             id=message_id,
             to=to,
@@ -194,6 +225,8 @@ class SimulatorServer:
             status=status,
             code=code,
             deliver_at=deliver_at,
+            media=tuple(str(m) for m in media),
+            ends=_NOT_DELIVERED.get(rule, "undelivered"),
         )
         if code is None:
             return {"id": message_id, "status": "accepted", "sid": sid}
@@ -213,8 +246,8 @@ class SimulatorServer:
             elif message.deliver_at is None and now >= message.at + timedelta(
                 seconds=self.delivery_delay
             ):
-                status = "undelivered"
-        code = message.code or ("UNDELIVERABLE" if status == "undelivered" else None)
+                status = message.ends
+        code = message.code or (None if status in ("accepted", "delivered") else "UNDELIVERABLE")
         return {"id": message.id, "sid": message.sid, "status": status, "code": code}
 
     def _inbound_for(self, message: Received) -> None:
@@ -397,7 +430,7 @@ class SimulatorProvider:
         return httpx.ASGITransport(app=self.server)
 
     def build_send(self, batch: Sequence[OutboundMessage]) -> list[SendRequest]:
-        """One POST carrying the whole batch."""
+        """One POST carrying the whole batch (media URLs included)."""
         payload = {
             "messages": [
                 {
@@ -406,6 +439,7 @@ class SimulatorProvider:
                     "text": m.text,
                     "sender": m.sender or self.sender,
                     "channel": m.channel.value,
+                    **({"media": list(m.media)} if m.media else {}),
                 }
                 for m in batch
             ]
@@ -505,6 +539,8 @@ class SimulatorProvider:
             "accepted": MessageState.SUBMITTED,
             "delivered": MessageState.DELIVERED,
             "undelivered": MessageState.UNDELIVERED,
+            "failed": MessageState.FAILED,
+            "canceled": MessageState.FAILED,
             "rejected": MessageState.FAILED,
         }.get(str(data.get("status")))
         return StatusResult(

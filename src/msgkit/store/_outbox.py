@@ -671,10 +671,11 @@ def _planned_row(
         "zone": p.time_zone,
         **extra,
     }
-    for name in ("media", "options"):
-        value = getattr(p, name, None)
-        if value:
-            payload[name] = list(value) if name == "media" else dict(value)
+    if p.media:
+        payload["media"] = list(p.media)
+    options = getattr(p, "options", None)
+    if options:
+        payload["options"] = dict(options)
     if parent is not None:
         state, not_before = MessageState.DEFERRED.value, None
     else:

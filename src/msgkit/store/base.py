@@ -70,6 +70,11 @@ class MessageRow:
     sent_at: datetime | None
     link_param: str | None = None
 
+    @property
+    def media(self) -> tuple[str, ...]:
+        """The media URLs the message carries (stored with it by the planner)."""
+        return tuple(str(url) for url in self.payload.get("media") or ())
+
     def __repr__(self) -> str:
         to = mask(self.recipient) if self.recipient.startswith("+") else self.recipient
         return f"MessageRow(id={self.id!r}, state={self.state.value!r}, to={to!r})"
