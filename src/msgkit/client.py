@@ -553,7 +553,8 @@ class Client:
         if send_at is not None:
             campaign = campaign.apply(CampaignEvent.SCHEDULE)
         with self._audited("campaign.create", campaign):
-            self.runner.check(campaign)  # a missing provider or variable fails now
+            campaign = self.runner.with_list_ids(campaign)
+            self.runner.check(campaign)  # a missing provider, list or variable fails now
             return self.store.save_campaign(campaign, now=self.clock.now())
 
     def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
@@ -565,7 +566,7 @@ class Client:
         """
         current = self.campaign(campaign)
         with self._audited("campaign.edit", current):
-            edited = current.edit(**changes)
+            edited = self.runner.with_list_ids(current.edit(**changes))
             self.runner.check(edited)
             return self.store.save_campaign(edited, now=self.clock.now())
 

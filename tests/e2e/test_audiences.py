@@ -3,6 +3,8 @@ groups, and dedupe across lists — as docs/audiences.md and docs/sending.md tea
 
 from __future__ import annotations
 
+import pytest
+
 import msgkit
 from msgkit.testing import Simulator
 from tests.e2e.conftest import WriteCsv, tw_e164, tw_numbers
@@ -205,3 +207,29 @@ def test_duplicates_across_lists_are_recorded_in_progress(
     client.start(campaign)
     client.run(progress=False)
     assert client.progress(campaign).by_reason == {msgkit.SkipReason.DUPLICATE.value: 5}
+
+
+def test_an_audience_may_name_its_list(client: msgkit.Client, sim: Simulator) -> None:
+    """A campaign addressed to a list by its name reaches the list, and is stored by id."""
+    list_id = client.create_list("vip", [msgkit.Contact(phone="+886912000001")])
+    campaign = client.create_campaign("By name", "Hello", audience="vip")
+    assert campaign.audience is not None
+    assert campaign.audience.lists == (list_id,)
+    client.start(campaign)
+    client.run(progress=False)
+    assert [m.to for m in sim.messages.values()] == ["+886912000001"]
+
+
+def test_an_audience_naming_no_list_is_refused(client: msgkit.Client) -> None:
+    """A list that does not exist is an error at create (naming it and the lists there
+    are) and at start when it was deleted since; nothing is planned."""
+    client.create_list("vip", [msgkit.Contact(phone="+886912000001")])
+    with pytest.raises(msgkit.NotFoundError, match="'vipp'") as caught:
+        client.create_campaign("Typo", "Hello", audience="vipp")
+    assert "vip" in str(caught.value.hint)
+    other = client.create_list("gone", [msgkit.Contact(phone="+886912000002")])
+    campaign = client.create_campaign("Gone", "Hello", audience=other)
+    client.delete_list(other)
+    with pytest.raises(msgkit.NotFoundError, match=other):
+        client.start(campaign)
+    assert client.progress(campaign).total == 0

@@ -106,7 +106,8 @@ conditions = st.recursive(
     ),
     max_leaves=4,
 )
-list_ids = st.lists(st.uuids().map(lambda u: u.hex), min_size=1, max_size=3)
+LISTS = ("members", "vip", "newsletter")  # stored in each example's store
+list_ids = st.lists(st.sampled_from(LISTS), min_size=1, max_size=3, unique=True)
 
 
 @st.composite
@@ -147,7 +148,7 @@ def audiences(draw: st.DrawFn) -> msgkit.Audience:
 templates = st.builds(
     msgkit.Template,
     body=st.tuples(st.text(max_size=40).filter(lambda t: "$" not in t), words).map(
-        lambda p: p[0] + " ${" + p[1] + "}"
+        lambda p: p[0] + " ${" + p[1] + ":-friend}"
     ),
     kind=st.sampled_from(list(msgkit.TemplateKind)),
     name=st.one_of(st.none(), words),
@@ -194,6 +195,8 @@ def _roundtrip(store: str, args: dict[str, Any]) -> None:
     writer = _client(store)
     reader = writer if store == "memory://" else _client(store)
     try:
+        for name in LISTS:
+            writer.create_list(name, [msgkit.Contact(phone="+886912345678")])
         created = writer.create_campaign("Round trip", **args)
         read = reader.campaign(created.id)
         assert read == created

@@ -42,7 +42,7 @@ from msgkit.core.pricing import Prices
 from msgkit.core.rfm import needs_scores, with_scores
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template, check_variables
-from msgkit.exceptions import ConfigError
+from msgkit.exceptions import ConfigError, NotFoundError
 from msgkit.providers.base import Provider
 from msgkit.store.base import InsertResult
 from msgkit.store.sql import SQLStore
@@ -255,18 +255,46 @@ class CampaignRunner:
 
     # --- checks -------------------------------------------------------------------------
 
+    def with_list_ids(self, campaign: Campaign) -> Campaign:
+        """The campaign with its audience's lists named by id (a list may be given by
+        its name).
+
+        Raises:
+            NotFoundError: For a list that does not exist (or no longer does), naming the
+                lists there are.
+        """
+        audience = campaign.audience
+        if audience is None:
+            return campaign
+        ids = tuple(self._list(entry)["id"] for entry in audience.lists)
+        if ids == audience.lists:
+            return campaign
+        return attrs.evolve(campaign, audience=attrs.evolve(audience, lists=ids))
+
+    def _list(self, ident: str) -> dict[str, Any]:
+        try:
+            return self.store.get_list(ident)
+        except NotFoundError:
+            names = [f"{x['name']} ({x['id']})" for x in self.store.list_lists()[:20]]
+            raise NotFoundError(
+                "list",
+                ident,
+                hint="the lists are: " + ", ".join(names) if names else "import a list first",
+            ) from None
+
     def audience_variables(self, campaign: Campaign) -> frozenset[str] | None:
         """The variables the campaign's stored lists provide (their contacts'
-        attributes), or None when some list does not declare its columns."""
+        attributes), or None when some list does not declare its columns.
+
+        Raises:
+            NotFoundError: For a list that does not exist.
+        """
         audience = campaign.audience
         if audience is None:
             return None
         names: set[str] = set()
         for list_id in audience.lists:
-            try:
-                declared = self.store.get_list(list_id).get("variables")
-            except LookupError:
-                return None
+            declared = self._list(list_id).get("variables")
             if declared is None:
                 return None
             names.update(declared)
@@ -279,6 +307,7 @@ class CampaignRunner:
 
         Raises:
             ConfigError: For the provider.
+            NotFoundError: For a list of the audience that does not exist.
             MissingVariableError: Naming the variable, the columns there are, and the
                 closest one.
         """
@@ -308,6 +337,7 @@ class CampaignRunner:
             consumed), and the pairs ``(main item, fallback item or None)``, one per
             member of the audience, in order.
         """
+        campaign = self.with_list_ids(campaign)  # one stored by an older msgkit may name lists
         main, fallback_route = self.check(campaign)
         campaign = self._resolve(campaign, now)
         suppression = self._suppression([main, fallback_route])
