@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 import msgkit
+import msgkit.testing
 from msgkit.testing import Simulator
 from tests.e2e.conftest import MakeClient, tw_e164, tw_numbers
 
@@ -87,3 +88,32 @@ def test_send_scenario_with_a_list(client: msgkit.Client, sim: Simulator) -> Non
     client.trigger("welcome", ALICE, key="alice")
     client.run(progress=False)
     assert sim.recipients["+886912345678"] == 1
+
+
+def test_triggered_fallback_goes_when_the_first_step_is_skipped(
+    make_client: MakeClient, sim: Simulator, clock: msgkit.testing.FakeClock
+) -> None:
+    """A trigger whose LINE step is skipped (its text needs a name the contact lacks)
+    sends its SMS fallback, as a bulk campaign does."""
+    line = Simulator(clock=clock.now)
+    client = make_client(
+        {
+            "line": msgkit.testing.SimulatorProvider("line", channel="line", server=line),
+            "sms": msgkit.testing.SimulatorProvider("sms", server=sim),
+        }
+    )
+    client.define_scenario(
+        "ready",
+        "Hi ${name}, order ${order} is ready",
+        channel="line",
+        provider="line",
+        fallback=msgkit.Fallback(
+            template=msgkit.Template(body="Order ${order} is ready"), provider="sms"
+        ),
+    )
+    client.trigger("ready", msgkit.Contact(phone="+886912000001"), {"order": "A-7"}, key="A-7")
+    client.run(progress=False)
+    assert line.messages == {}
+    assert [(m.to, m.text) for m in sim.messages.values()] == [
+        ("+886912000001", "Order A-7 is ready")
+    ]

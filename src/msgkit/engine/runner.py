@@ -31,7 +31,6 @@ from msgkit.core.planning import (
     PlannedMessage,
     PlanSummary,
     Route,
-    Skip,
     message_id,
     message_key,
     plan,
@@ -547,6 +546,7 @@ class CampaignRunner:
                 history=history,
                 route=fallback_route,
                 suppression=suppression,
+                control=audience.control if audience else None,
                 values=values,
                 start=now,
                 step=1,
@@ -555,12 +555,11 @@ class CampaignRunner:
             )
         self._save_links(campaign)
         self.store.insert_messages([first], now=now, priority=True, payload_extra=extra)
-        if isinstance(second, PlannedMessage) and isinstance(first, PlannedMessage):
-            self.store.insert_messages(
-                [second], now=now, priority=True, parents={second.key: first.id}
-            )
-        elif isinstance(second, Skip):
-            self.store.insert_messages([second], now=now, priority=True)
+        if second is not None:
+            # As in a bulk plan: the fallback waits for its parent, a skipped one
+            # included (stored under its key's id), which releases it.
+            parents = {second.key: _item_id(first)} if isinstance(second, PlannedMessage) else None
+            self.store.insert_messages([second], now=now, priority=True, parents=parents)
         return first, second
 
     # --- the worker's part ------------------------------------------------------------------
