@@ -438,3 +438,16 @@ def test_endpoints_from_config() -> None:
     assert all(e.secret not in repr(e) for e in endpoints)
     with pytest.raises(ConfigError, match="LINE_TW_SECRET"):
         endpoints_from_config({"line": providers["line"]}, {})
+
+
+def test_endpoints_from_config_take_priced_providers() -> None:
+    """A provider table with its prices (msgkit's, not the adapter's) serves webhooks too."""
+    priced = {
+        "type": "twilio",
+        "account_sid": "AC1",
+        "price": 0.0079,
+        "currency": "USD",
+        "prices": {"TW": 0.05},
+    }
+    [endpoint] = endpoints_from_config({"tw": priced}, {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN})
+    assert endpoint.kind == "twilio"

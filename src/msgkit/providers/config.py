@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
+from msgkit.core.pricing import PRICE_SETTINGS
 from msgkit.exceptions import ConfigError
 
-__all__ = ["ProviderSettings", "read_secret", "validate_settings"]
+__all__ = ["ProviderSettings", "adapter_settings", "read_secret", "validate_settings"]
 
 M = TypeVar("M", bound="ProviderSettings")
 
@@ -52,14 +53,20 @@ class ProviderSettings(BaseModel):
         return (self.base_url or default).rstrip("/")
 
 
+def adapter_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A provider's table without what is msgkit's, not the adapter's: its prices
+    (``price``, ``prices``, ``currency``; see `msgkit.core.pricing`)."""
+    return {k: v for k, v in settings.items() if k not in PRICE_SETTINGS}
+
+
 def validate_settings(model: type[M], name: str, settings: Mapping[str, Any]) -> M:
-    """Check the settings of provider ``name`` against ``model``.
+    """Check the settings of provider ``name`` against ``model`` (its prices aside).
 
     Raises:
         ConfigError: Naming the first wrong setting, never echoing its value.
     """
     try:
-        return model.model_validate(dict(settings))
+        return model.model_validate(adapter_settings(settings))
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])

@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
-from msgkit.core.pricing import PRICE_SETTINGS, Prices
+from msgkit.core.pricing import Prices
 from msgkit.exceptions import ConfigError
 from msgkit.providers.base import Provider
+from msgkit.providers.config import adapter_settings
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -140,7 +141,7 @@ class Registry:
         Raises:
             ConfigError: A missing or unknown type, a wrong setting, a missing secret.
         """
-        settings = {k: v for k, v in settings.items() if k not in PRICE_SETTINGS}
+        settings = adapter_settings(settings)
         type_name = settings.get("type")
         if not isinstance(type_name, str):
             raise ConfigError("no type", key=f"providers.{name}.type", hint='e.g. type = "alibaba"')
