@@ -19,9 +19,12 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -107,3 +110,19 @@ def tw_numbers(count: int, start: int = 0) -> list[str]:
 def tw_e164(national: str) -> str:
     """The E.164 form of a number `tw_numbers` made."""
     return "+886" + national.replace("-", "")[1:]
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging) when the block takes longer than ``seconds``."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise AssertionError(f"still running after {seconds}s: the engine never settled")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

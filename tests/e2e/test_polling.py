@@ -7,36 +7,16 @@ that pushes none. Numbers ending in 13 are accepted and then answered ``failed``
 
 from __future__ import annotations
 
-import contextlib
-import signal
-from collections.abc import Iterator
 from datetime import timedelta
-from types import FrameType
 
 import pytest
 
 import msgkit
 from msgkit.testing import FakeClock, Simulator, SimulatorProvider
-from tests.e2e.conftest import MakeClient
+from tests.e2e.conftest import MakeClient, deadline
 
 NUMBERS = ["+886912000011", "+886912000012", "+886912000013", "+886912000014"]
 FAILING = {"+886912000013", "+886912000014"}
-
-
-@contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging) when the block takes longer than ``seconds``."""
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise AssertionError(f"still running after {seconds}s: the engine never settled")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import msgkit
+import msgkit.testing
 from msgkit.testing import FakeClock, Simulator
-from tests.e2e.conftest import MakeClient, WriteCsv, tw_e164, tw_numbers
+from tests.e2e.conftest import MakeClient, WriteCsv, deadline, tw_e164, tw_numbers
 
 UTC = timezone.utc
 WINDOW = "daily 09:00-20:00"
@@ -206,3 +207,44 @@ def test_a_message_held_back_past_the_window_waits_for_the_next_opening(
     assert [t.date().day for t in times] == [5, 5, 5, 6, 6]
     assert sorted(m.to for m in sim.messages.values()) == sorted(tw_e164(n) for n in tw_numbers(5))
     assert client.progress(campaign).sent == 5
+
+
+def test_a_released_fallback_outside_the_schedule_waits_for_the_opening(
+    make_client: MakeClient, sim: Simulator, clock: FakeClock
+) -> None:
+    """A LINE step that is skipped releases its SMS fallback; outside the schedule that SMS
+    waits for the next opening (run() returns meanwhile) and then goes, once."""
+    line = Simulator(clock=clock.now)
+    client = make_client(
+        {
+            "line": msgkit.testing.SimulatorProvider("line", channel="line", server=line),
+            "sms": msgkit.testing.SimulatorProvider("sms", server=sim),
+        }
+    )
+    members = client.create_list(
+        "members",
+        [
+            msgkit.Contact(phone="+886912000001", attributes={"name": "Amy"}),
+            msgkit.Contact(phone="+886912000002"),  # no name: the LINE text cannot be made
+        ],
+    )
+    campaign = client.create_campaign(
+        "Morning",
+        "Hi ${name}, good morning",
+        audience=members,
+        channel="line",
+        provider="line",
+        fallback=msgkit.Fallback(template=msgkit.Template(body="Good morning"), provider="sms"),
+        policy=msgkit.SendPolicy(
+            schedule=msgkit.ContactSchedule.parse("daily 09:00-12:00"), time_zone="Asia/Taipei"
+        ),
+    )
+    client.start(campaign)  # 17:00 in Taipei: everything waits for 09:00 tomorrow
+    with deadline(20):
+        client.run(progress=False)
+        clock.advance(timedelta(hours=16, minutes=30))  # 09:30 in Taipei
+        client.run(progress=False)
+    assert [m.to for m in line.messages.values()] == ["+886912000001"]
+    assert [(m.to, m.text) for m in sim.messages.values()] == [("+886912000002", "Good morning")]
+    opened = datetime(2026, 1, 6, 1, 0, tzinfo=timezone.utc)  # 09:00 Taipei
+    assert all(m.at >= opened for m in [*line.messages.values(), *sim.messages.values()])

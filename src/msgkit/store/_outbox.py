@@ -439,7 +439,10 @@ class OutboxTables(SQLBase):
             "WHERE c.state IN ('deferred', 'planned', 'queued') AND ("
             "p.state IN ('delivered', 'failed', 'undelivered', 'expired', 'skipped') "
             "OR (p.state = 'submitted' AND p.fallback_at IS NOT NULL AND p.fallback_at <= ?)) "
-            "AND NOT (c.state <> 'deferred' AND p.state <> 'delivered') LIMIT ?",
+            # A child waits for its parent while deferred with no time; once released
+            # (or held back at send time, with a time) only a delivery cancels it.
+            "AND ((c.state = 'deferred' AND c.not_before IS NULL) OR p.state = 'delivered') "
+            "LIMIT ?",
             (ms(now), limit),
         )
         return [(r[0], r[1], r[2]) for r in rows]
@@ -507,7 +510,7 @@ class OutboxTables(SQLBase):
             "AND not_before IS NOT NULL",
             "SELECT MIN(p.fallback_at) FROM messages p WHERE p.state = 'submitted' "
             "AND p.fallback_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages c "
-            "WHERE c.parent_id = p.id AND c.state = 'deferred')",
+            "WHERE c.parent_id = p.id AND c.state = 'deferred' AND c.not_before IS NULL)",
             "SELECT MIN(lease_until) FROM messages WHERE state IN ('queued', 'sending')",
             "SELECT MIN(send_at) FROM campaigns WHERE status = 'scheduled' AND enabled = 1",
         ]
@@ -547,7 +550,7 @@ class OutboxTables(SQLBase):
             "('planned', 'deferred', 'queued', 'sending') OR (state = 'unknown' AND "
             "not_before IS NOT NULL) OR (state = 'submitted' AND fallback_at IS NOT NULL "
             "AND EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = messages.id "
-            "AND c.state = 'deferred')))",
+            "AND c.state = 'deferred' AND c.not_before IS NULL)))",
             (campaign_id,),
         )
         return int(rows[0][0])
