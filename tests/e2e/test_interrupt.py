@@ -14,10 +14,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 import msgkit
+import msgkit.testing
 from msgkit.testing import Simulator, SimulatorProvider
 from tests.e2e.conftest import MakeClient
 
@@ -94,3 +96,30 @@ def test_progress_bar_ends_on_the_finished_campaigns_count(
     assert client.campaign(campaign).status is msgkit.CampaignStatus.FINISHED
     last = capsys.readouterr().err.rstrip("\n").split("\r")[-1]
     assert re.search(r"100\.0%\s+7/7\s+sent 7\b", last), last
+
+
+def test_interrupting_a_paced_campaign_stops_at_once(
+    make_client: MakeClient, sim: Simulator
+) -> None:
+    """A campaign paced at one message per 5 s stops within a moment of the interrupt,
+    not after the pacing of everything it had claimed."""
+    client = make_client(clock=None)  # the real clock: pacing takes real time
+    sim.clock = msgkit.testing.FakeClock().now
+    members = client.create_list("members", [msgkit.Contact(phone=n) for n in NUMBERS[:6]])
+    policy = msgkit.SendPolicy(send_speed=msgkit.SendSpeed(messages=1, per=timedelta(seconds=5)))
+    campaign = client.create_campaign("Paced", "Slowly", audience=members, policy=policy)
+    client.start(campaign)
+    pressed: list[float] = []
+
+    def sent() -> int:
+        count = len(sim.messages)
+        if count >= 1 and not pressed:
+            pressed.append(time.monotonic())
+        return count
+
+    watcher = interrupt_when(sent, 1)
+    with pytest.raises(KeyboardInterrupt):
+        in_notebook(client)
+    watcher.join()
+    assert time.monotonic() - pressed[0] < 2.5
+    assert len(sim.messages) == 1

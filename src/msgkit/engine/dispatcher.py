@@ -30,7 +30,7 @@ import random
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -341,17 +341,22 @@ class Dispatcher:
 
     async def _pause(self, seconds: float) -> None:
         """Sleep on the clock, waking early when the run is asked to stop."""
+        await self._unless_stopped(self.clock.sleep(seconds))
+
+    async def _unless_stopped(self, waiting: Awaitable[None]) -> bool:
+        """Wait for ``waiting``, or until the run is asked to stop: True when it completed."""
         if self._stop is None:
-            await self.clock.sleep(seconds)
-            return
-        sleeping = asyncio.ensure_future(self.clock.sleep(seconds))
+            await waiting
+            return True
+        done = asyncio.ensure_future(waiting)
         stopped = asyncio.ensure_future(self._stop.wait())
         try:
-            await asyncio.wait({sleeping, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (sleeping, stopped):
+            for task in (done, stopped):
                 task.cancel()
-            await asyncio.gather(sleeping, stopped, return_exceptions=True)
+            await asyncio.gather(done, stopped, return_exceptions=True)
+        return done.done() and not done.cancelled()
 
     async def _next_due(self, now: datetime) -> datetime | None:
         return await self._db(
@@ -450,6 +455,8 @@ class Dispatcher:
         chunks: Sequence[Sequence[MessageRow]],
     ) -> None:
         for chunk in chunks:
+            if self._stopping():
+                return  # the rest is still queued: given back when the run ends
             await self._send_chunk(name, provider, campaign_id, chunk)
 
     async def _send_chunk(
@@ -457,8 +464,8 @@ class Dispatcher:
     ) -> None:
         campaign = await self._campaign(campaign_id)
         bucket = self._campaign_bucket(campaign) if campaign else None
-        if bucket is not None:
-            await bucket.take(len(rows))
+        if bucket is not None and not await self._unless_stopped(bucket.take(len(rows))):
+            return  # asked to stop while paced: still queued, given back at the end
         async with self._semaphore:
             if self._stopping():
                 return  # still queued: given back when the run ends
