@@ -550,12 +550,13 @@ class Client:
             fallback=fallback,
             on_unknown=on_unknown,  # type: ignore[arg-type]
         )
-        if send_at is not None:
-            campaign = campaign.apply(CampaignEvent.SCHEDULE)
         with self._audited("campaign.create", campaign):
             campaign = self.runner.with_list_ids(campaign)
             self.runner.check(campaign)  # a missing provider, list or variable fails now
-            return self.store.save_campaign(campaign, now=self.clock.now())
+            saved = self.store.save_campaign(campaign, now=self.clock.now())
+        if send_at is not None:  # scheduling is starting: it asks for that permission too
+            return self.schedule(saved, send_at)
+        return saved
 
     def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
         """Change a draft, scheduled or stopped campaign (not a running or finished one).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import msgkit
@@ -119,3 +121,25 @@ def test_refused_start_is_audited_as_failed_not_done(client: msgkit.Client) -> N
     assert len(starts) == 1
     assert starts[0]["detail"].startswith("failed: ")
     assert "disabled" in starts[0]["detail"]
+
+
+def test_creating_with_a_start_time_needs_the_right_to_start(
+    make_client: MakeClient, sim: Simulator, clock: FakeClock
+) -> None:
+    """send_at= schedules the campaign, so it asks for campaign.start as schedule() does: a
+    role that may create but not start gets a draft it cannot schedule, and nothing goes."""
+    policy = msgkit.RolePolicy(restricted={"campaign.start"})
+    marketer = make_client(actor=msgkit.Actor(name="mia", roles={"marketer"}), permissions=policy)
+    members = marketer.create_list("m", [msgkit.Contact(phone="+886912000001")])
+    at = clock.now() + timedelta(hours=1)
+    with pytest.raises(msgkit.PermissionDeniedError):
+        marketer.create_campaign("Later", "Hello", audience=members, send_at=at)
+    [draft] = marketer.campaigns()
+    assert draft.status is msgkit.CampaignStatus.DRAFT
+    clock.advance(7200)
+    marketer.run(progress=False)
+    assert sim.messages == {}
+    assert [(e["action"], e["detail"]) for e in marketer.audit_log(draft)] == [
+        ("campaign.create", None),
+        ("campaign.start", "denied"),
+    ]
