@@ -389,7 +389,7 @@ def test_estimate_and_start_refuse_a_variable_no_column_provides(
     client: msgkit.Client, members: str
 ) -> None:
     """A stored campaign whose template misspells a column (saved past create) is refused
-    by estimate and by start, which plan nothing and stop it with the reason."""
+    by estimate and by start, which plan nothing and leave it a draft to be fixed."""
     good = client.create_campaign("Typo", "Hi ${name}", audience=members)
     now = client.clock.now()
     client.store.save_campaign(attrs.evolve(good, template=Template(body="Hi ${nmae}")), now=now)
@@ -398,7 +398,7 @@ def test_estimate_and_start_refuse_a_variable_no_column_provides(
     with pytest.raises(msgkit.MissingVariableError, match=r"\$\{nmae\}"):
         client.start(good)
     assert client.progress(good).total == 0
-    assert client.campaign(good).status is CampaignStatus.STOPPED
+    assert client.campaign(good).status is CampaignStatus.DRAFT
     with pytest.raises(msgkit.MissingVariableError):
         client.edit(good, template=Template(body="Hi ${Nmae}"))
 

@@ -595,9 +595,15 @@ class Client:
         Returns:
             What was planned: ``summary`` (recipients, skips by reason, segments, cost:
             what `estimate` said), rows written, fallbacks.
+
+        Raises:
+            MsgkitError: When the campaign cannot be planned as it is (a provider or list
+                missing, a variable no column provides, a template its channel refuses or
+                not approved yet); it is left as it was, to be fixed and started again.
         """
         current = self.campaign(campaign)
         with self._audited("campaign.start", current):
+            self.runner.check(self.runner.with_list_ids(current), sending=True)
             _, result = self.runner.start(current, now=self.clock.now())
             return result
 

@@ -3,9 +3,13 @@ groups, and dedupe across lists — as docs/audiences.md and docs/sending.md tea
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import msgkit
+import msgkit.testing
+from msgkit.core.segments import Ago
 from msgkit.testing import Simulator
 from tests.e2e.conftest import WriteCsv, tw_e164, tw_numbers
 
@@ -233,3 +237,36 @@ def test_an_audience_naming_no_list_is_refused(client: msgkit.Client) -> None:
     with pytest.raises(msgkit.NotFoundError, match=other):
         client.start(campaign)
     assert client.progress(campaign).total == 0
+
+
+def test_a_resumed_count_split_plans_the_same_people(
+    client: msgkit.Client, sim: Simulator, clock: msgkit.testing.FakeClock
+) -> None:
+    """A count split over a segment that changes with time is cut once, at the start: a
+    resume the next day sends to the people first chosen, and no more than the count."""
+    now = clock.now()
+    members = client.create_list(
+        "members",
+        [
+            msgkit.Contact(
+                phone=f"+8869120000{i:02d}",
+                attributes={"joined": (now - timedelta(hours=2 + 3 * i)).isoformat()},
+            )
+            for i in range(12)
+        ],
+    )
+    recent = msgkit.Rule(field="joined", op="after", value=Ago(days=1))  # 8 of them today
+    split = msgkit.Split(parts=[msgkit.Part(name="A", count=4), msgkit.Part(name="rest")], seed="s")
+    campaign = client.create_campaign(
+        "Welcome",
+        "Welcome aboard",
+        audience=msgkit.Audience(lists=[members], segment=recent, split=split, part="A"),
+    )
+    first = client.start(campaign)
+    client.stop(campaign)
+    clock.advance(timedelta(hours=12))  # some have left the segment, others not
+    client.resume(campaign)
+    client.run(progress=False)
+    assert first.summary.planned == 4
+    assert len(sim.messages) == 4
+    assert client.campaign(campaign).audience.cut is not None  # kept with the campaign

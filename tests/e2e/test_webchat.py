@@ -98,3 +98,23 @@ def test_webchat_campaign_with_sms_fallback_finishes(
     assert progress.count(msgkit.MessageState.DELIVERED) == 2 + 2  # two chats, two SMS
     assert progress.count(msgkit.MessageState.FALLEN_BACK) == 2
     assert progress.by_reason == {"cancelled": 2}  # fallbacks of the chats that arrived
+
+
+def test_a_refused_start_leaves_a_web_chat_campaign_editable(
+    make_client: MakeClient, clock: FakeClock
+) -> None:
+    """A web chat campaign whose start is refused (its list was deleted) sent nothing: it
+    stays a draft, can be pointed at another list, and then sends."""
+    chat = Simulator(clock=clock.now)
+    client = make_client({"chat": SimulatorProvider("chat", channel="webchat", server=chat)})
+    gone = client.create_list("gone", [msgkit.Contact(key="visitor-1")])
+    campaign = client.create_campaign("Hello", "Welcome back", audience=gone, channel="webchat")
+    client.delete_list(gone)
+    with pytest.raises(msgkit.NotFoundError):
+        client.start(campaign)
+    assert client.campaign(campaign).status is msgkit.CampaignStatus.DRAFT
+    fresh = client.create_list("fresh", [msgkit.Contact(key="visitor-2")])
+    client.edit(campaign, audience=msgkit.Audience(lists=[fresh]))
+    client.start(campaign)
+    client.run(progress=False)
+    assert [m.to for m in chat.messages.values()] == ["visitor-2"]

@@ -107,6 +107,7 @@ __all__ = [
     "Skip",
     "at_send",
     "caps_in_force",
+    "check_step",
     "message_id",
     "message_key",
     "plan",
@@ -412,6 +413,34 @@ def _fmt(at: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC"
 
 
+def check_step(campaign: Campaign, route: Route, template: Template | None = None) -> Template:
+    """Refuse a step that cannot be planned at all; returns its template.
+
+    Args:
+        campaign: The campaign.
+        route: The step's route (its channel's content rules).
+        template: The step's template (a fallback's); default the campaign's.
+
+    Raises:
+        ConfigError: The campaign has no template.
+        NotAllowedError: The channel refuses the template (kind, variables, links,
+            media), or the platform reviews templates and this one is not approved.
+    """
+    template = template or campaign.template
+    if template is None:
+        raise ConfigError(
+            f"campaign {campaign.name!r} has no template",
+            key="template",
+            hint="give the campaign a template (campaign.edit(template=...))",
+        )
+    policy = campaign.policy
+    tracking = policy.links is not None and bool(template.link_list) and policy.link_params
+    template.check(route.content, short_params=tracking)
+    if route.content.review and template.review is not ReviewStatus.APPROVED:
+        raise NotAllowedError((template.review_refusal(),))
+    return template
+
+
 class _Planner:
     """The per-plan state: decisions that are the same for every contact, made once."""
 
@@ -430,16 +459,10 @@ class _Planner:
         link_codes: Mapping[str, str] | None,
         test: bool = False,
     ) -> None:
-        template = template or campaign.template
-        if template is None:
-            raise ConfigError(
-                f"campaign {campaign.name!r} has no template",
-                key="template",
-                hint="give the campaign a template (campaign.edit(template=...))",
-            )
+        self.route = route = route or Route.for_campaign(campaign)
+        template = check_step(campaign, route, template)
         self.campaign = campaign
         self.template = template
-        self.route = route = route or Route.for_campaign(campaign)
         self.policy: SendPolicy = campaign.policy
         self.suppression = suppression
         self.control = None if test else control
@@ -451,9 +474,6 @@ class _Planner:
         links = self.policy.links if template.link_list else None
         self.links: ShortLinks | None = links
         self.tracking = links is not None and self.policy.link_params
-        template.check(route.content, short_params=self.tracking)
-        if route.content.review and template.review is not ReviewStatus.APPROVED:
-            raise NotAllowedError((template.review_refusal(),))
         self.codes: dict[str, str] = {}
         if links is not None:
             given = link_codes or {}

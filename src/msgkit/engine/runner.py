@@ -31,6 +31,7 @@ from msgkit.core.planning import (
     PlannedMessage,
     PlanSummary,
     Route,
+    check_step,
     message_id,
     message_key,
     plan,
@@ -299,18 +300,26 @@ class CampaignRunner:
             names.update(declared)
         return frozenset(names)
 
-    def check(self, campaign: Campaign) -> tuple[Route, Route | None]:
+    def check(self, campaign: Campaign, *, sending: bool = False) -> tuple[Route, Route | None]:
         """Refuse a campaign that cannot be planned as it is, before anything is written:
-        a provider missing or of another channel, a template variable that no column of
-        the audience provides. Returns the routes of both steps.
+        a provider missing or of another channel, a list that does not exist, a template
+        variable that no column of the audience provides; with ``sending``, also a
+        template its channel refuses or that is not approved yet (a draft may wait for
+        the review). Returns the routes of both steps.
 
         Raises:
             ConfigError: For the provider.
             NotFoundError: For a list of the audience that does not exist.
             MissingVariableError: Naming the variable, the columns there are, and the
                 closest one.
+            NotAllowedError: With ``sending``, for the template (see `check_step`).
         """
         routes = self.routes(campaign)
+        main, fallback_route = routes
+        if sending:
+            check_step(campaign, main)
+            if campaign.fallback is not None and fallback_route is not None:
+                check_step(campaign, fallback_route, campaign.fallback.template)
         available = self.audience_variables(campaign)
         if available is not None:
             if campaign.template is not None:
@@ -337,7 +346,7 @@ class CampaignRunner:
             member of the audience, in order.
         """
         campaign = self.with_list_ids(campaign)  # one stored by an older msgkit may name lists
-        main, fallback_route = self.check(campaign)
+        main, fallback_route = self.check(campaign, sending=True)
         campaign = self._resolve(campaign, now)
         suppression = self._suppression([main, fallback_route])
         summary = PlanSummary(prices=self.prices.get(main.provider or ""))
@@ -409,6 +418,11 @@ class CampaignRunner:
         The campaign should be ``initializing``; it is saved now and then while planning
         so other workers can tell a live initialization from an abandoned one.
         """
+        return self._initialize(campaign, now=now)[1]
+
+    def _initialize(self, campaign: Campaign, *, now: datetime) -> tuple[Campaign, InitResult]:
+        """`initialize`, returning the campaign as planned too (its audience's split cut
+        and RFM quintiles resolved, to be kept: a resume plans the same people)."""
         campaign, summary, pairs = self.pipeline(campaign, now=now)
         self._save_links(campaign)
         written = InsertResult()
@@ -431,7 +445,7 @@ class CampaignRunner:
                 written = written + self.store.insert_messages(children, now=now, parents=parents)
             if index % 20 == 19:
                 self.store.save_campaign(campaign, now=now)  # still alive
-        return InitResult(
+        return campaign, InitResult(
             summary=summary,
             written=written.inserted,
             already=written.duplicates,
@@ -465,13 +479,13 @@ class CampaignRunner:
             campaign = attrs.evolve(campaign, started_at=now)
         campaign = self.store.save_campaign(campaign, now=now)
         try:
-            result = self.initialize(campaign, now=now)
+            planned, result = self._initialize(campaign, now=now)
         except Exception as exc:
             # Planning refused the campaign (a template the channel does not allow, a
             # provider missing): stop it with the reason instead of leaving it half-made.
             self.store.save_campaign(campaign.apply(CampaignEvent.STOP, reason=str(exc)), now=now)
             raise
-        running = self.store.save_campaign(campaign.apply(CampaignEvent.INITIALIZED), now=now)
+        running = self.store.save_campaign(planned.apply(CampaignEvent.INITIALIZED), now=now)
         return running, result
 
     def test_send(self, campaign: Campaign, *, now: datetime, round: int = 1) -> list[PlanItem]:
