@@ -85,3 +85,20 @@ def test_a_campaign_started_after_its_end_date_sends_nothing(
     assert started.summary.planned == 0
     assert sim.messages == {}
     assert client.progress(campaign).by_reason == {msgkit.SkipReason.EXPIRED.value: 10}
+
+
+def test_an_end_date_brought_forward_on_a_stopped_campaign_holds(
+    client: msgkit.Client, sim: Simulator, clock: FakeClock
+) -> None:
+    """Stopped, given an earlier end date, and resumed: nothing goes out after the new end."""
+    speed = msgkit.SendSpeed(messages=1, per=timedelta(minutes=1))
+    campaign = _campaign(client, msgkit.SendPolicy(send_speed=speed))
+    client.start(campaign)
+    client.stop(campaign)
+    ends_at = clock.now() + timedelta(minutes=2, seconds=30)
+    client.edit(campaign, policy=msgkit.SendPolicy(send_speed=speed, ends_at=ends_at))
+    client.resume(campaign)
+    client.run(progress=False)
+    assert sim.messages
+    assert all(m.at < ends_at for m in sim.messages.values())
+    assert client.progress(campaign).count(msgkit.MessageState.EXPIRED) >= 5

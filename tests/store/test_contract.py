@@ -192,6 +192,20 @@ def test_history_counts_planned_messages_of_other_campaigns(store: SQLStore) -> 
     assert in_flight == {}
 
 
+def test_history_counts_a_message_that_may_have_been_sent(store: SQLStore) -> None:
+    """A message lost in flight (unknown), even once reported and no longer reconciled,
+    counts toward caps at the time its send began: it may have reached the person."""
+    other = store.save_campaign(running("other"), now=NOW)
+    [lost] = planned(other.id, 1, now=NOW)
+    store.insert_messages([lost], now=NOW)
+    store.claim(worker="w", now=NOW, limit=5, lease_until=NOW)
+    store.apply([Change(message_id=lost.id, event=MessageEvent.SEND)], now=NOW)
+    store.apply([Change(message_id=lost.id, event=MessageEvent.LOSE)], now=NOW)
+    store.postpone_unknown([lost.id], until=None)  # reported: never asked again
+    found = store.history([phone(0)], since=NOW - timedelta(days=1), pending=[MessageState.UNKNOWN])
+    assert [(r[0], r[2]) for r in found[phone(0)]] == [("sms", other.id)]
+
+
 def test_lists_and_contacts(store: SQLStore) -> None:
     """Contacts keep order, phone facts and attributes; deleting a list removes its rows."""
     list_id = store.create_list("members", ["phone", "name"], now=NOW)

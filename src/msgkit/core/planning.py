@@ -855,7 +855,7 @@ def at_send(
         kind: Its template kind.
         zone_name: The recipient's zone, as the planner chose it.
         region: The recipient number's region (for the China rule), if a phone.
-        expires_at: When the message expires.
+        expires_at: When the message expires (the campaign's current ``ends_at`` too).
         history: The recipient's sends in the caps' periods, those in flight included,
             this message excluded; read only when `caps_in_force` gives caps.
         test: A test send: no schedule and no caps (the China rule still applies).
@@ -863,6 +863,8 @@ def at_send(
     channel = Channel(channel)
     kind = TemplateKind(kind)
     policy = campaign.policy
+    if policy.ends_at is not None:  # an end date edited since planning holds too
+        expires_at = policy.ends_at if expires_at is None else min(expires_at, policy.ends_at)
     return send_time(
         now,
         expires=expires_at,

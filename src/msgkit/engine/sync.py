@@ -148,6 +148,8 @@ def run_sync(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
             thread.join()
             step = "done"
         except KeyboardInterrupt as exc:
+            if thread.ident is None:
+                raise  # interrupted before the thread was started: nothing runs
             interrupted = interrupted or exc
             worker.interrupt()
     if interrupted is not None:

@@ -94,7 +94,7 @@ class CampaignTables(SQLBase):
     def list_campaigns(self, *, include_deleted: bool = False) -> list[Campaign]:
         """Every campaign, oldest first."""
         where = "" if include_deleted else "WHERE status <> 'deleted'"
-        rows = self._read(f"SELECT spec FROM campaigns {where} ORDER BY created_seq")
+        rows = self._read(f"SELECT spec FROM campaigns {where} ORDER BY created_seq, id")
         return [codec.loads(r[0]) for r in rows]
 
     def due_campaigns(self, *, now: datetime, stale_before: datetime) -> list[Campaign]:

@@ -63,7 +63,7 @@ class InboundTables(SQLBase):
                     "m.campaign_id, c.kind, c.spec, m.id "
                     "FROM messages m LEFT JOIN campaigns c ON c.id = m.campaign_id "
                     f"WHERE m.recipient IN ({self._in(chunk)}) AND m.counts = 1 "
-                    f"AND m.state IN ({self._in(states)}) AND m.not_before IS NOT NULL "
+                    f"AND m.state IN ({self._in(states)}) "
                     f"AND COALESCE(m.sent_at, m.not_before) >= ?{mine}",
                     (
                         *chunk,

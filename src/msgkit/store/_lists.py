@@ -77,7 +77,7 @@ class ListTables(SQLBase):
         return [
             (r[0], r[1])
             for r in self._read(
-                "SELECT id, importer FROM lists WHERE importer IS NOT NULL ORDER BY created_seq"
+                "SELECT id, importer FROM lists WHERE importer IS NOT NULL ORDER BY created_seq, id"
             )
         ]
 
@@ -181,7 +181,7 @@ class ListTables(SQLBase):
 
     def list_lists(self) -> list[dict[str, Any]]:
         """Every recipient list, oldest first."""
-        ids = self._read("SELECT id FROM lists WHERE importer IS NULL ORDER BY created_seq")
+        ids = self._read("SELECT id FROM lists WHERE importer IS NULL ORDER BY created_seq, id")
         return [self.get_list(r[0]) for r in ids]
 
     def iter_contacts(self, list_id: str, *, chunk: int = 1000) -> Iterator[list[Contact]]:
