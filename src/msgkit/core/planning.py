@@ -108,6 +108,7 @@ __all__ = [
     "at_send",
     "caps_in_force",
     "check_step",
+    "is_capped",
     "message_id",
     "message_key",
     "plan",
@@ -487,7 +488,6 @@ class _Planner:
             self.earliest = now
             self.expires = expiry(now, validity=self.policy.validity, ends_at=None)
             self.schedule = None
-            capped = False
         else:
             send_at = utc(campaign.send_at) if campaign.send_at else now
             self.earliest = max(now, send_at)
@@ -496,9 +496,7 @@ class _Planner:
                 anchor, validity=self.policy.validity, ends_at=self.policy.ends_at
             )
             self.schedule = self.policy.schedule
-            apply = self.policy.apply_caps
-            capped = template.kind is not TemplateKind.NOTIFICATION if apply is None else apply
-        self.counts_toward_caps = capped
+        self.counts_toward_caps = is_capped(self.policy, kind=template.kind, test=test)
         self.caps = caps_in_force(
             self.policy,
             kind=template.kind,
@@ -697,6 +695,16 @@ class _Planner:
             yield self.decide(contact, history, dedupe=dedupe)
 
 
+def is_capped(policy: SendPolicy, *, kind: TemplateKind | str, test: bool = False) -> bool:
+    """Whether the caps bind (and count) a message of this template kind: never a test
+    send; else ``policy.apply_caps`` decides, and by default notifications are exempt
+    while promotional and multimedia messages are capped."""
+    if test:
+        return False
+    apply = policy.apply_caps
+    return TemplateKind(kind) is not TemplateKind.NOTIFICATION if apply is None else apply
+
+
 def caps_in_force(
     policy: SendPolicy,
     *,
@@ -711,11 +719,7 @@ def caps_in_force(
     notifications are exempt while promotional and multimedia messages are capped. A
     message the caps bind also counts toward them.
     """
-    if test:
-        return ()
-    apply = policy.apply_caps
-    capped = TemplateKind(kind) is not TemplateKind.NOTIFICATION if apply is None else apply
-    if not capped:
+    if not is_capped(policy, kind=kind, test=test):
         return ()
     channel = Channel(channel)
     return tuple(c for c in policy.caps if c.binds(channel, tags))

@@ -676,9 +676,6 @@ def _planned_row(
     }
     if p.media:
         payload["media"] = list(p.media)
-    options = getattr(p, "options", None)
-    if options:
-        payload["options"] = dict(options)
     if parent is not None:
         state, not_before = MessageState.DEFERRED.value, None
     else:
