@@ -8,11 +8,8 @@ the client's `inbound_app`.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -22,6 +19,7 @@ from msgkit.inbound import Endpoint, twilio_signature
 from msgkit.providers.twilio import TwilioSms
 from msgkit.testing import FakeClock
 from tests.e2e.conftest import MakeClient
+from tests.fakes.twilio_server import FakeTwilio
 from tests.http_server import serve
 
 SID = "AC" + "0" * 32
@@ -29,39 +27,6 @@ TOKEN = "twilio-auth-token"
 PUBLIC = "https://hooks.example.com"
 SENDER = "+15005550006"
 NUMBERS = [f"+88691200000{i}" for i in range(4)]
-
-
-class FakeTwilio:
-    """Twilio's Messages.json: records each message's form, answers with a SID."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, str]] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
-        if scope["method"] == "POST":
-            form = dict(parse_qsl(body.decode()))
-            form["sid"] = "SM" + uuid.uuid4().hex
-            self.sent.append(form)
-            status, answer = 201, {"sid": form["sid"], "status": "queued", "to": form["To"]}
-        else:
-            status, answer = 200, {"messages": []}
-        data = json.dumps(answer).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": data})
 
 
 @pytest.fixture

@@ -8,11 +8,6 @@ against local fake servers.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-from urllib.parse import parse_qs
-
 import pytest
 
 import msgkit
@@ -22,47 +17,12 @@ from msgkit.providers.twilio import TwilioSms
 from msgkit.testing import FakeClock, Simulator
 from tests.e2e.conftest import MakeClient
 from tests.fakes.line_server import FakeLineServer
+from tests.fakes.twilio_server import FakeTwilio
 from tests.http_server import serve
 
 IMAGE = "https://cdn.example.com/spring-sale.png"
 COUPON = "https://cdn.example.com/coupon.jpg"
 NUMBERS = ["+886912000001", "+886912000002", "+886912000003"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-
-
-class FakeTwilio:
-    """Just enough of Twilio's Messages API: records each form, answers ``queued``."""
-
-    def __init__(self) -> None:
-        self.forms: list[dict[str, list[str]]] = []
-
-    async def __call__(
-        self,
-        scope: Scope,
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
-        form = parse_qs(body.decode())
-        self.forms.append(form)
-        data = json.dumps({"sid": f"SM{len(self.forms):032d}", "status": "queued"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 201,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": data})
 
 
 def _members(client: msgkit.Client) -> str:
