@@ -12,13 +12,21 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import msgkit
+from msgkit import (
+    ContactSchedule,
+    FrequencyCap,
+    PlanSummary,
+    Route,
+    SendPolicy,
+    SendSpeed,
+    SentRecord,
+    ShortLinks,
+    Skip,
+    history_since,
+    plan,
+    suppression_key,
+)
 from msgkit.contacts import mask
-from msgkit.core.fatigue import FrequencyCap, SentRecord, history_since
-from msgkit.core.links import ShortLinks
-from msgkit.core.optout import suppression_key
-from msgkit.core.planning import PlannedMessage, PlanSummary, Route, plan
-from msgkit.core.policy import SendPolicy, SendSpeed
-from msgkit.core.windows import ContactSchedule
 
 now = datetime(2024, 1, 15, 3, 0, tzinfo=timezone.utc)  # 11:00 in Taipei
 
@@ -65,10 +73,10 @@ route = Route(channel="sms", provider="simulator", sender="Acme")
 for item in summary.track(
     plan(campaign, audience(), now=now, route=route, suppression=suppression)
 ):
-    if isinstance(item, PlannedMessage):
-        print(f"send  {mask(item.to)}  at {item.not_before:%a %H:%M} UTC  {item.text}")
-    else:
+    if isinstance(item, Skip):
         print(f"skip  {item.reason.value:<10} {item.detail}")
+    else:
+        print(f"send  {mask(item.to)}  at {item.not_before:%a %H:%M} UTC  {item.text}")
 
 print(
     f"\n{summary.planned} to send ({summary.deferred} deferred to their window), "

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import msgkit
-from msgkit.core.segments import Audience, ControlGroup
+from msgkit import Audience, ControlGroup
 
 with tempfile.TemporaryDirectory() as folder:
     members = Path(folder) / "members.csv"

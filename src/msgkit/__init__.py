@@ -8,13 +8,24 @@ from msgkit.core.access import Actor, RolePolicy
 from msgkit.core.campaigns import Campaign, CampaignKind, CampaignStatus, Fallback
 from msgkit.core.contacts import Contact, Phone
 from msgkit.core.delivery import Channel, MessageState, SkipReason
-from msgkit.core.fatigue import FrequencyCap
+from msgkit.core.fatigue import FrequencyCap, SentRecord, history_since
 from msgkit.core.links import ShortLinks
-from msgkit.core.optout import OptOutScope
+from msgkit.core.optout import OptOutScope, suppression_key
+from msgkit.core.planning import PlanSummary, Route, Skip, plan, summarize
 from msgkit.core.policy import SendPolicy, SendSpeed
 from msgkit.core.pricing import Prices
 from msgkit.core.rfm import RFM, RFMSegment
-from msgkit.core.segments import Audience, ControlGroup, Part, Rule, Split, StaticSegment
+from msgkit.core.segments import (
+    Ago,
+    Audience,
+    ControlGroup,
+    Part,
+    Rule,
+    Split,
+    StaticSegment,
+    condition_from_dict,
+    condition_to_dict,
+)
 from msgkit.core.templates import Template, TemplateKind
 from msgkit.core.windows import ContactSchedule
 from msgkit.exceptions import (
@@ -46,6 +57,7 @@ __all__ = [
     "RFM",
     "AccountError",
     "Actor",
+    "Ago",
     "AsyncClient",
     "Audience",
     "AuthError",
@@ -72,17 +84,21 @@ __all__ = [
     "Part",
     "PermissionDeniedError",
     "Phone",
+    "PlanSummary",
     "Prices",
     "ProviderError",
     "RFMSegment",
     "RateLimitedError",
     "RejectedError",
     "RolePolicy",
+    "Route",
     "Rule",
     "SendPolicy",
     "SendSpeed",
+    "SentRecord",
     "ShortLinks",
     "SignatureError",
+    "Skip",
     "SkipReason",
     "Split",
     "StaticSegment",
@@ -93,8 +109,14 @@ __all__ = [
     "UnavailableError",
     "UnknownVariableError",
     "__version__",
+    "condition_from_dict",
+    "condition_to_dict",
     "contacts",
+    "history_since",
+    "plan",
     "sms",
+    "summarize",
+    "suppression_key",
 ]
 
 
