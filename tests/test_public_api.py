@@ -127,6 +127,22 @@ def test_import_msgkit_stays_light() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_msgkit_testing_needs_no_test_runner() -> None:
+    """``import msgkit.testing`` loads no pytest, hypothesis or respx (not msgkit's
+    dependencies); its contract suites load them when first used."""
+    code = (
+        "import sys, msgkit.testing\n"
+        "runners = ('pytest', 'hypothesis', 'respx', 'msgkit.testing.contracts')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(runners)))\n"
+        "msgkit.testing.StoreContract\n"
+        "print('msgkit.testing.contracts' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["[]", "True"]
+
+
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
     return {
         name: inspect.signature(member)
