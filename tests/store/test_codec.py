@@ -240,3 +240,18 @@ def test_values_read_back_equal_and_tagged_by_name(value: Any) -> None:
     encoded = codec.encode(value)
     assert codec.decode(json.loads(json.dumps(encoded))) == value
     assert _tags(encoded) <= set(codec.TYPES)
+
+
+def test_a_class_that_moved_still_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old class-path tags decode even when the classes are no longer at those paths."""
+    import msgkit.core.campaigns
+    import msgkit.core.segments
+    import msgkit.core.windows
+
+    for module, name in (
+        (msgkit.core.campaigns, "Campaign"),
+        (msgkit.core.segments, "Rule"),
+        (msgkit.core.windows, "Window"),
+    ):
+        monkeypatch.delattr(module, name)  # as if moved to another module
+    assert codec.loads(OLD.read_text(encoding="utf-8")) == _old_campaign()
