@@ -196,7 +196,8 @@ def _reachable(root: type) -> set[type]:
             seen.add(tp)
         if tp.__module__.startswith("msgkit."):  # a protocol or base: what implements it
             for sub in tp.__subclasses__():
-                walk(sub)
+                if sub.__module__.startswith("msgkit."):  # not a test's own subclass
+                    walk(sub)
 
     walk(root)
     return seen
