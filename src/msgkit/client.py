@@ -67,8 +67,8 @@ from msgkit.io import ColumnMapping, ImportSummary, import_contacts
 from msgkit.providers.base import Provider
 from msgkit.providers.registry import load_prices, load_providers
 from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
-from msgkit.store import SQLStore, open_store
-from msgkit.store.base import MessageRow, Progress
+from msgkit.store import Store, open_store
+from msgkit.store.base import AuditEntry, ListInfo, MessageRow, Progress, StoredReply
 
 __all__ = ["AsyncClient", "Client", "ImportedList", "load_config"]
 
@@ -185,7 +185,7 @@ class Client:
 
     def __init__(
         self,
-        store: str | Path | SQLStore | None = None,
+        store: str | Path | Store | None = None,
         providers: Mapping[str, Provider | Mapping[str, Any]] | None = None,
         *,
         config: str | Path | Mapping[str, Any] | None = None,
@@ -484,7 +484,7 @@ class Client:
                 with contextlib.suppress(LookupError):
                     self.store.delete_list(list_id)
 
-    def lists(self) -> list[dict[str, Any]]:
+    def lists(self) -> list[ListInfo]:
         """Stored lists: id, name, columns, variables (the attribute names its contacts
         carry, which templates may use), row and rejection counts."""
         return self.store.list_lists()
@@ -783,9 +783,7 @@ class Client:
 
     # --- replies --------------------------------------------------------------------------
 
-    def replies(
-        self, *, needs_review: bool | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    def replies(self, *, needs_review: bool | None = None, limit: int = 100) -> list[StoredReply]:
         """Stored replies, newest first; ``needs_review=True`` for possible opt-outs."""
         return self.store.replies(needs_review=needs_review, limit=limit)
 
@@ -958,7 +956,7 @@ class Client:
         """
         return self.store.click_log(self.campaign(campaign).id, limit=limit)
 
-    def audit_log(self, campaign: Campaign | str | None = None) -> list[dict[str, Any]]:
+    def audit_log(self, campaign: Campaign | str | None = None) -> list[AuditEntry]:
         """Who did what, when."""
         target = self.campaign(campaign).id if campaign is not None else None
         return self.store.audit_log(target=target)

@@ -67,7 +67,7 @@ from msgkit.providers.base import (
 )
 from msgkit.providers.transport import SendRun
 from msgkit.store.base import Change, MessageRow
-from msgkit.store.sql import SQLStore
+from msgkit.store.protocols import DeliveryStore
 
 __all__ = [
     "Dispatcher",
@@ -224,7 +224,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: SQLStore,
+        store: DeliveryStore,
         providers: Mapping[str, Provider],
         *,
         transport: Transport | Mapping[str, Transport] | None = None,

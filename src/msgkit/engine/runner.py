@@ -44,8 +44,8 @@ from msgkit.core.segments import Audience
 from msgkit.core.templates import Template, check_variables
 from msgkit.exceptions import ConfigError, NotFoundError
 from msgkit.providers.base import Provider
-from msgkit.store.base import InsertResult
-from msgkit.store.sql import SQLStore
+from msgkit.store.base import InsertResult, ListInfo
+from msgkit.store.protocols import Store
 
 __all__ = [
     "IN_FLIGHT",
@@ -123,7 +123,7 @@ class CampaignRunner:
 
     def __init__(
         self,
-        store: SQLStore,
+        store: Store,
         providers: Mapping[str, Provider],
         *,
         default_provider: str | None = None,
@@ -271,7 +271,7 @@ class CampaignRunner:
             return campaign
         return attrs.evolve(campaign, audience=attrs.evolve(audience, lists=ids))
 
-    def _list(self, ident: str) -> dict[str, Any]:
+    def _list(self, ident: str) -> ListInfo:
         try:
             return self.store.get_list(ident)
         except NotFoundError:

@@ -59,7 +59,7 @@ from msgkit.exceptions import NotFoundError
 from msgkit.inbound.events import Click, DeliveryReceipt, Reply
 from msgkit.providers._common import utc_now
 from msgkit.store.base import Change, MessageRow
-from msgkit.store.sql import SQLStore
+from msgkit.store.protocols import DeliveryStore
 
 __all__ = ["POSSIBLE_OPT_OUT", "REVIEW_PATTERNS", "StoreSink", "optout_entry"]
 
@@ -147,7 +147,7 @@ class StoreSink:
 
     def __init__(
         self,
-        store: SQLStore,
+        store: DeliveryStore,
         *,
         clock: Callable[[], datetime] | None = None,
         keywords: Mapping[str, Keywords] = KEYWORDS,

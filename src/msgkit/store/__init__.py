@@ -9,39 +9,64 @@ from __future__ import annotations
 from pathlib import Path
 
 from msgkit.exceptions import ConfigError
-from msgkit.store.base import Change, ChangeResult, InsertResult, MessageRow, Progress
+from msgkit.store.base import (
+    AuditEntry,
+    Change,
+    ChangeResult,
+    InsertResult,
+    ListInfo,
+    MessageRow,
+    Progress,
+    StoredReply,
+)
 from msgkit.store.memory import MemoryStore
+from msgkit.store.protocols import (
+    AudienceStore,
+    CampaignStore,
+    DeliveryStore,
+    Inbox,
+    Outbox,
+    Store,
+)
 from msgkit.store.sql import SQLStore
 from msgkit.store.sqlite import SQLiteStore
 
 __all__ = [
+    "AudienceStore",
+    "AuditEntry",
+    "CampaignStore",
     "Change",
     "ChangeResult",
+    "DeliveryStore",
+    "Inbox",
     "InsertResult",
+    "ListInfo",
     "MemoryStore",
     "MessageRow",
+    "Outbox",
     "Progress",
     "SQLStore",
     "SQLiteStore",
     "Store",
+    "StoredReply",
     "open_store",
 ]
 
-#: The store interface. Every store is the SQL store on a dialect: SQLite on disk (the
-#: default), SQLite in memory, and PostgreSQL; one implementation, one contract suite.
-Store = SQLStore
 
-
-def open_store(url: str | Path | SQLStore | None = None) -> SQLStore:
+def open_store(url: str | Path | Store | None = None) -> Store:
     """Open a store by URL (or pass a store through).
+
+    The store interface is the `Store` protocol (`msgkit.store.protocols`). Every store
+    msgkit opens is the SQL store on a dialect: SQLite on disk (the default), SQLite in
+    memory, and PostgreSQL; one implementation, one contract suite.
 
     Raises:
         ConfigError: For a URL msgkit cannot open.
     """
-    if isinstance(url, SQLStore):
-        return url
     if url is None:
         return SQLiteStore("msgkit.db")
+    if not isinstance(url, (str, Path)):
+        return url
     text = str(url)
     if isinstance(url, Path) or "://" not in text:
         return SQLiteStore(text)

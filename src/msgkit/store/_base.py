@@ -13,7 +13,7 @@ import attrs
 from msgkit.exceptions import ConfigError
 from msgkit.store.migrations import LATEST, MIGRATIONS
 
-__all__ = ["BATCH", "Dialect", "SQLBase", "chunks", "dt", "ms"]
+__all__ = ["BATCH", "Dialect", "SQLBase", "chunks", "dt", "instant", "ms"]
 
 BATCH = 500
 
@@ -29,8 +29,11 @@ def ms(value: datetime | None) -> int | None:
 
 def dt(value: int | None) -> datetime | None:
     """The aware UTC datetime of a millisecond timestamp."""
-    if value is None:
-        return None
+    return None if value is None else instant(value)
+
+
+def instant(value: int) -> datetime:
+    """The aware UTC datetime of a millisecond timestamp of a NOT NULL column."""
     return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
 
 

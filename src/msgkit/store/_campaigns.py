@@ -8,7 +8,8 @@ from typing import Any
 from msgkit.core.campaigns import Campaign, CampaignStatus
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
-from msgkit.store._base import SQLBase, dt, ms
+from msgkit.store._base import SQLBase, instant, ms
+from msgkit.store.base import AuditEntry
 
 
 class CampaignTables(SQLBase):
@@ -132,7 +133,7 @@ class CampaignTables(SQLBase):
                 (ms(now), actor, action, target, detail),
             )
 
-    def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The audit log, oldest first."""
         where, params = ("WHERE target = ?", (target,)) if target else ("", ())
         rows = self._read(
@@ -140,7 +141,7 @@ class CampaignTables(SQLBase):
             (*params, limit),
         )
         return [
-            {"at": dt(r[0]), "actor": r[1], "action": r[2], "target": r[3], "detail": r[4]}
+            AuditEntry(at=instant(r[0]), actor=r[1], action=r[2], target=r[3], detail=r[4])
             for r in rows
         ]
 

@@ -10,7 +10,8 @@ from msgkit.core.delivery import MessageState
 from msgkit.core.optout import SuppressionKey
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
-from msgkit.store._base import SQLBase, chunks, dt, ms
+from msgkit.store._base import SQLBase, chunks, dt, instant, ms
+from msgkit.store.base import StoredReply
 
 
 class InboundTables(SQLBase):
@@ -263,37 +264,38 @@ class InboundTables(SQLBase):
             row = self._q(cur, "SELECT MAX(id) FROM replies").fetchone()
             return int(row[0])
 
-    def replies(
-        self, *, needs_review: bool | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    def replies(self, *, needs_review: bool | None = None, limit: int = 100) -> list[StoredReply]:
         """Stored replies, newest first (``needs_review=True``: those flagged for review)."""
         if needs_review is None:
             return self._replies_where("", (), limit=limit)
         return self._replies_where("WHERE needs_review = ?", (int(needs_review),), limit=limit)
 
-    def _replies_where(
-        self, where: str, params: Sequence[Any], *, limit: int
-    ) -> list[dict[str, Any]]:
+    def _replies_where(self, where: str, params: Sequence[Any], *, limit: int) -> list[StoredReply]:
         rows = self._read(
             "SELECT id, provider, scope, sender, text, at, message_id, campaign_id, "
             f"classification, needs_review, answered_at, answer FROM replies {where} "
             "ORDER BY at DESC, id DESC LIMIT ?",
             (*params, limit),
         )
-        keys = (
-            "id", "provider", "scope", "sender", "text", "at", "message_id", "campaign_id",
-            "classification", "needs_review", "answered_at", "answer",
-        )  # fmt: skip
-        out = []
-        for r in rows:
-            item = dict(zip(keys, r, strict=True))
-            item["at"] = dt(item["at"])
-            item["answered_at"] = dt(item["answered_at"])
-            item["needs_review"] = bool(item["needs_review"])
-            out.append(item)
-        return out
+        return [
+            StoredReply(
+                id=r[0],
+                provider=r[1],
+                scope=r[2],
+                sender=r[3],
+                text=r[4],
+                at=instant(r[5]),
+                message_id=r[6],
+                campaign_id=r[7],
+                classification=r[8],
+                needs_review=bool(r[9]),
+                answered_at=dt(r[10]),
+                answer=r[11],
+            )
+            for r in rows
+        ]
 
-    def get_reply(self, reply_id: int) -> dict[str, Any]:
+    def get_reply(self, reply_id: int) -> StoredReply:
         """One stored reply.
 
         Raises:

@@ -6,13 +6,12 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from msgkit.core.contacts import Contact, Phone
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
-from msgkit.store._base import SQLBase, chunks, dt, ms
-from msgkit.store.base import InsertResult
+from msgkit.store._base import SQLBase, chunks, instant, ms
+from msgkit.store.base import InsertResult, ListInfo
 
 
 class ListTables(SQLBase):
@@ -151,7 +150,7 @@ class ListTables(SQLBase):
             count += len(chunk)
         return count
 
-    def get_list(self, list_id: str) -> dict[str, Any]:
+    def get_list(self, list_id: str) -> ListInfo:
         """Name, columns, variables, row and rejection counts of a (complete) list.
 
         ``variables`` are the attribute names its contacts carry (the template variables
@@ -169,17 +168,17 @@ class ListTables(SQLBase):
         if len(rows) != 1:
             raise NotFoundError("list", list_id)
         r = rows[0]
-        return {
-            "id": r[0],
-            "name": r[1],
-            "columns": json.loads(r[2]),
-            "rows": r[3],
-            "rejected": r[4],
-            "created_at": dt(r[5]),
-            "variables": None if r[6] is None else json.loads(r[6]),
-        }
+        return ListInfo(
+            id=r[0],
+            name=r[1],
+            columns=json.loads(r[2]),
+            rows=r[3],
+            rejected=r[4],
+            created_at=instant(r[5]),
+            variables=None if r[6] is None else json.loads(r[6]),
+        )
 
-    def list_lists(self) -> list[dict[str, Any]]:
+    def list_lists(self) -> list[ListInfo]:
         """Every recipient list, oldest first."""
         ids = self._read("SELECT id FROM lists WHERE importer IS NULL ORDER BY created_seq, id")
         return [self.get_list(r[0]) for r in ids]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
@@ -18,11 +18,14 @@ from msgkit.core.contacts import mask
 from msgkit.core.delivery import MessageEvent, MessageState
 
 __all__ = [
+    "AuditEntry",
     "Change",
     "ChangeResult",
     "InsertResult",
+    "ListInfo",
     "MessageRow",
     "Progress",
+    "StoredReply",
 ]
 
 
@@ -154,3 +157,68 @@ class Progress:
     def percent(self) -> float:
         """Share of sendable messages that are done, 0-100."""
         return 100.0 if self.sendable == 0 else 100.0 * self.done / self.sendable
+
+
+class ListInfo(TypedDict):
+    """A stored recipient list (`AudienceStore.get_list`, ``Client.lists``).
+
+    Attributes:
+        id: Its id.
+        name: Its name.
+        columns: The columns of its file, as they were.
+        rows: How many contacts it holds.
+        rejected: How many rows of its file were rejected.
+        created_at: When it was created.
+        variables: The attribute names its contacts carry (the template variables it
+            provides), or None when the list does not declare them.
+    """
+
+    id: str
+    name: str
+    columns: list[str]
+    rows: int
+    rejected: int
+    created_at: datetime
+    variables: list[str] | None
+
+
+class AuditEntry(TypedDict):
+    """One line of the audit log: who did what to what, when."""
+
+    at: datetime
+    actor: str | None
+    action: str
+    target: str | None
+    detail: str | None
+
+
+class StoredReply(TypedDict):
+    """An inbound reply as stored (`Inbox.replies`, ``Client.replies``).
+
+    Attributes:
+        id: Its id (to answer it).
+        provider: The provider it came through.
+        scope: The sender scope (sign, channel) it was sent to, when known.
+        sender: Who replied.
+        text: What they wrote.
+        at: When.
+        message_id: The last message sent to them before it, if any.
+        campaign_id: That message's campaign.
+        classification: ``"opt_out"``, ``"opt_in"``, ``"help"``..., or None.
+        needs_review: Whether it may be an opt-out a person should look at.
+        answered_at: When it was answered, or None.
+        answer: The answer sent, or None.
+    """
+
+    id: int
+    provider: str | None
+    scope: str | None
+    sender: str
+    text: str
+    at: datetime
+    message_id: str | None
+    campaign_id: str | None
+    classification: str | None
+    needs_review: bool
+    answered_at: datetime | None
+    answer: str | None

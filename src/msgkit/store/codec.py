@@ -1,28 +1,136 @@
 """JSON encoding of msgkit's domain values (attrs classes, enums, datetimes) for storage.
 
-Values are tagged with their class so they decode to the same class, and only classes
-defined in msgkit's own modules decode: a database cannot make msgkit import anything
-else. Secrets inside values (a link-hashing key, say) are stored as they are: the
-database is trusted storage, reprs and logs are not.
+Values are tagged with a stable type name from one registry (`TYPES`: ``"Campaign"``,
+``"SendPolicy"``, ``"Window"``...), not with their Python class path, so moving or
+renaming a class never breaks a stored campaign: the name stays, the registry points
+it to the class wherever it lives. Only registered classes are written and read: a
+class missing from the registry is refused when stored (register it), and a database
+cannot make msgkit import anything. Values written by earlier versions, tagged with a
+class path (``"msgkit.core.campaigns:Campaign"``), still decode: the path's class name
+is looked up in the registry.
+
+Secrets inside values (a link-hashing key, say) are stored as they are: the database is
+trusted storage, reprs and logs are not.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
-__all__ = ["decode", "dumps", "encode", "loads"]
+from msgkit.core.campaigns import Campaign, CampaignKind, CampaignStatus, Fallback
+from msgkit.core.contacts import Phone
+from msgkit.core.delivery import Channel
+from msgkit.core.fatigue import FrequencyCap
+from msgkit.core.links import ShortLinks
+from msgkit.core.optout import OptOutScope
+from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.rfm import RFM, Quintiles, RFMCuts, RFMSegment
+from msgkit.core.segments import (
+    Ago,
+    AllOf,
+    AnyOf,
+    Audience,
+    ControlGroup,
+    Cut,
+    DynamicSegment,
+    Not,
+    Op,
+    Part,
+    Rule,
+    Split,
+    StaticSegment,
+)
+from msgkit.core.templates import ReviewStatus, Template, TemplateKind
+from msgkit.core.windows import ContactSchedule, Window
+from msgkit.exceptions import ConfigError
+
+__all__ = ["TYPES", "decode", "dumps", "encode", "loads", "type_name"]
+
+#: Every class a stored value may hold, by its stable name. The names are written to
+#: the database: never change one; a class that moves keeps its name here.
+TYPES: Mapping[str, type] = MappingProxyType(
+    {
+        # campaigns
+        "Campaign": Campaign,
+        "CampaignKind": CampaignKind,
+        "CampaignStatus": CampaignStatus,
+        "Fallback": Fallback,
+        "Channel": Channel,
+        # templates and links
+        "Template": Template,
+        "TemplateKind": TemplateKind,
+        "ReviewStatus": ReviewStatus,
+        "ShortLinks": ShortLinks,
+        # policy: windows, caps, speed, opt-outs
+        "SendPolicy": SendPolicy,
+        "SendSpeed": SendSpeed,
+        "ContactSchedule": ContactSchedule,
+        "Window": Window,
+        "FrequencyCap": FrequencyCap,
+        "OptOutScope": OptOutScope,
+        "Phone": Phone,
+        # audiences: segments, conditions, splits, control groups, RFM
+        "Audience": Audience,
+        "StaticSegment": StaticSegment,
+        "DynamicSegment": DynamicSegment,
+        "Rule": Rule,
+        "Op": Op,
+        "Ago": Ago,
+        "AllOf": AllOf,
+        "AnyOf": AnyOf,
+        "Not": Not,
+        "ControlGroup": ControlGroup,
+        "Split": Split,
+        "Part": Part,
+        "Cut": Cut,
+        "RFM": RFM,
+        "RFMSegment": RFMSegment,
+        "RFMCuts": RFMCuts,
+        "Quintiles": Quintiles,
+    }
+)
+_NAMES: Mapping[type, str] = MappingProxyType({cls: name for name, cls in TYPES.items()})
 
 
-def _qualname(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
+def type_name(cls: type) -> str:
+    """The stable name ``cls`` is stored under.
+
+    Raises:
+        TypeError: When ``cls`` has none (it is not in `TYPES`).
+    """
+    try:
+        return _NAMES[cls]
+    except KeyError:
+        raise TypeError(
+            f"cannot store a {cls.__module__}.{cls.__qualname__}: it has no stable type name"
+            " — add it to msgkit.store.codec.TYPES (a name that never changes)"
+        ) from None
+
+
+def _resolve(name: str) -> type:
+    """The class of a stored tag: a stable name, or the class path an earlier msgkit wrote."""
+    stable = name
+    if ":" in name:  # "msgkit.core.campaigns:Campaign", as msgkit wrote before stable names
+        module, _, qualname = name.partition(":")
+        if module == "msgkit" or module.startswith("msgkit."):
+            stable = qualname
+    cls = TYPES.get(stable)
+    if cls is None:
+        raise ConfigError(
+            f"the store holds a value of type {name!r}, which this msgkit does not know",
+            key="store",
+            hint="open it with the msgkit version that wrote it, or upgrade msgkit "
+            "(pip install -U msgkit)",
+        )
+    return cls
 
 
 def encode(value: Any) -> Any:
@@ -32,7 +140,7 @@ def encode(value: Any) -> Any:
     ):
         return value
     if isinstance(value, Enum):
-        return {"$enum": _qualname(type(value)), "v": value.value}
+        return {"$enum": type_name(type(value)), "v": value.value}
     if isinstance(value, datetime):
         return {"$dt": value.isoformat()}
     if isinstance(value, date):
@@ -49,7 +157,7 @@ def encode(value: Any) -> Any:
             for f in attrs.fields(type(value))
             if f.init
         }
-        return {"$attrs": _qualname(type(value)), "f": fields}
+        return {"$attrs": type_name(type(value)), "f": fields}
     if isinstance(value, Mapping):
         if all(isinstance(k, str) and not isinstance(k, Enum) for k in value):
             return {k: encode(v) for k, v in value.items()}
@@ -61,16 +169,6 @@ def encode(value: Any) -> Any:
     if isinstance(value, list):
         return [encode(v) for v in value]
     raise TypeError(f"cannot store a {type(value).__name__}: give msgkit an attrs value")
-
-
-def _resolve(name: str) -> Any:
-    module, _, qual = name.partition(":")
-    if module != "msgkit" and not module.startswith("msgkit."):
-        raise ValueError(f"refusing to decode {name!r}: not a msgkit class")
-    obj: Any = importlib.import_module(module)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def decode(data: Any) -> Any:
