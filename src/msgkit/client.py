@@ -982,7 +982,7 @@ class AsyncClient:
 
     def __init__(
         self,
-        store: str | Path | SQLStore | None = None,
+        store: str | Path | Store | None = None,
         providers: Mapping[str, Provider | Mapping[str, Any]] | None = None,
         *,
         config: str | Path | Mapping[str, Any] | None = None,
@@ -1066,7 +1066,7 @@ class AsyncClient:
         """See `Client.create_list` (``contacts`` is read in the worker thread)."""
         return await self._call(self.sync.create_list, name, contacts)
 
-    async def lists(self) -> list[dict[str, Any]]:
+    async def lists(self) -> list[ListInfo]:
         """See `Client.lists`."""
         return await self._call(self.sync.lists)
 
@@ -1216,7 +1216,7 @@ class AsyncClient:
 
     async def replies(
         self, *, needs_review: bool | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredReply]:
         """See `Client.replies`."""
         return await self._call(self.sync.replies, needs_review=needs_review, limit=limit)
 
@@ -1256,6 +1256,6 @@ class AsyncClient:
         """See `Client.clicks`."""
         return await self._call(self.sync.clicks, campaign, limit=limit)
 
-    async def audit_log(self, campaign: Campaign | str | None = None) -> list[dict[str, Any]]:
+    async def audit_log(self, campaign: Campaign | str | None = None) -> list[AuditEntry]:
         """See `Client.audit_log`."""
         return await self._call(self.sync.audit_log, campaign)
