@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from msgkit.core.delivery import Channel, MessageEvent
+from msgkit.core.delivery import Channel
+from msgkit.core.message import Receipt
 from msgkit.exceptions import ProviderError
 from msgkit.inbound import DeliveryReceipt, ReceiptState
 from msgkit.inbound.parsers import (
@@ -209,10 +210,9 @@ def test_clicks() -> None:
 
 
 def test_receipt_events_and_keys() -> None:
-    """A receipt's state is a message event; the same receipt twice has the same key."""
-    assert ReceiptState.DELIVERED.event is MessageEvent.DELIVER
-    assert ReceiptState.SENT.event is MessageEvent.ACCEPT
-    assert ReceiptState.FAILED.event is MessageEvent.UNDELIVER
+    """A receipt is a `Receipt` observation; the same receipt twice has the same key."""
+    receipt = DeliveryReceipt(provider="ali", state="failed", error_code="E1")
+    assert receipt.observation == Receipt(report="failed", error_code="E1", source="ali receipt")
     a, b = (parse_alibaba_reports(json.dumps(REPORT[:1]).encode(), provider="ali")[0] for _ in "ab")
     assert a.key == b.key
     assert "13800138000" not in repr(a)

@@ -15,7 +15,7 @@ from enum import Enum
 
 from msgkit.core._fsm import TransitionTable
 
-__all__ = ["MESSAGE", "Channel", "MessageEvent", "MessageState", "SkipReason", "reported_event"]
+__all__ = ["MESSAGE", "Channel", "MessageEvent", "MessageState", "SkipReason"]
 
 
 class Channel(str, Enum):
@@ -119,33 +119,3 @@ MESSAGE: TransitionTable[MessageState, MessageEvent] = TransitionTable(
         (_S.UNDELIVERED, _E.FALL_BACK): _S.FALLEN_BACK,
     },
 )
-
-
-#: What a provider may report of a message it took, as the event it is.
-_REPORTED: dict[MessageState, MessageEvent] = {
-    _S.SUBMITTED: _E.ACCEPT,
-    _S.DELIVERED: _E.DELIVER,
-    _S.UNDELIVERED: _E.UNDELIVER,
-    _S.FAILED: _E.UNDELIVER,
-}
-
-
-def reported_event(reported: MessageState) -> MessageEvent:
-    """The event a provider's word on a message it took is (a receipt, a polled status).
-
-    ``submitted`` is ``accept``, ``delivered`` is ``deliver``; ``undelivered`` and
-    ``failed`` (Twilio's ``failed`` and ``canceled`` too) are ``undeliver``: the provider
-    had taken the message, and it did not reach the recipient. The message lifecycle
-    then decides whether the event changes anything (a late "sent" after "delivered"
-    does not).
-
-    Raises:
-        ValueError: For a state a provider cannot report (``planned``, ``skipped``...).
-    """
-    try:
-        return _REPORTED[reported]
-    except KeyError:
-        known = ", ".join(s.value for s in _REPORTED)
-        raise ValueError(
-            f"a provider cannot report a message as {reported.value!r} (it reports {known})"
-        ) from None

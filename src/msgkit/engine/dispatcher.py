@@ -40,8 +40,22 @@ import httpx
 
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, CampaignStatus
 from msgkit.core.contacts import parse_phone
-from msgkit.core.delivery import MessageEvent, MessageState, SkipReason, reported_event
+from msgkit.core.delivery import MessageEvent, MessageState, SkipReason
 from msgkit.core.fatigue import SentRecord, history_since
+from msgkit.core.message import (
+    Change,
+    Context,
+    Elapsed,
+    Followup,
+    MessageFacts,
+    MessageStatus,
+    Observation,
+    Polled,
+    PolledStatus,
+    Sent,
+    Timer,
+    decide,
+)
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import at_send, caps_in_force
 from msgkit.engine.clock import Clock, SystemClock
@@ -66,7 +80,7 @@ from msgkit.providers.base import (
     StatusResult,
 )
 from msgkit.providers.transport import SendRun
-from msgkit.store.base import Change, MessageRow
+from msgkit.store.base import MessageRow
 from msgkit.store.protocols import DeliveryStore
 
 __all__ = [
@@ -76,6 +90,7 @@ __all__ = [
     "dead_local_workers",
     "new_worker_id",
     "outbound_of",
+    "polled_of",
     "speed_of",
 ]
 
@@ -101,6 +116,9 @@ class DispatcherSettings:
             is asked again later (providers index messages with a delay); older, the
             message is taken as never received and sent again.
         reconcile_every: Time between status queries of one unknown message.
+        reconcile_for: How long after sending an unknown message is reconciled (its
+            status query failing, or finding nothing final); then it is reported
+            ``unknown`` and its fallback, if any, goes when its wait is over.
         poll_receipts: Providers whose delivery status is polled (for providers that
             push no receipts, or where webhooks cannot reach you).
         poll_after: Poll a submitted message's status this long after sending.
@@ -117,6 +135,7 @@ class DispatcherSettings:
     horizon: timedelta = timedelta(minutes=5)
     reconcile_grace: timedelta = timedelta(minutes=5)
     reconcile_every: timedelta = timedelta(minutes=1)
+    reconcile_for: timedelta = timedelta(hours=1)
     poll_receipts: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
     poll_after: timedelta = timedelta(seconds=30)
     poll_every: timedelta = timedelta(minutes=1)
@@ -270,6 +289,7 @@ class Dispatcher:
         if found is None:
             found = HttpxTransport()
             self._default_transport = found
+            self._own_transport = True  # made here: closed by `aclose`
         return found
 
     async def aclose(self) -> None:
@@ -303,6 +323,30 @@ class Dispatcher:
             except NotFoundError:
                 return None
         return self._campaigns[campaign_id]
+
+    def _context(
+        self,
+        row: MessageRow | None = None,
+        *,
+        campaign: Campaign | None = None,
+        retry_at: datetime | None = None,
+    ) -> Context:
+        """What `decide` needs to know of the engine, the campaign and the message."""
+        wait = row.payload.get("fallback_wait") if row is not None else None
+        settings = self.settings
+        return Context(
+            retry_at=retry_at,
+            fallback_wait=None if wait is None else timedelta(seconds=float(wait)),
+            on_unknown=campaign.on_unknown if campaign is not None else "mark_unknown",
+            reconcile_grace=settings.reconcile_grace,
+            reconcile_every=settings.reconcile_every,
+            reconcile_for=settings.reconcile_for,
+            poll_every=settings.poll_every,
+        )
+
+    def _decide(self, message: MessageFacts, observed: Observation, now: datetime) -> Change:
+        row = message if isinstance(message, MessageRow) else None
+        return decide(message, observed, context=self._context(row), now=now)
 
     # --- running ------------------------------------------------------------------
 
@@ -401,7 +445,7 @@ class Dispatcher:
                 changes.append(_skip(row.id, "the first message was delivered"))
                 self.stats.cancelled += 1
             elif row.expires_at is not None and row.expires_at <= now:
-                changes.append(_expire(row.id))
+                changes.append(self._decide(row, Elapsed(timer=Timer.VALIDITY), now))
                 self.stats.expired += 1
             else:
                 groups[(row.provider, row.campaign_id)].append(row)
@@ -676,90 +720,45 @@ class Dispatcher:
                 continue
             attempts = row.attempts + 1
             error = result.error
-            code = error.provider_code if error else None
-            text = str(error) if error else None
-            if result.outcome is Outcome.ACCEPTED:
-                fields: dict[str, Any] = {
-                    "provider_message_id": result.provider_message_id,
-                    "error_code": None,
-                    "error": None,
-                    "lease_until": None,
-                }
-                wait = row.payload.get("fallback_wait")
-                if wait is not None:
-                    fields["fallback_at"] = now + timedelta(seconds=float(wait))
-                changes.append(Change(message_id=row.id, event=MessageEvent.ACCEPT, fields=fields))
+            retry_at = None
+            if result.outcome is Outcome.RETRY and not self.settings.retry.gives_up(attempts):
+                delay = self.settings.retry.delay(
+                    attempts, retry_after=result.retry_after, rng=self._rng
+                )
+                retry_at = now + timedelta(seconds=delay)
+            observed = Sent(
+                outcome=result.outcome,
+                attempt=attempts,
+                provider_message_id=result.provider_message_id,
+                error_code=error.provider_code if error else None,
+                error=str(error) if error else None,
+                fallback_now=result.fallback_now,
+                suppress=result.suppress,
+            )
+            sending = attrs.evolve(row, state=MessageState.SENDING)  # marked before it left
+            context = self._context(row, retry_at=retry_at)
+            change = decide(sending, observed, context=context, now=now)
+            changes.append(change)
+            if change.event is MessageEvent.ACCEPT:
                 self.stats.sent += 1
-            elif result.outcome is Outcome.RETRY:
-                if self.settings.retry.gives_up(attempts):
-                    changes.append(
-                        Change(
-                            message_id=row.id,
-                            event=MessageEvent.FAIL,
-                            fields={
-                                "error_code": code,
-                                "error": f"gave up after {attempts} attempts: {text}",
-                            },
-                        )
-                    )
-                    self.stats.failed += 1
-                else:
-                    delay = self.settings.retry.delay(
-                        attempts, retry_after=result.retry_after, rng=self._rng
-                    )
-                    changes.append(
-                        Change(
-                            message_id=row.id,
-                            event=MessageEvent.RETRY,
-                            fields={
-                                "not_before": now + timedelta(seconds=delay),
-                                "error_code": code,
-                                "error": text,
-                            },
-                            detail=f"retry in {delay:.1f}s",
-                        )
-                    )
-                    self.stats.retried += 1
-            elif result.outcome is Outcome.FAILED:
-                changes.append(
-                    Change(
-                        message_id=row.id,
-                        event=MessageEvent.FAIL,
-                        fields={"error_code": code, "error": text},
-                        detail="fallback now" if result.fallback_now else None,
-                    )
-                )
+            elif change.event is MessageEvent.FAIL:
                 self.stats.failed += 1
-                if result.fallback_now:
-                    self._last_housekeeping = None  # release the fallback at the next pass
-                if result.suppress:
-                    key = suppression_key(
-                        row.recipient,
-                        scope=OptOutScope.SENDER,
-                        channel=row.channel,
-                        sender=row.payload.get("sender"),
-                    )
-                    suppress.append((key.scope, key.address, "opted out at the provider", name))
-            elif result.outcome is Outcome.ACCOUNT:
-                account_error = error or ProviderError("account refused", provider=name)
-                changes.append(
-                    Change(
-                        message_id=row.id,
-                        event=MessageEvent.RETRY,
-                        fields={"not_before": now, "error_code": code, "error": text},
-                        detail="account error: campaign stopped",
-                    )
-                )
-            else:  # unknown: the request may have been processed
-                changes.append(
-                    Change(
-                        message_id=row.id,
-                        event=MessageEvent.LOSE,
-                        fields={"not_before": now, "error_code": code, "error": text},
-                        detail="outcome unknown: will reconcile",
-                    )
-                )
+            elif change.event is MessageEvent.LOSE:
                 self.stats.unknown += 1
+            elif Followup.RETRY in change.followups:
+                self.stats.retried += 1
+            if Followup.FALL_BACK in change.followups:
+                self._last_housekeeping = None  # release the fallback at the next pass
+            if Followup.SUPPRESS in change.followups:
+                key = suppression_key(
+                    row.recipient,
+                    scope=OptOutScope.SENDER,
+                    channel=row.channel,
+                    sender=row.payload.get("sender"),
+                )
+                suppress.append((key.scope, key.address, "opted out at the provider", name))
+            if Followup.STOP_CAMPAIGN in change.followups and account_error is None:
+                account_error = error or ProviderError("account refused", provider=name)
         await self._db(self.store.apply, changes, now=now, worker=self.worker)
         if suppress:
             await self._db(self.store.suppress, suppress, now=now)
@@ -815,140 +814,97 @@ class Dispatcher:
     async def _expire(self, now: datetime) -> None:
         ids = await self._db(self.store.expirable, now=now)
         if ids:
-            done = await self._db(self.store.apply, [_expire(i) for i in ids], now=now)
+            over = Elapsed(timer=Timer.VALIDITY)
+            changes = [
+                self._decide(MessageStatus(id=i, state=MessageState.PLANNED), over, now)
+                for i in ids
+            ]
+            done = await self._db(self.store.apply, changes, now=now)
             self.stats.expired += sum(r.applied for r in done)
 
     async def _recover(self, now: datetime) -> None:
         holders = await self._db(self.store.holders)
         dead = dead_local_workers([h for h in holders if h != self.worker])
+        over = Elapsed(timer=Timer.LEASE)
         queued = await self._db(self.store.stale, MessageState.QUEUED, now=now, dead=dead)
         if queued:
-            await self._db(
-                self.store.apply,
-                [
-                    Change(
-                        message_id=r.id, event=MessageEvent.RELEASE, detail="worker lease ran out"
-                    )
-                    for r in queued
-                ],
-                now=now,
-            )
+            await self._db(self.store.apply, [self._decide(r, over, now) for r in queued], now=now)
         sending = await self._db(self.store.stale, MessageState.SENDING, now=now, dead=dead)
         if sending:
             log.warning("%d messages were being sent by a worker that died", len(sending))
-            await self._db(
-                self.store.apply,
-                [
-                    Change(
-                        message_id=r.id,
-                        event=MessageEvent.LOSE,
-                        fields={"not_before": now, "lease_until": None},
-                        detail="the worker sending it died; outcome unknown",
-                    )
-                    for r in sending
-                ],
-                now=now,
-            )
+            await self._db(self.store.apply, [self._decide(r, over, now) for r in sending], now=now)
             self.stats.unknown += len(sending)
 
     async def _reconcile(self, now: datetime) -> None:
         rows = await self._db(self.store.to_reconcile, now=now)
         if not rows:
             return
-        changes: list[Change] = []
         queries = []
+        polled: dict[str, Polled] = {}
         for row in rows:
             provider = self.providers.get(row.provider or "")
             if provider is not None and provider.capabilities.status_query:
                 queries.append((row, provider))
-                continue
-            campaign = await self._campaign(row.campaign_id)
-            if campaign is not None and campaign.on_unknown == "resend":
-                changes.append(_resend(row.id, now, "resent by the campaign's policy"))
-                self.stats.resent += 1
             else:
-                changes.append(
-                    Change(
-                        message_id=row.id,
-                        event=MessageEvent.LOSE,
-                        fields={"not_before": None},
-                        detail="the provider cannot be asked: reported as unknown",
-                    )
-                )
-        # LOSE from unknown is not a transition: settle those rows with a field update.
-        settle = [c.message_id for c in changes if c.event is MessageEvent.LOSE]
-        changes = [c for c in changes if c.event is not MessageEvent.LOSE]
-        if settle:
-            await self._db(self.store.postpone_unknown, settle, until=None)
+                polled[row.id] = Polled(status=PolledStatus.NO_QUERY)
         statuses = await asyncio.gather(*(self._status(row, p) for row, p in queries))
-        later: list[str] = []
         for (row, _), status in zip(queries, statuses, strict=True):
-            if status is None:
-                later.append(row.id)
-                continue
-            if status.found and status.state is not None:
-                changes.append(
-                    _from_status(row.id, status, "reconciled with the provider", taken=False)
-                )
+            polled[row.id] = status
+        changes = []
+        for row in rows:
+            campaign = await self._campaign(row.campaign_id)
+            context = self._context(row, campaign=campaign)
+            change = decide(row, polled[row.id], context=context, now=now)
+            changes.append(change)
+            if change.event is MessageEvent.RESEND:
+                self.stats.resent += 1
+            elif change.event is not None:
                 self.stats.reconciled += 1
-            elif status.found:
-                later.append(row.id)
-            else:
-                age = now - (row.sent_at or now)
-                if age >= self.settings.reconcile_grace:
-                    changes.append(_resend(row.id, now, "the provider never received it"))
-                    self.stats.resent += 1
-                else:
-                    later.append(row.id)
-        if changes:
-            await self._db(self.store.apply, changes, now=now)
-        if later:
-            await self._db(
-                self.store.postpone_unknown, later, until=now + self.settings.reconcile_every
-            )
+            if Followup.FALL_BACK in change.followups or Followup.CANCEL_FALLBACK in (
+                change.followups
+            ):
+                self._last_housekeeping = None
+        await self._db(self.store.apply, changes, now=now)
 
-    async def _status(self, row: MessageRow, provider: Provider) -> StatusResult | None:
+    async def _status(self, row: MessageRow, provider: Provider) -> Polled:
+        """Ask the provider about a message, as an observation (never raises)."""
         message = outbound_of(row)
         request = provider.build_status(message, row.sent_at or self.clock.now())
         if request is None:
-            return None
+            return Polled(status=PolledStatus.NO_QUERY)
         try:
             async with self._semaphore:
                 response = await self._transport(row.provider or "").send(request)
-            return provider.parse_status(message, response)
+            status = provider.parse_status(message, response)
         except Exception:
             log.warning("status query for %s failed; will ask again", row.id, exc_info=True)
-            return None
+            return Polled(status=PolledStatus.QUERY_FAILED)
+        return polled_of(status)
 
     async def _fallbacks(self, now: datetime) -> None:
         due = await self._db(self.store.fallback_due, now=now)
         if not due:
             return
         changes: list[Change] = []
+        over = Elapsed(timer=Timer.FALLBACK_WAIT)
         for parent_id, parent_state, child_id in due:
-            if parent_state == MessageState.DELIVERED.value:
+            parent = MessageStatus(id=parent_id, state=parent_state)
+            change = self._decide(parent, over, now)
+            if Followup.CANCEL_FALLBACK in change.followups:
                 changes.append(_skip(child_id, "the first message was delivered"))
                 self.stats.cancelled += 1
-                continue
-            if parent_state in ("failed", "undelivered", "submitted"):
+            elif Followup.FALL_BACK in change.followups:
+                if change.event is not None:
+                    changes.append(change)
                 changes.append(
                     Change(
-                        message_id=parent_id,
-                        event=MessageEvent.FALL_BACK,
-                        detail="no delivery confirmation in time"
-                        if parent_state == "submitted"
-                        else f"{parent_state}: falling back",
+                        message_id=child_id,
+                        event=MessageEvent.WAKE,
+                        fields={"not_before": now},
+                        detail=f"fallback for {parent_id}",
                     )
                 )
-            changes.append(
-                Change(
-                    message_id=child_id,
-                    event=MessageEvent.WAKE,
-                    fields={"not_before": now},
-                    detail=f"fallback for {parent_id}",
-                )
-            )
-            self.stats.fallen_back += 1
+                self.stats.fallen_back += 1
         await self._db(self.store.apply, changes, now=now)
 
     async def _poll(self, now: datetime) -> None:
@@ -967,24 +923,12 @@ class Dispatcher:
         )
         changes = []
         for row, status in zip(rows, statuses, strict=True):
-            if (
-                status is not None
-                and status.found
-                and status.state
-                in (
-                    MessageState.DELIVERED,
-                    MessageState.UNDELIVERED,
-                    MessageState.FAILED,
-                )
-            ):
-                changes.append(_from_status(row.id, status, "status polled"))
-                self.stats.delivered += status.state is MessageState.DELIVERED
-        done = await self._db(self.store.apply, changes, now=now) if changes else []
-        # A status the lifecycle refused settles nothing: ask again later, not every pass.
-        settled = {r.message_id for r in done if r.applied}
-        waiting = [r.id for r in rows if r.id not in settled]
-        if waiting:
-            await self._db(self.store.postpone_poll, waiting, until=now + self.settings.poll_every)
+            change = self._decide(row, status, now)
+            changes.append(change)
+            self.stats.delivered += change.event is MessageEvent.DELIVER
+            if Followup.CANCEL_FALLBACK in change.followups:
+                self._last_housekeeping = None
+        await self._db(self.store.apply, changes, now=now)
 
     async def _finish(self, now: datetime) -> None:
         for campaign in await self._db(self.store.running_campaigns):
@@ -1024,42 +968,22 @@ def _skip(message_id: str, detail: str) -> Change:
     )
 
 
-def _expire(message_id: str) -> Change:
-    return Change(
-        message_id=message_id,
-        event=MessageEvent.EXPIRE,
-        fields={"reason": "expired"},
-        detail="its validity ended before it could be sent",
+def polled_of(status: StatusResult) -> Polled:
+    """A provider's status answer as the observation it is."""
+    if not status.found:
+        return Polled(status=PolledStatus.NOT_FOUND)
+    reported = (
+        {
+            MessageState.SUBMITTED: PolledStatus.SENT,
+            MessageState.DELIVERED: PolledStatus.DELIVERED,
+            MessageState.UNDELIVERED: PolledStatus.UNDELIVERED,
+            MessageState.FAILED: PolledStatus.FAILED,
+        }.get(status.state)
+        if status.state is not None
+        else None
     )
-
-
-def _resend(message_id: str, now: datetime, detail: str) -> Change:
-    return Change(
-        message_id=message_id,
-        event=MessageEvent.RESEND,
-        fields={"not_before": now, "lease_until": None},
-        detail=detail,
+    return Polled(
+        status=reported or PolledStatus.PENDING,
+        provider_message_id=status.provider_message_id,
+        error_code=status.error_code,
     )
-
-
-def _from_status(
-    message_id: str, status: StatusResult, detail: str, *, taken: bool = True
-) -> Change:
-    """The change a provider's status makes to a message.
-
-    A status is applied as a receipt is (`reported_event`): ``failed`` of a message
-    the provider took is ``undeliver``. With ``taken=False`` (reconciling a message
-    whose send has an unknown outcome) the provider may have refused the request
-    itself, so ``failed`` is ``fail``.
-    """
-    assert status.state is not None
-    fields: dict[str, Any] = {"lease_until": None}
-    if status.provider_message_id:
-        fields["provider_message_id"] = status.provider_message_id
-    if status.error_code:
-        fields["error_code"] = status.error_code
-    if not taken and status.state is MessageState.FAILED:
-        event = MessageEvent.FAIL
-    else:
-        event = reported_event(status.state)
-    return Change(message_id=message_id, event=event, fields=fields, detail=detail)

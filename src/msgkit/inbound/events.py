@@ -12,35 +12,20 @@ their answer) has the same key, so a sink can ignore the second.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import attrs
 
 from msgkit.core.contacts import mask
-from msgkit.core.delivery import Channel, MessageEvent, MessageState, reported_event
+from msgkit.core.delivery import Channel
+from msgkit.core.message import Receipt, Report
 
 __all__ = ["Click", "DeliveryReceipt", "ReceiptState", "Reply"]
 
 
-class ReceiptState(str, Enum):
-    """What a receipt says of a message."""
-
-    SENT = "sent"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-
-    @property
-    def event(self) -> MessageEvent:
-        """The message event it is: ``accept``, ``deliver`` or ``undeliver``.
-
-        A failure reported after the provider took the message is ``undeliver``
-        (`msgkit.core.delivery.reported_event`, the rule polled statuses follow too). A
-        late ``accept`` on a delivered message is refused by the message lifecycle, so a
-        late "sent" never overwrites "delivered".
-        """
-        state = MessageState.SUBMITTED if self is ReceiptState.SENT else MessageState(self.value)
-        return reported_event(state)
+#: What a receipt says of a message: ``sent``, ``delivered``, ``undelivered`` or
+#: ``failed`` (`msgkit.core.message.Report`, the vocabulary `msgkit.core.message.decide`
+#: reads receipts and polled statuses in).
+ReceiptState = Report
 
 
 def _shown(address: str | None) -> str | None:
@@ -66,7 +51,7 @@ class DeliveryReceipt:
     """
 
     provider: str
-    state: ReceiptState = attrs.field(converter=ReceiptState)
+    state: Report = attrs.field(converter=Report)
     message_id: str | None = None
     provider_message_id: str | None = None
     error_code: str | None = None
@@ -80,6 +65,17 @@ class DeliveryReceipt:
     def key(self) -> tuple[str, str, str]:
         """The same for the same receipt delivered again."""
         return (self.provider, self.message_id or self.provider_message_id or "", self.state.value)
+
+    @property
+    def observation(self) -> Receipt:
+        """The receipt as the observation `msgkit.core.message.decide` reads."""
+        return Receipt(
+            report=self.state,
+            provider_message_id=self.provider_message_id,
+            error_code=self.error_code,
+            error=self.error_message,
+            source=f"{self.provider} receipt",
+        )
 
     def __repr__(self) -> str:
         return (

@@ -6,8 +6,9 @@ It is the `InboundSink` of a real deployment: give it to `InboundApp`::
 
 **Receipts.** Each receipt is matched to our message — by our id when the provider
 echoes it (LINE's delivery tag, Alibaba's ``out_id``, Twilio's ``msgkit_id``), else by
-the provider's message id — and applied as the event `ReceiptState.event` names, with
-the provider's error code. The message lifecycle decides what a receipt may change: a
+the provider's message id — and the change `msgkit.core.message.decide` makes of it
+is applied, with the provider's error code. The message lifecycle bounds what a
+receipt may change: a
 receipt pushed again, or a late "sent" after "delivered", changes nothing and is not an
 error. A receipt for a message the store does not hold is logged (masked) and ignored,
 so that the provider still gets its answer. A delivered message with an SMS fallback
@@ -44,7 +45,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from msgkit.core.delivery import MessageEvent, MessageState
+from msgkit.core.delivery import MessageEvent
+from msgkit.core.message import Change, Context, Followup, decide
 from msgkit.core.optout import (
     KEYWORDS,
     Keywords,
@@ -58,7 +60,7 @@ from msgkit.core.optout import (
 from msgkit.exceptions import NotFoundError
 from msgkit.inbound.events import Click, DeliveryReceipt, Reply
 from msgkit.providers._common import utc_now
-from msgkit.store.base import Change, MessageRow
+from msgkit.store.base import MessageRow
 from msgkit.store.protocols import DeliveryStore
 
 __all__ = ["POSSIBLE_OPT_OUT", "REVIEW_PATTERNS", "StoreSink", "optout_entry"]
@@ -241,35 +243,22 @@ class StoreSink:
         matched = self._match(events)
         if not matched:
             return
-        changes = []
-        for event, row in matched:
-            fields: dict[str, str] = {}
-            if event.error_code:
-                fields["error_code"] = event.error_code
-            if event.error_message:
-                fields["error"] = event.error_message
-            if event.provider_message_id and row.provider_message_id is None:
-                fields["provider_message_id"] = event.provider_message_id
-            changes.append(
-                Change(
-                    message_id=row.id,
-                    event=event.state.event,
-                    fields=fields,
-                    detail=f"{event.provider} receipt: {event.state.value}",
-                )
-            )
         now = self._clock()
+        context = Context()  # receipts need none of the engine's timing
+        changes = [
+            decide(row, event.observation, context=context, now=now) for event, row in matched
+        ]
         results = self.store.apply(changes, now=now)
-        for result, (event, _) in zip(results, matched, strict=True):
-            if not result.applied:
+        for result, change, (event, _) in zip(results, changes, matched, strict=True):
+            if not result.applied or change.event is None:
                 log.debug("%r changes nothing (the message is %s)", event, result.old)
         rows = {row.id: row for _, row in matched}
         # The engine stores "fallback_wait" with each message that has a fallback waiting.
         parents = {
             r.message_id
-            for r in results
+            for r, change in zip(results, changes, strict=True)
             if r.applied
-            and r.new is MessageState.DELIVERED
+            and Followup.CANCEL_FALLBACK in change.followups
             and "fallback_wait" in rows[r.message_id].payload
         }
         if parents:

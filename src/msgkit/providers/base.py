@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from enum import Enum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -45,6 +44,7 @@ import httpx
 
 from msgkit.core.contacts import mask
 from msgkit.core.delivery import Channel, MessageState
+from msgkit.core.message import Outcome
 from msgkit.core.templates import ContentRules, TemplateKind
 from msgkit.exceptions import ProviderError
 
@@ -58,16 +58,6 @@ __all__ = [
     "StatusResult",
     "transport_error_outcome",
 ]
-
-
-class Outcome(str, Enum):
-    """What became of one message after a send attempt."""
-
-    ACCEPTED = "accepted"
-    RETRY = "retry"
-    FAILED = "failed"
-    ACCOUNT = "account"
-    UNKNOWN = "unknown"
 
 
 def _frozen_map(value: Mapping[str, Any]) -> dict[str, Any]:

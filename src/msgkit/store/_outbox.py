@@ -206,7 +206,9 @@ class OutboxTables(SQLBase):
 
         Each change is checked against the message lifecycle: a change the current
         state does not allow (a late "sent" receipt after "delivered", a second
-        delivery) is not applied and is reported with ``applied=False``. With
+        delivery) is not applied and is reported with ``applied=False``. A change with
+        no event sets its fields only, in the state the message is in (no event is
+        logged). With
         ``worker``, only messages that worker holds are changed. Changes to the same
         message apply in order. A sent message is added to the send history when it
         counts toward frequency caps (test sends and exempt campaigns do not).
@@ -232,7 +234,32 @@ class OutboxTables(SQLBase):
             for change in changes:
                 known = current.get(change.message_id)
                 old = MessageState(known.state) if known else None
-                if known is None or old is None or not MESSAGE.can(old, change.event):
+                if known is not None and old is not None and change.event is None:
+                    # No transition: set the fields, if the message is still as decided.
+                    if change.fields:
+                        fields = {k: _column_value(v) for k, v in change.fields.items()}
+                        unknown = set(fields) - _SETTABLE
+                        if unknown:
+                            raise ValueError(f"cannot set {sorted(unknown)} on a message")
+                        names = sorted(fields)
+                        updates.append(
+                            (
+                                "UPDATE messages SET "
+                                + ", ".join(f"{n} = ?" for n in names)
+                                + " WHERE id = ? AND state = ?",
+                                (*(fields[n] for n in names), change.message_id, old.value),
+                            )
+                        )
+                    results.append(
+                        ChangeResult(message_id=change.message_id, applied=True, old=old, new=old)
+                    )
+                    continue
+                if (
+                    known is None
+                    or old is None
+                    or change.event is None
+                    or not MESSAGE.can(old, change.event)
+                ):
                     results.append(
                         ChangeResult(message_id=change.message_id, applied=False, old=old, new=old)
                     )
@@ -431,14 +458,15 @@ class OutboxTables(SQLBase):
 
         Returns:
             ``(parent_id, parent_state, child_id)`` for each waiting child whose parent
-            is delivered (cancel), failed or undelivered (fall back), or submitted with
-            its waiting time over (fall back).
+            is delivered (cancel), failed or undelivered (fall back), or submitted or
+            unknown with its waiting time over (fall back).
         """
         rows = self._read(
             "SELECT p.id, p.state, c.id FROM messages c JOIN messages p ON p.id = c.parent_id "
             "WHERE c.state IN ('deferred', 'planned', 'queued') AND ("
             "p.state IN ('delivered', 'failed', 'undelivered', 'expired', 'skipped') "
-            "OR (p.state = 'submitted' AND p.fallback_at IS NOT NULL AND p.fallback_at <= ?)) "
+            "OR (p.state IN ('submitted', 'unknown') AND p.fallback_at IS NOT NULL "
+            "AND p.fallback_at <= ?)) "
             # A child waits for its parent while deferred with no time; once released
             # (or held back at send time, with a time) only a delivery cancels it.
             "AND ((c.state = 'deferred' AND c.not_before IS NULL) OR p.state = 'delivered') "
@@ -508,7 +536,7 @@ class OutboxTables(SQLBase):
             "OR (m.test = 1 AND c.status <> 'deleted'))",
             "SELECT MIN(not_before) FROM messages WHERE state = 'unknown' "
             "AND not_before IS NOT NULL",
-            "SELECT MIN(p.fallback_at) FROM messages p WHERE p.state = 'submitted' "
+            "SELECT MIN(p.fallback_at) FROM messages p WHERE p.state IN ('submitted', 'unknown') "
             "AND p.fallback_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages c "
             "WHERE c.parent_id = p.id AND c.state = 'deferred' AND c.not_before IS NULL)",
             "SELECT MIN(lease_until) FROM messages WHERE state IN ('queued', 'sending')",
@@ -548,8 +576,9 @@ class OutboxTables(SQLBase):
         rows = self._read(
             "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND (state IN "
             "('planned', 'deferred', 'queued', 'sending') OR (state = 'unknown' AND "
-            "not_before IS NOT NULL) OR (state = 'submitted' AND fallback_at IS NOT NULL "
-            "AND EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = messages.id "
+            "not_before IS NOT NULL) OR (state IN ('submitted', 'unknown') "
+            "AND fallback_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages c "
+            "WHERE c.parent_id = messages.id "
             "AND c.state = 'deferred' AND c.not_before IS NULL)))",
             (campaign_id,),
         )

@@ -15,7 +15,8 @@ from typing import Any, TypedDict
 import attrs
 
 from msgkit.core.contacts import mask
-from msgkit.core.delivery import MessageEvent, MessageState
+from msgkit.core.delivery import MessageState
+from msgkit.core.message import Change
 
 __all__ = [
     "AuditEntry",
@@ -81,24 +82,6 @@ class MessageRow:
     def __repr__(self) -> str:
         to = mask(self.recipient) if self.recipient.startswith("+") else self.recipient
         return f"MessageRow(id={self.id!r}, state={self.state.value!r}, to={to!r})"
-
-
-@attrs.frozen(kw_only=True)
-class Change:
-    """One event to apply to one message, with the fields to set when it applies.
-
-    Attributes:
-        message_id: Our message id.
-        event: What happened.
-        fields: Columns to set along with the new state (``provider_message_id``,
-            ``error_code``, ``error``, ``not_before``, ``reason``, ...).
-        detail: A sentence for the event log.
-    """
-
-    message_id: str
-    event: MessageEvent
-    fields: Mapping[str, Any] = attrs.field(factory=dict)
-    detail: str | None = None
 
 
 @attrs.frozen(kw_only=True)
