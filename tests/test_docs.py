@@ -96,3 +96,20 @@ def test_docstring_examples(name: str) -> None:
     """The `Example:` sections of the docstrings are true."""
     module = importlib.import_module(name)
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_decision_table_is_drawn_from_decide() -> None:
+    """The docs' decision table comes from decide(): every state that is not final has
+    rows, and each row's next state is one the message lifecycle allows."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        hooks = importlib.import_module("hooks")
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    rows = hooks.decision_rows()
+    states = {row[0] for row in rows}
+    assert {"planned", "deferred", "queued", "sending", "submitted", "unknown"} <= states
+    page = (ROOT / "docs" / "how-it-works.md").read_text(encoding="utf-8")
+    rendered = hooks.on_page_markdown(page)
+    assert "<!-- decisions -->" not in rendered
+    assert "| sending | send: outcome unknown | unknown | reconcile |" in rendered
