@@ -85,6 +85,29 @@ def test_imports_follow_the_layers(path: Path) -> None:
         assert parts[1] in allowed, f"{path.name}:{line}: {layer} may not import {name}"
 
 
+#: Imports of another layer's private module that predate this check, in modules being
+#: rewritten on other branches (engine/dispatcher.py, inbound/sink.py): make the names
+#: public there and empty this set.
+KNOWN_PRIVATE_IMPORTS = {
+    ("engine/dispatcher.py", "msgkit.providers._common"),
+    ("inbound/sink.py", "msgkit.providers._common"),
+}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_private_module_of_another_layer(path: Path) -> None:
+    """Nobody imports another layer's _private module (its own layer's are its business)."""
+    layer = _layer(path)
+    where = path.relative_to(SRC).as_posix()
+    for line, name in _imports(path):
+        parts = name.split(".")
+        if parts[0] != "msgkit" or len(parts) < 3 or parts[1] == layer:
+            continue
+        private = [p for p in parts[2:] if p.startswith("_") and p != "__init__"]
+        if private and (where, name) not in KNOWN_PRIVATE_IMPORTS:
+            raise AssertionError(f"{where}:{line}: {layer} imports the private {name}")
+
+
 @pytest.mark.parametrize(
     "path", sorted((SRC / "core").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
 )

@@ -4,7 +4,11 @@ Mount it in any ASGI server or framework (uvicorn, hypercorn, a Starlette ``Moun
 
     app = InboundApp(sink, endpoints_from_config(config["providers"]))
 
-Routes, for each configured provider ``NAME``:
+The webhook routes are the providers' own: each provider type declares its endpoints
+(`msgkit.providers.webhooks.Webhooks`: path, verification, parser, answer) with its
+factory in the registry (`msgkit.providers.registry`), and the application serves, for
+each configured provider ``NAME``, the routes its type declares under ``/hooks/NAME`` —
+a type installed through the entry point included. The built-in ones:
 
 =========================================  ===========================================
 ``POST /hooks/NAME/TOKEN/report``          Alibaba SmsReport (receipts)
@@ -15,9 +19,9 @@ Routes, for each configured provider ``NAME``:
 ``GET /l/CODE?p=PARAM``                    short link: 302 to its target, click recorded
 =========================================  ===========================================
 
-Each provider gets the answer it requires: Alibaba HTTP 200 ``{"code": 0, "msg": "成功"}``
-(else it pushes again after 1, 5 and 10 minutes), Twilio 200 with empty TwiML (no
-automatic answer), LINE and Chatwoot 200. A request whose signature or token does not
+Each provider gets the answer it declares: Alibaba HTTP 200 ``{"code": 0, "msg":
+"成功"}`` (else it pushes again after 1, 5 and 10 minutes), Twilio 200 with empty TwiML
+(no automatic answer), LINE and Chatwoot 200. A request whose signature or token does not
 verify gets 403 and nothing is recorded; a verified body that cannot be read gets 400;
 when the sink fails, 500, so that the provider delivers again — which is why sinks must
 be idempotent (every event has a ``key``).
@@ -28,39 +32,22 @@ SMS fallback, the suppression list) is the sink's business (`InboundSink`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
 
-from msgkit.exceptions import ProviderError, SignatureError
-from msgkit.inbound.events import Click, DeliveryReceipt, Reply
-from msgkit.inbound.parsers import (
-    parse_alibaba_replies,
-    parse_alibaba_reports,
-    parse_chatwoot_event,
-    parse_click,
-    parse_line_events,
-    parse_twilio_inbound,
-    parse_twilio_status,
-)
-from msgkit.inbound.signatures import (
-    verify_chatwoot_signature,
-    verify_line_signature,
-    verify_token,
-    verify_twilio_signature,
-)
-from msgkit.providers._common import utc_now
-from msgkit.providers.alibaba import AlibabaSettings
-from msgkit.providers.chatwoot import ChatwootSettings
-from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
-from msgkit.providers.line import LineSettings
-from msgkit.providers.twilio import TwilioSettings
+from msgkit.core.events import Click, DeliveryReceipt, Reply
+from msgkit.engine.clock import SystemClock
+from msgkit.exceptions import ConfigError, ProviderError, SignatureError
+from msgkit.inbound.parsers import parse_click
+from msgkit.providers.config import read_secret, validate_settings
+from msgkit.providers.registry import REGISTRY, Registry
+from msgkit.providers.webhooks import WebhookRequest, WebhookRoute, Webhooks
 
 __all__ = ["Endpoint", "InboundApp", "InboundSink", "endpoints_from_config"]
 
@@ -69,10 +56,8 @@ log = logging.getLogger("msgkit.inbound")
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Kind = Literal["alibaba", "twilio", "line", "webchat"]
 
-ALIBABA_ANSWER = json.dumps({"code": 0, "msg": "成功"}, ensure_ascii=False).encode("utf-8")
-EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+_SYSTEM_CLOCK = SystemClock()
 
 
 @runtime_checkable
@@ -106,17 +91,17 @@ class Endpoint:
 
     Attributes:
         name: The configured provider name: the path segment after ``/hooks/``.
-        kind: How it is verified and read: ``alibaba``, ``twilio``, ``line`` or
-            ``webchat``.
-        secret: The path token (Alibaba), auth token (Twilio), channel secret (LINE) or
-            webhook secret (Chatwoot).
-        public_url: Twilio only: the scheme and host (and any path prefix a proxy
-            strips) Twilio calls this application at, since the signature covers the
-            URL exactly; taken from the request when omitted.
+        kind: The provider type (``alibaba``, ``twilio``, ``line``, ``webchat``, or
+            one from an entry point): its declared webhooks are served.
+        secret: The path token (Alibaba), auth token (Twilio), channel secret (LINE),
+            webhook secret (Chatwoot): what its verification checks.
+        public_url: The scheme and host (and any path prefix a proxy strips) the
+            provider calls this application at, for signatures that cover the URL
+            (Twilio's); taken from the request when omitted.
     """
 
     name: str
-    kind: Kind
+    kind: str
     secret: str
     public_url: str | None = None
 
@@ -170,6 +155,10 @@ class InboundApp:
         clock: The time of clicks and of Twilio callbacks, and for Chatwoot's replay
             window.
         max_body: The largest body accepted, in bytes (larger: 413).
+        registry: Where each endpoint's type finds its declared webhooks.
+
+    Raises:
+        ConfigError: An endpoint whose type is unknown or declares no webhooks.
     """
 
     def __init__(
@@ -179,11 +168,15 @@ class InboundApp:
         *,
         hooks_path: str = "/hooks",
         links_path: str = "/l",
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = _SYSTEM_CLOCK.now,
         max_body: int = 1 << 20,
+        registry: Registry = REGISTRY,
     ) -> None:
         self.sink = sink
         self.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
+        self._webhooks = {
+            endpoint.name: _declared(registry, endpoint) for endpoint in self.endpoints.values()
+        }
         self._hooks = hooks_path.rstrip("/") + "/"
         self._links = links_path.rstrip("/") + "/"
         self._clock = clock
@@ -233,14 +226,24 @@ class InboundApp:
             raise _HttpError(404, "not found")
         if method != "POST":
             raise _HttpError(405, "method not allowed")
+        found = self._webhooks[endpoint.name].route(parts[1:])
+        if found is None:
+            raise _HttpError(404, "not found")
+        route, params = found
         body = await self._body(receive)
-        handler = {
-            "alibaba": self._alibaba,
-            "twilio": self._twilio,
-            "line": self._line,
-            "webchat": self._webchat,
-        }[endpoint.kind]
-        await handler(endpoint, parts[1:], scope, body, send)
+        request = WebhookRequest(
+            provider=endpoint.name,
+            secret=endpoint.secret,
+            params=params,
+            url=self._public_url(endpoint, scope),
+            headers={
+                bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1")
+                for k, v in scope.get("headers", ())
+            },
+            body=body,
+            now=self._clock(),
+        )
+        await self._serve(endpoint, route, request, send)
 
     async def _body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -257,50 +260,30 @@ class InboundApp:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    @staticmethod
-    def _verified(check: Callable[[], None], endpoint: Endpoint) -> None:
+    async def _serve(
+        self, endpoint: Endpoint, route: WebhookRoute, request: WebhookRequest, send: Send
+    ) -> None:
         try:
-            check()
+            route.verify(request)
         except SignatureError as error:
             log.warning("%s: refused a webhook: %s", endpoint.name, error.message)
             raise _HttpError(403, "signature does not verify") from None
-
-    async def _deliver(
-        self,
-        endpoint: Endpoint,
-        parse: Callable[[], Sequence[DeliveryReceipt] | Sequence[Reply]],
-    ) -> None:
         try:
-            events = parse()
+            events = route.parse(request)
         except ProviderError as error:
             log.warning("%s: unreadable webhook body: %s", endpoint.name, error.message)
             raise _HttpError(400, "unreadable body") from None
-        if not events:
-            return
-        try:
-            if isinstance(events[0], DeliveryReceipt):
-                await self.sink.receipts([e for e in events if isinstance(e, DeliveryReceipt)])
-            else:
-                await self.sink.replies([e for e in events if isinstance(e, Reply)])
-        except Exception:
-            log.exception("%s: the sink failed; the provider will deliver again", endpoint.name)
-            raise _HttpError(500, "not recorded, deliver again") from None
-
-    async def _alibaba(
-        self, endpoint: Endpoint, rest: list[str], scope: Scope, body: bytes, send: Send
-    ) -> None:
-        if len(rest) != 2 or rest[1] not in ("report", "reply"):
-            raise _HttpError(404, "not found")
-        self._verified(lambda: verify_token(rest[0], endpoint.secret), endpoint)
-        if rest[1] == "report":
-            await self._deliver(
-                endpoint, lambda: parse_alibaba_reports(body, provider=endpoint.name)
-            )
-        else:
-            await self._deliver(
-                endpoint, lambda: parse_alibaba_replies(body, provider=endpoint.name)
-            )
-        await _respond(send, 200, ALIBABA_ANSWER, "application/json; charset=utf-8")
+        if events:
+            try:
+                if isinstance(events[0], DeliveryReceipt):
+                    await self.sink.receipts([e for e in events if isinstance(e, DeliveryReceipt)])
+                else:
+                    await self.sink.replies([e for e in events if isinstance(e, Reply)])
+            except Exception:
+                log.exception("%s: the sink failed; the provider will deliver again", endpoint.name)
+                raise _HttpError(500, "not recorded, deliver again") from None
+        answer = route.answer
+        await _respond(send, answer.status, answer.body, answer.content_type)
 
     def _public_url(self, endpoint: Endpoint, scope: Scope) -> str:
         raw_path = scope.get("raw_path")
@@ -312,67 +295,6 @@ class InboundApp:
             base = f"{scope.get('scheme', 'http')}://{host}"
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
         return f"{base}{path}?{query}" if query else f"{base}{path}"
-
-    async def _twilio(
-        self, endpoint: Endpoint, rest: list[str], scope: Scope, body: bytes, send: Send
-    ) -> None:
-        if rest not in (["status"], ["inbound"]):
-            raise _HttpError(404, "not found")
-        url = self._public_url(endpoint, scope)
-        signature = _header(scope, b"x-twilio-signature") or ""
-        is_json = "json" in (_header(scope, b"content-type") or "")
-        form: dict[str, str]
-        if is_json:
-            self._verified(
-                lambda: verify_twilio_signature(url, body, signature, endpoint.secret), endpoint
-            )
-            data = _loads(body)
-            form = {k: str(v) for k, v in data.items()} if isinstance(data, Mapping) else {}
-        else:
-            multi = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-            self._verified(
-                lambda: verify_twilio_signature(url, multi, signature, endpoint.secret), endpoint
-            )
-            form = {k: v[0] for k, v in multi.items()}
-        now = self._clock()
-        if rest == ["status"]:
-            query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-            await self._deliver(
-                endpoint,
-                lambda: parse_twilio_status(form, query, provider=endpoint.name, now=now),
-            )
-        else:
-            await self._deliver(
-                endpoint, lambda: parse_twilio_inbound(form, provider=endpoint.name, now=now)
-            )
-        await _respond(send, 200, EMPTY_TWIML, "text/xml; charset=utf-8")
-
-    async def _line(
-        self, endpoint: Endpoint, rest: list[str], scope: Scope, body: bytes, send: Send
-    ) -> None:
-        if rest:
-            raise _HttpError(404, "not found")
-        signature = _header(scope, b"x-line-signature") or ""
-        self._verified(lambda: verify_line_signature(body, signature, endpoint.secret), endpoint)
-        await self._deliver(endpoint, lambda: parse_line_events(body, provider=endpoint.name))
-        await _respond(send, 200)
-
-    async def _webchat(
-        self, endpoint: Endpoint, rest: list[str], scope: Scope, body: bytes, send: Send
-    ) -> None:
-        if rest:
-            raise _HttpError(404, "not found")
-        signature = _header(scope, b"x-chatwoot-signature") or ""
-        timestamp = _header(scope, b"x-chatwoot-timestamp") or ""
-        now = self._clock()
-        self._verified(
-            lambda: verify_chatwoot_signature(body, signature, timestamp, endpoint.secret, now=now),
-            endpoint,
-        )
-        await self._deliver(
-            endpoint, lambda: parse_chatwoot_event(body, provider=endpoint.name, now=now)
-        )
-        await _respond(send, 200)
 
     async def _click(self, scope: Scope, send: Send, code: str, *, record: bool) -> None:
         query_string = bytes(scope.get("query_string", b"")).decode("latin-1")
@@ -395,30 +317,40 @@ class InboundApp:
         )
 
 
-def _loads(body: bytes) -> Any:
+def _declared(registry: Registry, endpoint: Endpoint) -> Webhooks:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise _HttpError(400, "unreadable body") from None
+        webhooks = registry.webhooks(endpoint.kind)
+    except ConfigError as exc:
+        raise exc.under(f"endpoint {endpoint.name}.kind") from None
+    if webhooks is None:
+        raise ConfigError(
+            f"provider type {endpoint.kind!r} declares no webhooks",
+            key=f"endpoint {endpoint.name}.kind",
+            hint="types with webhooks: "
+            + ", ".join(t for t in registry.types() if _has_webhooks(registry, t)),
+        )
+    return webhooks
 
 
-#: The provider types that have webhooks, and the setting naming their secret's variable.
-_WEBHOOKS: dict[str, tuple[type[ProviderSettings], str]] = {
-    "alibaba": (AlibabaSettings, "webhook_token_env"),
-    "twilio": (TwilioSettings, "auth_token_env"),
-    "line": (LineSettings, "channel_secret_env"),
-    "webchat": (ChatwootSettings, "webhook_secret_env"),
-}
+def _has_webhooks(registry: Registry, type_name: str) -> bool:
+    try:
+        return registry.webhooks(type_name) is not None
+    except ConfigError:
+        return False
 
 
 def endpoints_from_config(
-    providers: Mapping[str, Mapping[str, Any]], env: Mapping[str, str] | None = None
+    providers: Mapping[str, Mapping[str, Any]],
+    env: Mapping[str, str] | None = None,
+    *,
+    registry: Registry = REGISTRY,
 ) -> list[Endpoint]:
-    """The webhook endpoints of every provider that has webhooks, from ``msgkit.toml``.
+    """The webhook endpoints of every provider whose type declares webhooks, from
+    ``msgkit.toml``.
 
     The secrets come from the environment variables its settings name (Alibaba's
     ``webhook_token_env``, Twilio's ``auth_token_env``, LINE's ``channel_secret_env``,
-    Chatwoot's ``webhook_secret_env``).
+    Chatwoot's ``webhook_secret_env``: the type's `Webhooks.secret_setting`).
 
     Raises:
         ConfigError: A wrong setting, or a missing environment variable (named).
@@ -427,16 +359,19 @@ def endpoints_from_config(
     found: list[Endpoint] = []
     for name, settings in providers.items():
         kind = settings.get("type")
-        if kind not in _WEBHOOKS:
+        if not isinstance(kind, str) or not _has_webhooks(registry, kind):
             continue
-        model, secret_field = _WEBHOOKS[kind]
-        cfg = validate_settings(model, name, settings)
-        variable = getattr(cfg, secret_field)
+        webhooks = registry.webhooks(kind)
+        assert webhooks is not None
+        cfg = validate_settings(webhooks.settings, name, settings)
+        variable = getattr(cfg, webhooks.secret_setting)
         found.append(
             Endpoint(
                 name=name,
                 kind=kind,
-                secret=read_secret(source, variable, key=f"providers.{name}.{secret_field}"),
+                secret=read_secret(
+                    source, variable, key=f"providers.{name}.{webhooks.secret_setting}"
+                ),
                 public_url=getattr(cfg, "public_url", None),
             )
         )

@@ -5,14 +5,18 @@ A factory is any callable ``(name, settings, env) -> Provider``: ``name`` is the
 configured provider name, ``settings`` its ``msgkit.toml`` table, ``env`` the environment
 its secrets are read from. It is registered as an object or as an import path
 (``"package.module:function"``), imported only when the type is first used — so a type
-can be registered before its module exists or can be imported. Another package adds a
-type by declaring, in its ``pyproject.toml``::
+can be registered before its module exists or can be imported.
+
+A type with webhooks registers a `ProviderType` instead: its factory and its
+`msgkit.providers.webhooks.Webhooks`, which `msgkit.inbound.InboundApp` routes. Another
+package adds a type by declaring, in its ``pyproject.toml``, either::
 
     [project.entry-points."msgkit.providers"]
-    mygateway = "mygateway.msgkit:from_config"
+    mygateway = "mygateway.msgkit:PROVIDER"       # a ProviderType (with webhooks)
+    othergateway = "othergateway:from_config"     # a factory alone (no webhooks)
 
 The built-in types: ``alibaba``, ``line``, ``twilio``, ``http_sms``, ``webchat``
-(Chatwoot) and ``simulator`` (``msgkit.providers.simulator:from_config``).
+(Chatwoot) and ``simulator``, one package each (``msgkit.providers.alibaba:PROVIDER``).
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
+import attrs
+
 from msgkit.core.pricing import Prices
 from msgkit.exceptions import ConfigError
 from msgkit.providers.base import Provider
 from msgkit.providers.config import adapter_settings
+from msgkit.providers.webhooks import Webhooks
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "REGISTRY",
     "Factory",
+    "ProviderType",
     "Registry",
     "load_prices",
     "load_providers",
@@ -41,13 +49,30 @@ ENTRY_POINT_GROUP = "msgkit.providers"
 
 Factory = Callable[[str, Mapping[str, Any], Mapping[str, str]], Provider]
 
-_BUILT_IN = {
-    "alibaba": "msgkit.providers.alibaba:from_config",
-    "line": "msgkit.providers.line:from_config",
-    "twilio": "msgkit.providers.twilio:from_config",
-    "http_sms": "msgkit.providers.http_sms:from_config",
-    "webchat": "msgkit.providers.chatwoot:from_config",
-    "simulator": "msgkit.providers.simulator:from_config",
+
+@attrs.frozen(kw_only=True)
+class ProviderType:
+    """What a provider type registers: how to build it, and its webhooks.
+
+    Attributes:
+        factory: ``(name, settings, env) -> Provider``.
+        webhooks: The webhook endpoints it declares, served by
+            `msgkit.inbound.InboundApp`; None when it has none.
+    """
+
+    factory: Factory
+    webhooks: Webhooks | None = None
+
+
+Entry = Factory | ProviderType | str
+
+_BUILT_IN: dict[str, Entry] = {
+    "alibaba": "msgkit.providers.alibaba:PROVIDER",
+    "line": "msgkit.providers.line:PROVIDER",
+    "twilio": "msgkit.providers.twilio:PROVIDER",
+    "http_sms": "msgkit.providers.http_sms:PROVIDER",
+    "webchat": "msgkit.providers.chatwoot:PROVIDER",
+    "simulator": "msgkit.providers.simulator:PROVIDER",
 }
 
 
@@ -63,21 +88,22 @@ class Registry:
     """Provider types and their factories.
 
     Args:
-        types: Initial ``{type: factory or "module:attribute"}``.
+        types: Initial ``{type: factory, ProviderType or "module:attribute"}``.
         entry_points: Also look types up in the ``msgkit.providers`` entry-point group.
     """
 
     def __init__(
         self,
-        types: Mapping[str, Factory | str] | None = None,
+        types: Mapping[str, Entry] | None = None,
         *,
         entry_points: bool = True,
     ) -> None:
-        self._types: dict[str, Factory | str] = dict(types or {})
+        self._types: dict[str, Entry] = dict(types or {})
         self._entry_points = entry_points
 
-    def register(self, type_name: str, factory: Factory | str, *, replace: bool = False) -> None:
-        """Register a type.
+    def register(self, type_name: str, factory: Entry, *, replace: bool = False) -> None:
+        """Register a type: its factory, or a `ProviderType` (factory and webhooks), or
+        the import path of either.
 
         Raises:
             ConfigError: When the type is registered already and ``replace`` is false.
@@ -103,7 +129,23 @@ class Registry:
         Raises:
             ConfigError: For an unknown type, or one whose module cannot be imported.
         """
-        target: Factory | str | None = self._types.get(type_name)
+        return self.provider_type(type_name).factory
+
+    def webhooks(self, type_name: str) -> Webhooks | None:
+        """The webhooks a type declares, or None when it has none.
+
+        Raises:
+            ConfigError: For an unknown type, or one whose module cannot be imported.
+        """
+        return self.provider_type(type_name).webhooks
+
+    def provider_type(self, type_name: str) -> ProviderType:
+        """A type's factory and webhooks, imported on first use.
+
+        Raises:
+            ConfigError: For an unknown type, or one whose module cannot be imported.
+        """
+        target: Entry | None = self._types.get(type_name)
         if target is None and self._entry_points:
             for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
                 if ep.name == type_name:
@@ -124,11 +166,17 @@ class Registry:
                     key="type",
                     hint="install the package that provides it",
                 ) from None
-            if not callable(loaded):
-                raise ConfigError(f"{target} is not callable", key="type")
-            self._types[type_name] = loaded
-            return loaded  # type: ignore[no-any-return]
-        return target
+            if not isinstance(loaded, ProviderType) and not callable(loaded):
+                raise ConfigError(
+                    f"{target} is neither a ProviderType nor callable",
+                    key="type",
+                    hint="name the package's ProviderType or its factory function",
+                )
+            target = loaded if isinstance(loaded, ProviderType) else ProviderType(factory=loaded)
+            self._types[type_name] = target
+        if isinstance(target, ProviderType):
+            return target
+        return ProviderType(factory=target)
 
     def create(
         self, name: str, settings: Mapping[str, Any], env: Mapping[str, str] | None = None

@@ -159,7 +159,8 @@ def encode(value: Any) -> Any:
         }
         return {"$attrs": type_name(type(value)), "f": fields}
     if isinstance(value, Mapping):
-        if all(isinstance(k, str) and not isinstance(k, Enum) for k in value):
+        # Plain keys stay a plain object; a key like "$td" would read back as a tag.
+        if all(isinstance(k, str) and not isinstance(k, Enum) and k[:1] != "$" for k in value):
             return {k: encode(v) for k, v in value.items()}
         return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, tuple):

@@ -23,8 +23,8 @@ cannot be repeated safely).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
@@ -49,12 +49,11 @@ from msgkit.providers.base import (
     SendRequest,
     SendResult,
 )
-from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
 
 #: Where LINE notification messages are offered (wire.md): Japan, Thailand, Taiwan.
 REGIONS = frozenset({"JP", "TH", "TW"})
 
-__all__ = ["DEFAULT_BASE_URL", "LineNotifications", "LineSettings", "from_config", "line_messages"]
+__all__ = ["DEFAULT_BASE_URL", "LineNotifications", "line_messages"]
 
 DEFAULT_BASE_URL = "https://api.line.me"
 MAX_MESSAGES = 5
@@ -196,38 +195,3 @@ class LineNotifications(NoStatusQuery):
             what="LINE push",
             request_id=request_id,
         )
-
-
-class LineSettings(ProviderSettings):
-    """``[providers.NAME] type = "line"``.
-
-    Attributes:
-        channel_access_token_env: Default ``LINE_CHANNEL_ACCESS_TOKEN``.
-        channel_secret_env: The webhook signing secret (default ``LINE_CHANNEL_SECRET``);
-            read only when webhooks are served.
-        notification_disabled: Deliver without a notification sound.
-    """
-
-    type: Literal["line"] = "line"
-    channel_access_token_env: str = "LINE_CHANNEL_ACCESS_TOKEN"  # noqa: S105 (a variable name)
-    channel_secret_env: str = "LINE_CHANNEL_SECRET"  # noqa: S105 (a variable name)
-    notification_disabled: bool = False
-
-
-def from_config(
-    name: str, settings: Mapping[str, Any], env: Mapping[str, str]
-) -> LineNotifications:
-    """Build the adapter from its ``msgkit.toml`` table and the environment.
-
-    Raises:
-        ConfigError: A wrong setting, or a missing environment variable (named).
-    """
-    cfg = validate_settings(LineSettings, name, settings)
-    return LineNotifications(
-        name,
-        channel_access_token=read_secret(
-            env, cfg.channel_access_token_env, key=f"providers.{name}.channel_access_token_env"
-        ),
-        base_url=cfg.base(DEFAULT_BASE_URL),
-        notification_disabled=cfg.notification_disabled,
-    )

@@ -33,14 +33,13 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field
 
 from msgkit.core.delivery import Channel
-from msgkit.exceptions import ConfigError, RejectedError
+from msgkit.exceptions import RejectedError
 from msgkit.providers import content
 from msgkit.providers._common import (
     NoStatusQuery,
@@ -58,9 +57,8 @@ from msgkit.providers.base import (
     SendRequest,
     SendResult,
 )
-from msgkit.providers.config import ProviderSettings, read_secret, validate_settings
 
-__all__ = ["DEFAULT_BASE_URL", "ChatwootSettings", "ChatwootWebChat", "from_config"]
+__all__ = ["DEFAULT_BASE_URL", "ChatwootWebChat"]
 
 DEFAULT_BASE_URL = "https://app.chatwoot.com"
 MAX_ATTACHMENT = 40 * 1024 * 1024
@@ -368,56 +366,3 @@ class ChatwootWebChat(NoStatusQuery):
         if state["team_id"] is not None and team != str(state["team_id"]):
             todo.append(("team_id", state["team_id"]))
         return todo
-
-
-class ChatwootSettings(ProviderSettings):
-    """``[providers.NAME] type = "webchat"`` (Chatwoot).
-
-    Attributes:
-        account_id: The Chatwoot account id.
-        inbox_id: The website inbox.
-        api_access_token_env: The default agent's token (default
-            ``CHATWOOT_API_ACCESS_TOKEN``).
-        agent_token_envs: Other agents' tokens: ``{agent name = "VARIABLE"}``.
-        assignee_id: The agent who receives replies.
-        team_id: The team that receives replies.
-        webhook_secret_env: The webhook secret (default ``CHATWOOT_WEBHOOK_SECRET``),
-            read only when webhooks are served.
-    """
-
-    type: Literal["webchat"] = "webchat"
-    account_id: int
-    inbox_id: int
-    api_access_token_env: str = "CHATWOOT_API_ACCESS_TOKEN"  # noqa: S105 (a variable name)
-    agent_token_envs: dict[str, str] = Field(default_factory=dict)
-    assignee_id: int | None = None
-    team_id: int | None = None
-    webhook_secret_env: str = "CHATWOOT_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
-
-
-def from_config(name: str, settings: Mapping[str, Any], env: Mapping[str, str]) -> ChatwootWebChat:
-    """Build the adapter from its ``msgkit.toml`` table and the environment.
-
-    Raises:
-        ConfigError: A wrong setting, or a missing environment variable (named).
-    """
-    cfg = validate_settings(ChatwootSettings, name, settings)
-    key = f"providers.{name}"
-    agents = {
-        agent: read_secret(env, variable, key=f"{key}.agent_token_envs.{agent}")
-        for agent, variable in cfg.agent_token_envs.items()
-    }
-    if "" in agents:
-        raise ConfigError("an agent needs a name", key=f"{key}.agent_token_envs")
-    return ChatwootWebChat(
-        name,
-        account_id=cfg.account_id,
-        inbox_id=cfg.inbox_id,
-        api_access_token=read_secret(
-            env, cfg.api_access_token_env, key=f"{key}.api_access_token_env"
-        ),
-        agent_tokens=agents,
-        assignee_id=cfg.assignee_id,
-        team_id=cfg.team_id,
-        base_url=cfg.base(DEFAULT_BASE_URL),
-    )
