@@ -179,7 +179,11 @@ class Message:
 
     def __repr__(self) -> str:
         to = mask(self.to) if self.to.startswith("+") else self.to
-        return f"{type(self).__name__}(id={self.id!r}, channel={self.channel.value!r}, to={to!r})"
+        at = "" if self.not_before is None else f", not_before={self.not_before.isoformat()!r}"
+        return (
+            f"Message(id={self.id!r}, channel={self.channel.value!r}, to={to!r}, "
+            f"segments={self.segments}{at}{', test=True' if self.test else ''})"
+        )
 
 
 class Outcome(str, Enum):
