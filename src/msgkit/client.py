@@ -799,7 +799,7 @@ class Client:
             if reply["message_id"]:
                 last = self.store.get_message(reply["message_id"])
                 channel, provider = Channel(last.channel), last.provider
-                sender = last.payload.get("sender")
+                sender = last.sender
             name = f"replies:{provider}:{sender or '-'}"
             try:
                 self.store.get_scenario(name)
@@ -896,7 +896,7 @@ class Client:
                 await sink.replies(replies)
             for event in (e for e in events if e["type"] == "click"):
                 row = self.store.get_message(event["message_id"])
-                for code in row.payload.get("links", {}).values():
+                for code in row.links.values():
                     self.store.record_click(
                         code, row.link_param, now=datetime.fromisoformat(event["at"])
                     )

@@ -14,6 +14,7 @@ from msgkit.core.message import (
     Context,
     Elapsed,
     Followup,
+    Message,
     MessageStatus,
     Observation,
     Outcome,
@@ -216,3 +217,17 @@ def test_an_opt_out_reply_suppresses_the_number() -> None:
     stop = ReplyReceived(intent=ReplyIntent.OPT_OUT)
     assert decide(message, stop, context=Context(), now=NOW).followups == (Followup.SUPPRESS,)
     assert decide(message, ReplyReceived(), context=Context(), now=NOW).noop
+
+
+@given(
+    mid=st.from_regex(r"[A-Za-z0-9_-]{16,64}", fullmatch=True),
+    to=st.from_regex(r"\+8869[0-9]{8}", fullmatch=True),
+    text=st.text(max_size=20),
+)
+def test_a_message_needs_only_id_channel_to_and_text(mid: str, to: str, text: str) -> None:
+    """A bare record defaults its key to the id and its contact to the address."""
+    message = Message(id=mid, channel="sms", to=to, text=text)
+    assert (message.key, message.contact_key, message.recipient) == (mid, to, to)
+    assert (message.step, message.parent_id, message.fallback_wait) == (0, None, None)
+    assert (message.media, dict(message.options)) == ((), {})
+    assert to not in repr(message)

@@ -320,3 +320,31 @@ def test_channel_without_media_refuses_template_media() -> None:
     assert Template(body="Hi").violations(rules) == ()
     (found,) = Template(body="Hi", media="https://x.example/a.png").violations(rules)
     assert "carries no media" in found
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@given(options=st.dictionaries(st.text(max_size=8), _json, max_size=4))
+def test_template_keeps_any_json_options(options: dict[str, object]) -> None:
+    """Any mapping of text keys to JSON values is kept as given, and survives an edit."""
+    template = Template(body="Hi", options=options)
+    assert template.options == options
+    assert template.edit("Hello").options == options
+
+
+@given(key=st.integers() | st.none(), value=_json)
+def test_template_refuses_options_keys_that_are_not_text(key: object, value: object) -> None:
+    """An option named by anything but a string is refused, naming the key."""
+    with pytest.raises(TemplateError, match="options key"):
+        Template(body="Hi", options={key: value})
+
+
+def test_template_refuses_options_that_are_not_a_mapping() -> None:
+    """Options given as a list are refused, saying to give a dict."""
+    with pytest.raises(TemplateError, match="not a mapping"):
+        Template(body="Hi", options=[("flex", {})])  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import httpx
 import pytest
 
@@ -147,10 +148,10 @@ def _fallback_setup(
     now = clock.now()
     parents = planned(campaign.id, count, now=now, channel=Channel.LINE, provider="line")
     children = planned(campaign.id, count, now=now, step=1, provider="sms")
-    store.insert_messages(parents, now=now, payload_extra={"fallback_wait": 600})
-    store.insert_messages(
-        children, now=now, parents={c.key: p.id for p, c in zip(parents, children, strict=True)}
-    )
+    parents = [attrs.evolve(p, fallback_wait=timedelta(minutes=10)) for p in parents]
+    children = [attrs.evolve(c, parent_id=p.id) for p, c in zip(parents, children, strict=True)]
+    store.insert_messages(parents, now=now)
+    store.insert_messages(children, now=now)
     return campaign.id, [p.id for p in parents], [c.id for c in children]
 
 

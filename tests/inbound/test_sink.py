@@ -204,10 +204,10 @@ async def test_a_line_delivery_cancels_the_waiting_sms_at_once(
     )
     parents = planned(campaign.id, 2, now=NOW, channel=Channel.LINE, provider="line")
     children = planned(campaign.id, 2, now=NOW, step=1, provider="sms")
-    store.insert_messages(parents, now=NOW, payload_extra={"fallback_wait": 600})
-    store.insert_messages(
-        children, now=NOW, parents={c.key: p.id for p, c in zip(parents, children, strict=True)}
-    )
+    parents = [attrs.evolve(p, fallback_wait=timedelta(minutes=10)) for p in parents]
+    children = [attrs.evolve(c, parent_id=p.id) for p, c in zip(parents, children, strict=True)]
+    store.insert_messages(parents, now=NOW)
+    store.insert_messages(children, now=NOW)
     claimed = store.claim(worker="w", now=NOW, limit=10, lease_until=NOW)
     assert {m.id for m in claimed} == {p.id for p in parents}
     store.apply([Change(message_id=p.id, event=MessageEvent.SEND) for p in parents], now=NOW)

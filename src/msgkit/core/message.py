@@ -1,4 +1,10 @@
-"""What happens to a message, and the one function that decides what it changes.
+"""The message record, what happens to it, and the one function that decides.
+
+`Message` is the one record of a message, from the planner to the adapter: the planner
+produces it, the store persists it (with its state: `msgkit.store.base.MessageRow` is a
+`Message` plus its state fields) and hands it back as it is, and adapters receive it as
+it is (``msgkit.providers.base.OutboundMessage`` is this class). It is typed: there is
+no free-form payload bag.
 
 Everything that happens to a message we sent arrives as one of a few **observations**:
 
@@ -35,14 +41,17 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from msgkit.core.delivery import MESSAGE, MessageEvent, MessageState
+from msgkit.core.contacts import mask
+from msgkit.core.delivery import MESSAGE, Channel, MessageEvent, MessageState
 from msgkit.core.optout import ReplyIntent
+from msgkit.core.templates import TemplateKind
 
 __all__ = [
     "Change",
     "Context",
     "Elapsed",
     "Followup",
+    "Message",
     "MessageFacts",
     "MessageStatus",
     "Observation",
@@ -60,6 +69,121 @@ __all__ = [
 
 _S = MessageState
 _E = MessageEvent
+
+
+def _str_map(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+def _any_map(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def _same_as_id(self: Message) -> str:
+    return self.id
+
+
+def _same_as_to(self: Message) -> str:
+    return self.to
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class Message:
+    """One message: the record the planner produces, the store keeps, the adapter sends.
+
+    Only ``id``, ``channel``, ``to`` and ``text`` are required (an adapter needs no
+    more); the planner sets every field.
+
+    Attributes:
+        id: Our message id (16–64 characters of ``[A-Za-z0-9_-]``; the planner's is 32
+            hex characters, a digest of `key`): sent as Alibaba's ``OutId``, LINE's
+            ``X-Line-Delivery-Tag``, an idempotency key where the provider takes one,
+            and used to match receipts and status queries.
+        key: The idempotency key ``"<campaign>:<recipient digest>:<step>"``
+            (`msgkit.core.planning.message_key`); defaults to the id.
+        campaign_id: The campaign.
+        contact_key: The contact it is for; defaults to the address.
+        step: 0 for the main message, 1 for the first fallback, ...
+        parent_id: A fallback's parent message id (it waits until the parent fails or
+            its wait is over); None for a main message.
+        channel: SMS, LINE or web chat.
+        provider: The configured provider name, or None for the default.
+        to: The address: E.164 for SMS and LINE, the contact or conversation id for
+            web chat.
+        text: The rendered text, with short links.
+        kind: Notification, promotional or multimedia.
+        template_code: The provider's approved template id, for providers that render
+            on their side (Alibaba).
+        params: The template variables resolved to strings, for those providers.
+        sender: The sender: SMS signature, from-number or messaging service, agent.
+        encoding: ``"GSM-7"`` or ``"UCS-2"`` for SMS; None for other channels.
+        segments: Billed parts (1 for channels that do not split).
+        not_before: The earliest send time (aware, UTC), as planned.
+        expires_at: When it stops being worth sending (validity), or None.
+        fallback_wait: How long a confirmation is awaited before its fallback goes;
+            None when it has no fallback.
+        deferred: Whether `not_before` is later than the campaign's start because of
+            the recipient's schedule, the China rule or (``when_capped="defer"``) a cap.
+        test: A test send: bypasses caps and schedule, never counted in reports.
+        links: Short code of each link, by link name.
+        link_param: The recipient's tracking parameter, or None.
+        counts_toward_caps: Whether it counts in the recipient's send history for
+            frequency caps (false for exempt campaigns and tests).
+        region: The recipient's phone region (``"TW"``), or None.
+        time_zone: The recipient's zone the send time was chosen in.
+        media: Image or media URLs (the template's).
+        options: Provider options (the template's ``options``): a LINE flex message, an
+            Alibaba extend code, a web-chat inbox id... each adapter documents the
+            ones it reads.
+    """
+
+    id: str
+    key: str = attrs.field(default=attrs.Factory(_same_as_id, takes_self=True))
+    campaign_id: str = ""
+    step: int = 0
+    parent_id: str | None = None
+    channel: Channel = attrs.field(converter=Channel)
+    provider: str | None = None
+    to: str
+    contact_key: str = attrs.field(default=attrs.Factory(_same_as_to, takes_self=True))
+    text: str
+    kind: TemplateKind = attrs.field(default=TemplateKind.NOTIFICATION, converter=TemplateKind)
+    template_code: str | None = None
+    params: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
+    sender: str | None = None
+    encoding: str | None = None
+    segments: int = 1
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    fallback_wait: timedelta | None = None
+    deferred: bool = False
+    test: bool = False
+    links: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
+    link_param: str | None = None
+    counts_toward_caps: bool = True
+    region: str | None = None
+    time_zone: str | None = None
+    media: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=_any_map)
+
+    @property
+    def recipient(self) -> str:
+        """The address (`to`), by the name the outbox gives it."""
+        return self.to
+
+    def __repr__(self) -> str:
+        to = mask(self.to) if self.to.startswith("+") else self.to
+        at = "" if self.not_before is None else f", not_before={self.not_before.isoformat()!r}"
+        return (
+            f"Message(id={self.id!r}, channel={self.channel.value!r}, to={to!r}, "
+            f"segments={self.segments}{at}{', test=True' if self.test else ''})"
+        )
 
 
 class Outcome(str, Enum):

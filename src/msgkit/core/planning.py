@@ -79,6 +79,7 @@ from msgkit.core.contacts import Contact, mask
 from msgkit.core.delivery import Channel, SkipReason
 from msgkit.core.fatigue import FrequencyCap, SentRecord, check_caps, earliest_allowed
 from msgkit.core.links import BASE62, ShortLinks
+from msgkit.core.message import Message
 from msgkit.core.optout import SuppressionKey, suppression_keys
 from msgkit.core.policy import SendPolicy, SendSpeed
 from msgkit.core.pricing import Prices
@@ -178,85 +179,9 @@ class Route:
         return cls(channel=campaign.channel, provider=campaign.provider)
 
 
-def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
-def _str_map(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class PlannedMessage:
-    """One message to write to the outbox, then send.
-
-    Attributes:
-        id: Our message id: 32 hex characters, a digest of `key` (stable across
-            re-plans); the provider's ``OutId`` / delivery tag.
-        key: The idempotency key ``"<campaign>:<recipient digest>:<step>"`` (see
-            `message_key`).
-        campaign_id: The campaign.
-        contact_key: The contact it is for.
-        step: 0 for the main message, 1 for the first fallback, ...
-        channel: The channel.
-        provider: The configured provider name, or None for the default.
-        to: The address: E.164 for SMS and LINE, the contact key for web chat.
-        text: The rendered text, with short links.
-        kind: Notification, promotional or multimedia.
-        template_code: The provider's template id, for providers that render it.
-        params: The template variables resolved to strings, for those providers.
-        sender: The signature, from-number or account.
-        encoding: ``"GSM-7"`` or ``"UCS-2"`` for SMS; None for other channels.
-        segments: Billed parts (1 for channels that do not split).
-        not_before: The earliest send time (aware, UTC).
-        expires_at: When it stops being worth sending (aware, UTC), or None.
-        deferred: Whether `not_before` is later than the campaign's start because of
-            the recipient's schedule, the China rule or (``when_capped="defer"``) a cap.
-        test: A test send: bypasses caps and schedule, never counted in reports.
-        links: Short code of each link, by link name (for the store's click table).
-        link_param: The recipient's tracking parameter, or None.
-        media: Media URLs the message carries (the template's).
-        counts_toward_caps: Whether this message counts in the recipient's send
-            history for frequency caps (false for exempt campaigns and tests).
-        region: The recipient's phone region (``"TW"``), which prices may depend on;
-            None without a phone number.
-        time_zone: The recipient's zone the send time was chosen in (for the check
-            just before sending, `at_send`).
-    """
-
-    id: str
-    key: str
-    campaign_id: str
-    contact_key: str
-    step: int
-    channel: Channel
-    provider: str | None
-    to: str
-    text: str
-    kind: TemplateKind
-    template_code: str | None
-    params: Mapping[str, str] = attrs.field(converter=_str_map)
-    sender: str | None
-    encoding: str | None
-    segments: int
-    not_before: datetime
-    expires_at: datetime | None
-    deferred: bool = False
-    test: bool = False
-    links: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
-    link_param: str | None = None
-    counts_toward_caps: bool = True
-    region: str | None = None
-    time_zone: str | None = None
-    media: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-
-    def __repr__(self) -> str:
-        to = mask(self.to) if self.to.startswith("+") else self.to
-        return (
-            f"PlannedMessage(id={self.id!r}, channel={self.channel.value!r}, to={to!r}, "
-            f"segments={self.segments}, not_before={self.not_before.isoformat()!r}"
-            f"{', test=True' if self.test else ''})"
-        )
+#: What the planner yields for a contact it messages: the one message record
+#: (`msgkit.core.message.Message`), every field set, ``not_before`` included.
+PlannedMessage = Message
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -271,6 +196,7 @@ class Skip:
         reason: Why, as data.
         detail: Why, in a sentence for people (phone numbers masked).
         test: Whether it was a test send.
+        channel: The channel the message would have gone by.
     """
 
     key: str
@@ -280,6 +206,7 @@ class Skip:
     reason: SkipReason
     detail: str
     test: bool = False
+    channel: Channel = attrs.field(default=Channel.SMS, converter=Channel)
 
     def __repr__(self) -> str:
         contact = mask(self.contact_key) if self.contact_key.startswith("+") else self.contact_key
@@ -529,6 +456,7 @@ class _Planner:
                 reason=reason,
                 detail=detail,
                 test=self.test,
+                channel=self.route.channel,
             )
 
         if address is None or problem is not None:
@@ -620,6 +548,7 @@ class _Planner:
             region=contact.phone.region if contact.phone is not None else None,
             time_zone=zone_name,
             media=self.template.media,
+            options=self.template.options,
         )
 
     def _address(self, contact: Contact) -> tuple[str | None, tuple[SkipReason, str] | None]:
@@ -1104,10 +1033,13 @@ class PlanSummary:
                 self.unpriced[region] = self.unpriced.get(region, 0) + 1
             else:
                 self.priced_cost += cost
-        if self.first_send is None or item.not_before < self.first_send:
-            self.first_send = item.not_before
-        if self.last_send is None or item.not_before > self.last_send:
-            self.last_send = item.not_before
+        at = item.not_before
+        if at is None:  # the planner always sets it
+            return
+        if self.first_send is None or at < self.first_send:
+            self.first_send = at
+        if self.last_send is None or at > self.last_send:
+            self.last_send = at
 
     def track(self, items: Iterable[PlanItem]) -> Iterator[PlanItem]:
         """Pass ``items`` through, counting each as it goes by."""

@@ -19,9 +19,11 @@ A `Template` is immutable. Editing one gives a new version that must be reviewed
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
+from typing import Any
 
 import attrs
 
@@ -226,6 +228,29 @@ def _media(value: str | Iterable[str]) -> tuple[str, ...]:
     return urls
 
 
+def _options(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Provider options as a plain dict: text keys, JSON values (they are stored)."""
+    if not isinstance(value, Mapping):
+        raise TemplateError(
+            f"options is {type(value).__name__}, not a mapping",
+            hint='give a dict of provider options, e.g. options={"extend_code": "01"}',
+        )
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TemplateError(
+                f"options key {key!r} is not a string",
+                hint="name each provider option by a string, as the adapter documents it",
+            )
+        try:
+            json.dumps(item)
+        except (TypeError, ValueError):
+            raise TemplateError(
+                f"options[{key!r}] is a {type(item).__name__}, which cannot be stored",
+                hint="give JSON values (str, int, float, bool, None, lists and dicts of them)",
+            ) from None
+    return dict(value)
+
+
 @attrs.frozen(kw_only=True)
 class KindRules:
     """What a channel allows in templates of one kind.
@@ -280,6 +305,11 @@ class Template:
         media: Image (or other media) URLs every message of the template carries: an
             MMS picture (Twilio, HTTP gateways), a LINE image, a web chat attachment.
             One URL or a sequence of them; each must be ``http(s)://``.
+        options: Provider options every message of the template carries to its adapter,
+            as the adapter documents them: LINE's ``flex`` / ``alt_text`` /
+            ``preview_url`` / ``line_messages``, Alibaba's ``extend_code``, Chatwoot's
+            ``inbox_id`` / ``assignee_id`` / ``team_id``... Keys are strings, values
+            JSON (they are stored with the campaign and each message).
         review: The platform review status.
         review_reason: Why the platform rejected it, when it did.
         version: Increased by every `edit`.
@@ -298,6 +328,7 @@ class Template:
     code: str | None = None
     links: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
     media: tuple[str, ...] = attrs.field(default=(), converter=_media)
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=_options)
     review: ReviewStatus = attrs.field(default=ReviewStatus.DRAFT, converter=ReviewStatus)
     review_reason: str | None = None
     version: int = 1
@@ -407,6 +438,7 @@ class Template:
             name=self.name,
             links=self.links if links is None else links,
             media=self.media,
+            options=self.options,
             version=self.version + 1,
         )
 

@@ -89,7 +89,6 @@ __all__ = [
     "RunStats",
     "dead_local_workers",
     "new_worker_id",
-    "outbound_of",
     "polled_of",
     "speed_of",
 ]
@@ -203,24 +202,6 @@ def speed_of(campaign: Campaign) -> float | None:
     return None if speed is None else speed.per_second
 
 
-def outbound_of(row: MessageRow) -> OutboundMessage:
-    """The message as an adapter needs it."""
-    payload = row.payload
-    return OutboundMessage(
-        id=row.id,
-        channel=row.channel,
-        to=row.recipient,
-        text=row.text,
-        kind=row.kind or "notification",
-        template_code=payload.get("template_code"),
-        params=payload.get("params") or {},
-        sender=payload.get("sender"),
-        expires_at=row.expires_at,
-        media=row.media,
-        options=payload.get("options") or {},
-    )
-
-
 class Dispatcher:
     """Sends what the outbox holds.
 
@@ -332,11 +313,10 @@ class Dispatcher:
         retry_at: datetime | None = None,
     ) -> Context:
         """What `decide` needs to know of the engine, the campaign and the message."""
-        wait = row.payload.get("fallback_wait") if row is not None else None
         settings = self.settings
         return Context(
             retry_at=retry_at,
-            fallback_wait=None if wait is None else timedelta(seconds=float(wait)),
+            fallback_wait=row.fallback_wait if row is not None else None,
             on_unknown=campaign.on_unknown if campaign is not None else "mark_unknown",
             reconcile_grace=settings.reconcile_grace,
             reconcile_every=settings.reconcile_every,
@@ -541,14 +521,14 @@ class Dispatcher:
             if not batch:
                 return
             by_id = {r.id: r for r in batch}
-            results = await self._send_batch(name, provider, [outbound_of(r) for r in batch])
+            results = await self._send_batch(name, provider, list(batch))
             isolate = {r.message_id for r in results if r.isolate and r.outcome is Outcome.RETRY}
             if isolate and len(batch) > 1:
                 # The provider refused the request for one message without saying which:
                 # send each of those alone, once, before deciding anything.
                 results = [r for r in results if r.message_id not in isolate]
                 for message_id in sorted(isolate):
-                    alone = [outbound_of(by_id[message_id])]
+                    alone = [by_id[message_id]]
                     results.extend(await self._send_batch(name, provider, alone))
         await self._record(name, provider, campaign, by_id, results)
 
@@ -754,7 +734,7 @@ class Dispatcher:
                     row.recipient,
                     scope=OptOutScope.SENDER,
                     channel=row.channel,
-                    sender=row.payload.get("sender"),
+                    sender=row.sender,
                 )
                 suppress.append((key.scope, key.address, "opted out at the provider", name))
             if Followup.STOP_CAMPAIGN in change.followups and account_error is None:
@@ -868,14 +848,13 @@ class Dispatcher:
 
     async def _status(self, row: MessageRow, provider: Provider) -> Polled:
         """Ask the provider about a message, as an observation (never raises)."""
-        message = outbound_of(row)
-        request = provider.build_status(message, row.sent_at or self.clock.now())
+        request = provider.build_status(row, row.sent_at or self.clock.now())
         if request is None:
             return Polled(status=PolledStatus.NO_QUERY)
         try:
             async with self._semaphore:
                 response = await self._transport(row.provider or "").send(request)
-            status = provider.parse_status(message, response)
+            status = provider.parse_status(row, response)
         except Exception:
             log.warning("status query for %s failed; will ask again", row.id, exc_info=True)
             return Polled(status=PolledStatus.QUERY_FAILED)
@@ -952,7 +931,7 @@ def _zone_and_region(row: MessageRow, default: str) -> tuple[str, str | None]:
             phone = parse_phone(row.recipient)
         except InvalidPhoneError:
             phone = None
-    zone_name = row.payload.get("zone")
+    zone_name = row.time_zone
     if not zone_name:
         zones = phone.time_zones if phone is not None else ()
         zone_name = zones[0] if len(zones) == 1 else default

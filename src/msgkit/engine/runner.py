@@ -427,22 +427,14 @@ class CampaignRunner:
         self._save_links(campaign)
         written = InsertResult()
         fallbacks = 0
-        extra: dict[str, Any] = {}
-        if campaign.fallback is not None:
-            extra["fallback_wait"] = campaign.fallback.wait.total_seconds()
+        wait = campaign.fallback.wait if campaign.fallback is not None else None
         for index, batch in enumerate(_batched(pairs, _BATCH)):
-            parents_items = [p for p, _ in batch]
-            written = written + self.store.insert_messages(
-                parents_items, now=now, payload_extra=extra
-            )
-            children = [c for _, c in batch if c is not None]
+            linked = [_linked(p, c, wait) for p, c in batch]
+            written = written + self.store.insert_messages([p for p, _ in linked], now=now)
+            children = [c for _, c in linked if c is not None]
             if children:
-                # The parent's id comes from the paired parent item (a skipped parent
-                # is stored under the id of its key): the two steps may address the
-                # contact differently (a web chat visitor key, a phone number).
-                parents = {c.key: _item_id(p) for p, c in batch if isinstance(c, PlannedMessage)}
-                fallbacks += len(parents)
-                written = written + self.store.insert_messages(children, now=now, parents=parents)
+                fallbacks += sum(isinstance(c, PlannedMessage) for c in children)
+                written = written + self.store.insert_messages(children, now=now)
             if index % 20 == 19:
                 self.store.save_campaign(campaign, now=now)  # still alive
         return campaign, InitResult(
@@ -549,10 +541,10 @@ class CampaignRunner:
             start=now,
             trigger=key,
         )
-        extra: dict[str, Any] = {}
         second: PlanItem | None = None
+        wait: timedelta | None = None
         if campaign.fallback is not None and fallback_route is not None:
-            extra["fallback_wait"] = campaign.fallback.wait.total_seconds()
+            wait = campaign.fallback.wait
             second = plan_one(
                 campaign,
                 contact,
@@ -568,12 +560,12 @@ class CampaignRunner:
                 trigger=key,
             )
         self._save_links(campaign)
-        self.store.insert_messages([first], now=now, priority=True, payload_extra=extra)
+        first, second = _linked(first, second, wait)
+        self.store.insert_messages([first], now=now, priority=True)
         if second is not None:
             # As in a bulk plan: the fallback waits for its parent, a skipped one
             # included (stored under its key's id), which releases it.
-            parents = {second.key: _item_id(first)} if isinstance(second, PlannedMessage) else None
-            self.store.insert_messages([second], now=now, priority=True, parents=parents)
+            self.store.insert_messages([second], now=now, priority=True)
         return first, second
 
     # --- the worker's part ------------------------------------------------------------------
@@ -608,6 +600,19 @@ def _counted(
 def _item_id(item: PlanItem) -> str:
     """The outbox id of a planned message or a skip."""
     return item.id if isinstance(item, PlannedMessage) else message_id(item.key)
+
+
+def _linked(
+    parent: PlanItem, child: PlanItem | None, wait: timedelta | None
+) -> tuple[PlanItem, PlanItem | None]:
+    """A message and its fallback, linked: the parent carries the fallback's wait, the
+    child its parent's id (a skipped parent's is the id of its key: the two steps may
+    address the contact differently, a web chat visitor key and a phone number)."""
+    if wait is not None and isinstance(parent, PlannedMessage):
+        parent = attrs.evolve(parent, fallback_wait=wait)
+    if isinstance(child, PlannedMessage):
+        child = attrs.evolve(child, parent_id=_item_id(parent))
+    return parent, child
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -125,7 +125,7 @@ def optout_entry(
     """
     sender = reply.scope
     if last is not None and last.channel == reply.channel.value:
-        sender = last.payload.get("sender") or sender
+        sender = last.sender or sender
     return suppression_key(reply.from_address, scope=scope, channel=reply.channel, sender=sender)
 
 
@@ -253,13 +253,13 @@ class StoreSink:
             if not result.applied or change.event is None:
                 log.debug("%r changes nothing (the message is %s)", event, result.old)
         rows = {row.id: row for _, row in matched}
-        # The engine stores "fallback_wait" with each message that has a fallback waiting.
+        # A message with a fallback waiting carries its fallback wait.
         parents = {
             r.message_id
             for r, change in zip(results, changes, strict=True)
             if r.applied
             and Followup.CANCEL_FALLBACK in change.followups
-            and "fallback_wait" in rows[r.message_id].payload
+            and rows[r.message_id].fallback_wait is not None
         }
         if parents:
             self._cancel_fallbacks(parents, now)

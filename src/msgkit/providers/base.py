@@ -42,10 +42,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import attrs
 import httpx
 
-from msgkit.core.contacts import mask
 from msgkit.core.delivery import Channel, MessageState
-from msgkit.core.message import Outcome
-from msgkit.core.templates import ContentRules, TemplateKind
+from msgkit.core.message import Message, Outcome
+from msgkit.core.templates import ContentRules
 from msgkit.exceptions import ProviderError
 
 __all__ = [
@@ -72,43 +71,12 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class OutboundMessage:
-    """One message as an adapter needs it.
-
-    Attributes:
-        id: Our message id (16–64 characters of ``[A-Za-z0-9_-]``): sent as Alibaba's
-            ``OutId``, LINE's ``X-Line-Delivery-Tag``, an idempotency key where the
-            provider takes one, and used to match receipts and status queries.
-        channel: SMS, LINE or web chat.
-        to: The address: E.164 for SMS and LINE, the contact or conversation id for
-            web chat.
-        text: The rendered text.
-        kind: Notification, promotional or multimedia.
-        template_code: The provider's approved template id, for providers that render
-            on their side (Alibaba).
-        params: The template variables as strings, for those providers.
-        sender: The sender: SMS signature, from-number or messaging service, agent.
-        expires_at: When the message stops being worth delivering (validity).
-        media: Image or media URLs.
-        options: Channel-specific extras (a LINE flex message, a web-chat inbox id).
-    """
-
-    id: str
-    channel: Channel = attrs.field(converter=Channel)
-    to: str
-    text: str
-    kind: TemplateKind = attrs.field(default=TemplateKind.NOTIFICATION, converter=TemplateKind)
-    template_code: str | None = None
-    params: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_map)
-    sender: str | None = None
-    expires_at: datetime | None = None
-    media: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    options: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
-
-    def __repr__(self) -> str:
-        to = mask(self.to) if self.to.startswith("+") else self.to
-        return f"OutboundMessage(id={self.id!r}, channel={self.channel.value!r}, to={to!r})"
+#: One message as an adapter receives it: the message record itself
+#: (`msgkit.core.message.Message`), as the planner made it and the store kept it. The
+#: attributes adapters read: ``id``, ``channel``, ``to``, ``text``, ``kind``,
+#: ``template_code``, ``params``, ``sender``, ``expires_at``, ``media``, ``options``
+#: (the template's provider options).
+OutboundMessage = Message
 
 
 @attrs.frozen(kw_only=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
-from msgkit.core.delivery import MESSAGE, MessageEvent, MessageState
-from msgkit.core.planning import PlannedMessage, Skip, message_id
+from msgkit.core.delivery import MESSAGE, Channel, MessageEvent, MessageState
+from msgkit.core.message import Message
+from msgkit.core.planning import Skip, message_id
+from msgkit.core.templates import TemplateKind
 from msgkit.exceptions import NotFoundError
 from msgkit.store._base import BATCH, SQLBase, chunks, dt, ms
 from msgkit.store.base import Change, ChangeResult, InsertResult, MessageRow, Progress
@@ -18,7 +20,7 @@ from msgkit.store.base import Change, ChangeResult, InsertResult, MessageRow, Pr
 _MESSAGE_COLUMNS = (
     "id, key, campaign_id, contact_key, step, parent_id, channel, provider, recipient, state, "
     "reason, kind, text, payload, segments, test, not_before, expires_at, fallback_at, "
-    "attempts, provider_message_id, error_code, error, sent_at, link_param"
+    "attempts, provider_message_id, error_code, error, sent_at, link_param, counts"
 )
 _SETTABLE = frozenset(
     {
@@ -47,6 +49,49 @@ class _Current:
     counts: bool
 
 
+def encode_details(message: Message) -> str:
+    """The record's fields that have no column, as the ``payload`` column's JSON.
+
+    A fixed schema (`decode_details` reads it back): ``template_code``, ``params``,
+    ``sender``, ``encoding``, ``links``, ``zone``, ``region``, ``media``, ``options``,
+    ``fallback_wait`` (seconds); a field at its default is left out.
+    """
+    wait = message.fallback_wait
+    details: dict[str, Any] = {
+        "template_code": message.template_code,
+        "params": dict(message.params),
+        "sender": message.sender,
+        "encoding": message.encoding,
+        "links": dict(message.links),
+        "zone": message.time_zone,
+        "region": message.region,
+        "media": list(message.media),
+        "options": dict(message.options),
+        "fallback_wait": None if wait is None else wait.total_seconds(),
+    }
+    return json.dumps(
+        {k: v for k, v in details.items() if v not in (None, [], {})}, ensure_ascii=False
+    )
+
+
+def decode_details(text: str) -> dict[str, Any]:
+    """The record's fields `encode_details` stored, as `Message` keyword arguments."""
+    data = json.loads(text) if text else {}
+    wait = data.get("fallback_wait")
+    return {
+        "template_code": data.get("template_code"),
+        "params": data.get("params") or {},
+        "sender": data.get("sender"),
+        "encoding": data.get("encoding"),
+        "links": data.get("links") or {},
+        "time_zone": data.get("zone"),
+        "region": data.get("region"),
+        "media": data.get("media") or (),
+        "options": data.get("options") or {},
+        "fallback_wait": None if wait is None else timedelta(seconds=float(wait)),
+    }
+
+
 def _row_to_message(row: Sequence[Any]) -> MessageRow:
     return MessageRow(
         id=row[0],
@@ -55,14 +100,14 @@ def _row_to_message(row: Sequence[Any]) -> MessageRow:
         contact_key=row[3],
         step=row[4],
         parent_id=row[5],
-        channel=row[6],
+        # A skip written before skips kept their channel has none: SMS, the default.
+        channel=row[6] or Channel.SMS,
         provider=row[7],
-        recipient=row[8],
+        to=row[8],
         state=MessageState(row[9]),
         reason=row[10],
-        kind=row[11],
+        kind=row[11] or TemplateKind.NOTIFICATION,
         text=row[12],
-        payload=json.loads(row[13]),
         segments=row[14],
         test=bool(row[15]),
         not_before=dt(row[16]),
@@ -74,6 +119,8 @@ def _row_to_message(row: Sequence[Any]) -> MessageRow:
         error=row[22],
         sent_at=dt(row[23]),
         link_param=row[24],
+        counts_toward_caps=bool(row[25]),
+        **decode_details(row[13]),
     )
 
 
@@ -84,12 +131,10 @@ class OutboxTables(SQLBase):
 
     def insert_messages(
         self,
-        items: Iterable[PlannedMessage | Skip],
+        items: Iterable[Message | Skip],
         *,
         now: datetime,
         priority: bool = False,
-        parents: Mapping[str, str] | None = None,
-        payload_extra: Mapping[str, Any] | None = None,
     ) -> InsertResult:
         """Write planned messages and skips, one transaction per batch.
 
@@ -100,14 +145,10 @@ class OutboxTables(SQLBase):
             items: Planned messages and skips.
             now: The time of writing.
             priority: Whether they go before bulk messages (triggered and test sends).
-            parents: For fallback messages, idempotency key -> the parent message id;
-                such a message waits (deferred, no time) until its parent fails or
-                times out.
-            payload_extra: Extra settings stored with each planned message (e.g. the
-                fallback waiting time).
+
+        A message with a ``parent_id`` (a fallback) waits (deferred, no time) until
+        its parent fails or its wait is over.
         """
-        parents = parents or {}
-        extra = dict(payload_extra or {})
         total = InsertResult()
         stamp = ms(now)
         for chunk in chunks(items):
@@ -116,7 +157,7 @@ class OutboxTables(SQLBase):
                 if isinstance(item, Skip):
                     rows.append(_skip_row(item, stamp, priority))
                 else:
-                    rows.append(_planned_row(item, stamp, priority, parents, extra))
+                    rows.append(_planned_row(item, stamp, priority))
             with self._tx() as cur:
                 written = self._many(
                     cur,
@@ -686,25 +727,8 @@ def _enum_value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def _planned_row(
-    p: PlannedMessage,
-    stamp: int | None,
-    priority: bool,
-    parents: Mapping[str, str],
-    extra: dict[str, Any],
-) -> tuple[Any, ...]:
-    parent = parents.get(p.key)
-    payload = {
-        "template_code": p.template_code,
-        "params": dict(p.params),
-        "sender": p.sender,
-        "encoding": p.encoding,
-        "links": dict(p.links),
-        "zone": p.time_zone,
-        **extra,
-    }
-    if p.media:
-        payload["media"] = list(p.media)
+def _planned_row(p: Message, stamp: int | None, priority: bool) -> tuple[Any, ...]:
+    parent = p.parent_id
     if parent is not None:
         state, not_before = MessageState.DEFERRED.value, None
     else:
@@ -724,7 +748,7 @@ def _planned_row(
         None,
         _enum_value(p.kind),
         p.text,
-        json.dumps(payload, ensure_ascii=False),
+        encode_details(p),
         p.segments,
         int(p.test),
         int(p.counts_toward_caps),
@@ -747,7 +771,7 @@ def _skip_row(s: Skip, stamp: int | None, priority: bool) -> tuple[Any, ...]:
         s.contact_key,
         s.step,
         None,
-        "",
+        _enum_value(s.channel),
         None,
         "",
         MessageState.SKIPPED.value,

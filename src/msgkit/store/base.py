@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import attrs
 
 from msgkit.core.contacts import mask
 from msgkit.core.delivery import MessageState
-from msgkit.core.message import Change
+from msgkit.core.message import Change, Message
 
 __all__ = [
     "AuditEntry",
@@ -45,42 +45,35 @@ class InsertResult:
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class MessageRow:
-    """A message of the outbox, as stored."""
+class MessageRow(Message):
+    """A message of the outbox: the `Message` record as planned, plus its state.
 
-    id: str
-    key: str
-    campaign_id: str
-    contact_key: str
-    step: int
-    parent_id: str | None
-    channel: str
-    provider: str | None
-    recipient: str
+    The record's fields are as the planner made them (``fallback_wait`` as the runner
+    set it), except ``not_before`` and ``expires_at``, which are the current ones (a
+    retry moves ``not_before``). ``recipient`` is the record's ``to``.
+
+    Attributes:
+        state: Where it is in the message lifecycle.
+        reason: Why it was skipped or expired, when it was.
+        fallback_at: When its fallback goes if nothing confirms it.
+        attempts: Send attempts so far.
+        provider_message_id: The provider's id, once accepted.
+        error_code: The provider's code of the last failure.
+        error: The last failure, as a sentence.
+        sent_at: When it was (last) sent.
+    """
+
     state: MessageState
-    reason: str | None
-    kind: str
-    text: str
-    payload: Mapping[str, Any]
-    segments: int
-    test: bool
-    not_before: datetime | None
-    expires_at: datetime | None
-    fallback_at: datetime | None
-    attempts: int
-    provider_message_id: str | None
-    error_code: str | None
-    error: str | None
-    sent_at: datetime | None
-    link_param: str | None = None
-
-    @property
-    def media(self) -> tuple[str, ...]:
-        """The media URLs the message carries (stored with it by the planner)."""
-        return tuple(str(url) for url in self.payload.get("media") or ())
+    reason: str | None = None
+    fallback_at: datetime | None = None
+    attempts: int = 0
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+    sent_at: datetime | None = None
 
     def __repr__(self) -> str:
-        to = mask(self.recipient) if self.recipient.startswith("+") else self.recipient
+        to = mask(self.to) if self.to.startswith("+") else self.to
         return f"MessageRow(id={self.id!r}, state={self.state.value!r}, to={to!r})"
 
 

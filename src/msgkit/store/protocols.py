@@ -169,10 +169,11 @@ class Outbox(Protocol):
         *,
         now: datetime,
         priority: bool = False,
-        parents: Mapping[str, str] | None = None,
-        payload_extra: Mapping[str, Any] | None = None,
     ) -> InsertResult:
-        """Write planned messages and skips; a key already in the outbox is a duplicate."""
+        """Write planned messages and skips; a key already in the outbox is a duplicate.
+
+        A message with a ``parent_id`` (a fallback) waits until its parent releases it.
+        """
         ...
 
     def claim(

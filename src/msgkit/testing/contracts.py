@@ -121,6 +121,44 @@ def _running(name: str = "c", *, kind: CampaignKind = CampaignKind.BULK, **field
     )
 
 
+_json_leaf = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_words = st.text(st.characters(codec="utf-8"), max_size=8)
+#: Any values of the message record's fields that the planner may set.
+_record_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "channel": st.sampled_from(list(Channel)),
+        "kind": st.sampled_from(list(TemplateKind)),
+        "provider": st.none() | _words,
+        "template_code": st.none() | _words,
+        "params": st.dictionaries(_words, _words, max_size=3),
+        "sender": st.none() | _words,
+        "encoding": st.sampled_from([None, "GSM-7", "UCS-2"]),
+        "segments": st.integers(1, 10),
+        "expires_at": st.none() | st.just(NOW + timedelta(hours=6)),
+        "fallback_wait": st.none() | st.integers(1, 86_400).map(lambda s: timedelta(seconds=s)),
+        "parent_id": st.none() | st.just("f" * 32),
+        "deferred": st.booleans(),
+        "links": st.dictionaries(
+            _words, st.from_regex(r"[A-Za-z0-9]{4,8}", fullmatch=True), max_size=2
+        ),
+        "link_param": st.none() | st.from_regex(r"[A-Za-z0-9]{4,8}", fullmatch=True),
+        "region": st.none() | st.sampled_from(["TW", "US", "CN"]),
+        "time_zone": st.none() | st.sampled_from(["Asia/Taipei", "America/Bogota"]),
+        "media": st.lists(st.just("https://cdn.example.com/a.png"), max_size=2).map(tuple),
+        "options": st.dictionaries(_words, _json, max_size=3),
+        "text": _words,
+    },
+)
+
+
 class StoreContract:
     """What every store does, whatever it keeps its data in.
 
@@ -186,6 +224,43 @@ class StoreContract:
         store.insert_messages([with_media, plain], now=NOW)
         assert store.get_message(with_media.id).media == ("https://cdn.example.com/a.png",)
         assert store.get_message(plain.id).media == ()
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(fields=_record_fields)
+    def test_a_message_reads_back_as_it_was_planned(
+        self, make_store: Callable[[], SQLStore], fields: dict[str, Any]
+    ) -> None:
+        """Every field of a message record reads back as planned (its state added)."""
+        store = make_store()
+        try:
+            campaign = store.save_campaign(_running(), now=NOW)
+            [planned] = _planned(campaign.id, 1, now=NOW, **fields)
+            store.insert_messages([planned], now=NOW)
+            row = store.get_message(planned.id)
+            assert row.state is (
+                MessageState.PLANNED
+                if planned.parent_id is None and not planned.deferred
+                else MessageState.DEFERRED
+            )
+            expected = attrs.asdict(planned, recurse=False)
+            got = {name: getattr(row, name) for name in expected}
+            # The row's time is the current one: a fallback waits with none; whether it
+            # was deferred is its state.
+            expected.update(
+                not_before=None if planned.parent_id else planned.not_before, deferred=False
+            )
+            got.update(deferred=False)
+            assert got == expected
+        finally:
+            store.close()
 
     def test_skips_are_recorded_with_their_reason(self, store: SQLStore) -> None:
         """Skipped contacts are stored (not forgotten) and counted by reason."""
