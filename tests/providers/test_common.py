@@ -1,4 +1,4 @@
-"""Tests of msgkit.providers._common: bodies that may be garbage, Retry-After, HTTP classes."""
+"""Tests of msgkit.providers.common: bodies that may be garbage, Retry-After, HTTP classes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from msgkit.exceptions import RejectedError
-from msgkit.providers._common import (
+from msgkit.providers.base import Outcome, Provider
+from msgkit.providers.common import (
     dig,
     e164_address,
     json_body,
@@ -16,7 +17,6 @@ from msgkit.providers._common import (
     status_outcome,
     text_or_none,
 )
-from msgkit.providers.base import Outcome, Provider
 from tests.providers import support
 
 

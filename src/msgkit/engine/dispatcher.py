@@ -70,7 +70,6 @@ from msgkit.exceptions import (
     ProviderError,
     RejectedError,
 )
-from msgkit.providers._common import results as results_for
 from msgkit.providers.base import (
     OutboundMessage,
     Outcome,
@@ -79,6 +78,7 @@ from msgkit.providers.base import (
     SendResult,
     StatusResult,
 )
+from msgkit.providers.common import results as results_for
 from msgkit.providers.transport import SendRun
 from msgkit.store.base import MessageRow
 from msgkit.store.protocols import DeliveryStore

@@ -59,7 +59,7 @@ from msgkit.core.optout import (
 )
 from msgkit.exceptions import NotFoundError
 from msgkit.inbound.events import Click, DeliveryReceipt, Reply
-from msgkit.providers._common import utc_now
+from msgkit.providers.common import utc_now
 from msgkit.store.base import MessageRow
 from msgkit.store.protocols import DeliveryStore
 

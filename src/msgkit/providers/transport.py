@@ -22,7 +22,6 @@ from collections.abc import Sequence
 import attrs
 import httpx
 
-from msgkit.providers._common import error_for, results
 from msgkit.providers.base import (
     OutboundMessage,
     Outcome,
@@ -31,6 +30,7 @@ from msgkit.providers.base import (
     SendResult,
     transport_error_outcome,
 )
+from msgkit.providers.common import error_for, results
 
 __all__ = ["MAX_STEPS", "SendRun", "perform", "perform_sync", "send_batch"]
 

@@ -88,7 +88,15 @@ from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.templates import ReviewStatus, Template, TemplateKind, Variable
 from msgkit.exceptions import ConfigError, InvalidPhoneError, RejectedError
 from msgkit.providers import content
-from msgkit.providers._common import (
+from msgkit.providers.base import (
+    Capabilities,
+    OutboundMessage,
+    Outcome,
+    SendRequest,
+    SendResult,
+    StatusResult,
+)
+from msgkit.providers.common import (
     Clock,
     dig,
     e164_address,
@@ -98,14 +106,6 @@ from msgkit.providers._common import (
     results,
     text_or_none,
     utc_now,
-)
-from msgkit.providers.base import (
-    Capabilities,
-    OutboundMessage,
-    Outcome,
-    SendRequest,
-    SendResult,
-    StatusResult,
 )
 
 __all__ = [

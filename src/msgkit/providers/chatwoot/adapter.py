@@ -41,7 +41,14 @@ import httpx
 from msgkit.core.delivery import Channel
 from msgkit.exceptions import RejectedError
 from msgkit.providers import content
-from msgkit.providers._common import (
+from msgkit.providers.base import (
+    Capabilities,
+    OutboundMessage,
+    Outcome,
+    SendRequest,
+    SendResult,
+)
+from msgkit.providers.common import (
     NoStatusQuery,
     dig,
     error_for,
@@ -49,13 +56,6 @@ from msgkit.providers._common import (
     json_body,
     results,
     text_or_none,
-)
-from msgkit.providers.base import (
-    Capabilities,
-    OutboundMessage,
-    Outcome,
-    SendRequest,
-    SendResult,
 )
 
 __all__ = ["DEFAULT_BASE_URL", "ChatwootWebChat"]

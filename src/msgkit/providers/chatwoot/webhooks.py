@@ -24,8 +24,8 @@ from typing import Any
 from msgkit.core.delivery import Channel
 from msgkit.core.events import Reply
 from msgkit.exceptions import ProviderError, SignatureError
-from msgkit.providers._common import dig
 from msgkit.providers.chatwoot.settings import ChatwootSettings
+from msgkit.providers.common import dig
 from msgkit.providers.webhooks import (
     WebhookRequest,
     WebhookRoute,

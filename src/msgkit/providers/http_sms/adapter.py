@@ -47,7 +47,14 @@ import httpx
 from msgkit.core.delivery import Channel
 from msgkit.exceptions import ConfigError
 from msgkit.providers import content
-from msgkit.providers._common import (
+from msgkit.providers.base import (
+    Capabilities,
+    OutboundMessage,
+    Outcome,
+    SendRequest,
+    SendResult,
+)
+from msgkit.providers.common import (
     NoStatusQuery,
     dig,
     e164_address,
@@ -57,13 +64,6 @@ from msgkit.providers._common import (
     results,
     retry_after,
     text_or_none,
-)
-from msgkit.providers.base import (
-    Capabilities,
-    OutboundMessage,
-    Outcome,
-    SendRequest,
-    SendResult,
 )
 
 if TYPE_CHECKING:

@@ -32,7 +32,14 @@ from msgkit.core.contacts import line_hash
 from msgkit.core.delivery import Channel
 from msgkit.exceptions import RejectedError
 from msgkit.providers import content
-from msgkit.providers._common import (
+from msgkit.providers.base import (
+    Capabilities,
+    OutboundMessage,
+    Outcome,
+    SendRequest,
+    SendResult,
+)
+from msgkit.providers.common import (
     NoStatusQuery,
     dig,
     e164_address,
@@ -41,13 +48,6 @@ from msgkit.providers._common import (
     json_body,
     results,
     text_or_none,
-)
-from msgkit.providers.base import (
-    Capabilities,
-    OutboundMessage,
-    Outcome,
-    SendRequest,
-    SendResult,
 )
 
 #: Where LINE notification messages are offered (wire.md): Japan, Thailand, Taiwan.

@@ -56,7 +56,6 @@ from msgkit.exceptions import (
     RejectedError,
     UnavailableError,
 )
-from msgkit.providers._common import dig, json_body, results, retry_after, text_or_none
 from msgkit.providers.base import (
     Capabilities,
     OutboundMessage,
@@ -65,6 +64,7 @@ from msgkit.providers.base import (
     SendResult,
     StatusResult,
 )
+from msgkit.providers.common import dig, json_body, results, retry_after, text_or_none
 
 __all__ = ["IN_PROCESS_URL", "Received", "SimulatorProvider", "SimulatorServer"]
 

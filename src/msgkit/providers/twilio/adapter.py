@@ -34,7 +34,15 @@ import httpx
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.exceptions import RejectedError
 from msgkit.providers import content
-from msgkit.providers._common import (
+from msgkit.providers.base import (
+    Capabilities,
+    OutboundMessage,
+    Outcome,
+    SendRequest,
+    SendResult,
+    StatusResult,
+)
+from msgkit.providers.common import (
     Clock,
     dig,
     e164_address,
@@ -45,14 +53,6 @@ from msgkit.providers._common import (
     retry_after,
     text_or_none,
     utc_now,
-)
-from msgkit.providers.base import (
-    Capabilities,
-    OutboundMessage,
-    Outcome,
-    SendRequest,
-    SendResult,
-    StatusResult,
 )
 
 __all__ = ["DEFAULT_BASE_URL", "MESSAGE_ID_PARAM", "TwilioSms", "with_message_id"]
