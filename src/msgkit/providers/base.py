@@ -31,6 +31,11 @@ cannot express at all (no template code where the provider renders templates, an
 address that is not E.164): nothing was sent; build each message alone to find it.
 `Provider.parse_status` raises a `ProviderError` when the status query itself failed,
 which must never be read as "the provider does not know this message".
+
+A provider may also run inside the process (`InProcess`: the simulator of
+`msgkit.testing`, a fake of your own): the client then reaches it without network,
+polls its receipts often, and feeds the replies and clicks it produced to the store as
+webhooks would. Nothing else about such a provider is special.
 """
 
 from __future__ import annotations
@@ -43,12 +48,15 @@ import attrs
 import httpx
 
 from msgkit.core.delivery import Channel, MessageState
+from msgkit.core.events import Click, Reply
 from msgkit.core.message import Message, Outcome
 from msgkit.core.templates import ContentRules
 from msgkit.exceptions import ProviderError
 
 __all__ = [
     "Capabilities",
+    "InProcess",
+    "InboundEvent",
     "OutboundMessage",
     "Outcome",
     "Provider",
@@ -225,6 +233,31 @@ class Provider(Protocol):
         Raises:
             ProviderError: The query itself failed; ask again later.
         """
+        ...
+
+
+#: What an `InProcess` provider hands the client: a reply or a click.
+InboundEvent = Reply | Click
+
+
+@runtime_checkable
+class InProcess(Protocol):
+    """A provider that may run inside this process (a capability any provider may offer).
+
+    `msgkit.Client` checks for it (``isinstance(provider, InProcess)``) and, when
+    `local_transport` gives a transport, sends through it (no network), polls the
+    provider's receipts every second (it answers at once), and after each run hands the
+    replies and clicks of `inbound_events` to the store, as the provider's webhooks would.
+    """
+
+    def local_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The transport to the provider in this process, or None when it runs elsewhere
+        (then it is an ordinary provider)."""
+        ...
+
+    def inbound_events(self, after: int = 0) -> Sequence[tuple[int, InboundEvent]]:
+        """The replies and clicks produced after position ``after``, each with its
+        position (increasing), so the caller asks next after the last one it saw."""
         ...
 
 

@@ -16,7 +16,9 @@ package adds a type by declaring, in its ``pyproject.toml``, either::
     othergateway = "othergateway:from_config"     # a factory alone (no webhooks)
 
 The built-in types: ``alibaba``, ``line``, ``twilio``, ``http_sms``, ``webchat``
-(Chatwoot) and ``simulator``, one package each (``msgkit.providers.alibaba:PROVIDER``).
+(Chatwoot), one package each (``msgkit.providers.alibaba:PROVIDER``), and ``simulator``
+(``msgkit.testing.simulator:PROVIDER``, loaded by name: the providers layer does not
+import ``msgkit.testing``).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ _BUILT_IN: dict[str, Entry] = {
     "twilio": "msgkit.providers.twilio:PROVIDER",
     "http_sms": "msgkit.providers.http_sms:PROVIDER",
     "webchat": "msgkit.providers.chatwoot:PROVIDER",
-    "simulator": "msgkit.providers.simulator:PROVIDER",
+    "simulator": "msgkit.testing.simulator:PROVIDER",
 }
 
 

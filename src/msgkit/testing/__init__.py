@@ -14,7 +14,10 @@
     )
 
 `Simulator` records every message it receives (``server.messages``,
-``server.recipients``), so a test can prove who got what, and exactly once.
+``server.recipients``), so a test can prove who got what, and exactly once. The
+simulator (gateway, adapter and settings) lives in `msgkit.testing.simulator`; it is
+also the ``simulator`` provider type of ``msgkit.toml``, and the provider a `Client`
+configured with none sends through.
 
 `StoreContract` and `ProviderContract` are the contract suites msgkit runs over its own
 stores and adapters, for yours: subclass one in a test module and override its factory
@@ -27,8 +30,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from msgkit.engine.clock import FakeClock
-from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import MemoryStore
+from msgkit.testing.simulator import SimulatorProvider, SimulatorServer
 
 if TYPE_CHECKING:
     from msgkit.testing.contracts import ProviderContract, StoreContract
@@ -43,7 +46,7 @@ __all__ = [
     "StoreContract",
 ]
 
-#: The simulator's fake gateway (`msgkit.providers.simulator.SimulatorServer`).
+#: The simulator's fake gateway (`msgkit.testing.simulator.SimulatorServer`).
 Simulator = SimulatorServer
 
 

@@ -1,19 +1,13 @@
-"""The simulator: the adapter (`msgkit.providers.simulator.adapter`), its settings
-(`msgkit.providers.simulator.settings`).
+"""Moved to `msgkit.testing.simulator`; these names are re-exported from there.
 
-`PROVIDER` is what the registry loads for ``type = "simulator"``.
+The providers layer does not import `msgkit.testing`: each name is looked up there when
+first used, so ``from msgkit.providers.simulator import SimulatorProvider`` keeps working.
 """
 
 from __future__ import annotations
 
-from msgkit.providers.registry import ProviderType
-from msgkit.providers.simulator.adapter import (
-    IN_PROCESS_URL,
-    Received,
-    SimulatorProvider,
-    SimulatorServer,
-)
-from msgkit.providers.simulator.settings import SimulatorSettings, from_config
+import importlib
+from typing import Any
 
 __all__ = [
     "IN_PROCESS_URL",
@@ -25,5 +19,10 @@ __all__ = [
     "from_config",
 ]
 
-#: The ``simulator`` provider type: its factory (it has no webhooks).
-PROVIDER = ProviderType(factory=from_config)
+_HOME = "msgkit.testing.simulator"
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module(_HOME), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from msgkit.providers.config import ProviderSettings, validate_settings
-from msgkit.providers.simulator.adapter import IN_PROCESS_URL, SimulatorProvider, SimulatorServer
+from msgkit.testing.simulator.adapter import IN_PROCESS_URL, SimulatorProvider
+from msgkit.testing.simulator.server import SimulatorServer
 
 __all__ = ["SimulatorSettings", "from_config"]
 

@@ -1,44 +1,32 @@
-"""`Client` and `AsyncClient`: the one object most users touch.
+"""`Client`: campaigns, lists and sending, synchronously.
 
-::
-
-    import msgkit
-
-    client = msgkit.Client()                       # ./msgkit.db, the local simulator
-    members = client.import_list("members.csv", phone="Mobile", region="TW")
-    campaign = client.create_campaign(
-        "Spring sale",
-        msgkit.Template(body="Hi ${name}, 20% off this week"),
-        audience=members.id,
-    )
-    client.start(campaign)                         # plan the audience into the outbox
-    client.run()                                   # send until nothing is due
-    print(client.progress(campaign))
-
-The client ties the layers together: it imports lists into the store, plans campaigns
-with the pure planner (through `CampaignRunner`), runs the dispatcher, and checks every
-operation against a permission policy and writes it to the audit log. `Client` is
-synchronous and works from a plain script and inside Jupyter's running event loop;
-`AsyncClient` is the same with ``await``.
+Built from the configuration by `msgkit.client._config`; see `msgkit.client` for an
+example.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import attrs
 
+from msgkit.client._config import (
+    dispatcher_settings,
+    load_config,
+    make_prices,
+    make_providers,
+)
+from msgkit.client._inprocess import feed_inbound, transports
+from msgkit.client._progress import ProgressBar, in_notebook
 from msgkit.core.access import Actor, AllowAll, PermissionPolicy
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, Fallback
 from msgkit.core.contacts import Contact, PhoneCipher
@@ -58,46 +46,16 @@ from msgkit.engine.dispatcher import (
 )
 from msgkit.engine.runner import CampaignRunner, InitResult
 from msgkit.engine.sync import run_sync
-from msgkit.engine.transport import HttpxTransport, Transport
+from msgkit.engine.transport import Transport
 from msgkit.exceptions import ConfigError, InvalidTransitionError, PermissionDeniedError
 from msgkit.inbound.app import Endpoint, InboundApp
-from msgkit.inbound.events import Reply
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
 from msgkit.providers.base import Provider
-from msgkit.providers.registry import load_prices, load_providers
-from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import Store, open_store
 from msgkit.store.base import AuditEntry, ListInfo, MessageRow, Progress, StoredReply
 
-__all__ = ["AsyncClient", "Client", "ImportedList", "load_config"]
-
-T = TypeVar("T")
-
-if sys.version_info >= (3, 11):  # pragma: no cover - depends on the interpreter
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read ``msgkit.toml``.
-
-    Raises:
-        ConfigError: When the file is missing or is not valid TOML (with the line).
-    """
-    file = Path(path)
-    try:
-        with file.open("rb") as handle:
-            return dict(tomllib.load(handle))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no configuration file {file}",
-            key="config",
-            hint="create msgkit.toml (see the docs) or pass --config PATH",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file} is not valid TOML: {exc}", key="config") from None
+__all__ = ["Client", "ImportedList"]
 
 
 @attrs.frozen(kw_only=True)
@@ -124,38 +82,6 @@ def _actor(value: Actor | str | None) -> Actor:
     if value is None:
         return Actor(name=os.environ.get("USER") or "local")
     return value if isinstance(value, Actor) else Actor(name=value)
-
-
-def _in_notebook() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    get = getattr(shell, "get_ipython", None)
-    return bool(get and get() is not None and "IPKernelApp" in getattr(get(), "config", {}))
-
-
-class _ProgressBar:
-    """A one-line progress bar on a terminal (or a text update in a notebook)."""
-
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self._last = 0.0
-
-    def due(self) -> bool:
-        """Whether it is time to draw again (at most five times a second)."""
-        return time.monotonic() - self._last >= 0.2
-
-    def update(self, done: int, total: int, stats: RunStats, *, final: bool = False) -> None:
-        self._last = time.monotonic()
-        percent = 100.0 if total == 0 else 100.0 * done / total
-        filled = int(percent / 5)
-        bar = "#" * filled + "-" * (20 - filled)
-        line = (
-            f"\r[{bar}] {percent:5.1f}%  {done:,}/{total:,}  sent {stats.sent:,}  "
-            f"failed {stats.failed:,}  retrying {stats.retried:,}"
-        )
-        self.stream.write(line + ("\n" if final else ""))
-        self.stream.flush()
 
 
 class Client:
@@ -205,7 +131,7 @@ class Client:
             cfg = config
         self.clock: Clock = clock or SystemClock()
         self.store = open_store(store if store is not None else cfg.get("store"))
-        self.providers = self._providers(providers, cfg, env, self.clock)
+        self.providers = make_providers(providers, cfg, env, self.clock)
         self.default_provider = (
             default_provider or cfg.get("default_provider") or next(iter(self.providers), None)
         )
@@ -217,97 +143,14 @@ class Client:
             )
         self.actor = _actor(actor)
         self.permissions: PermissionPolicy = permissions or AllowAll()
-        self.settings = settings or self._settings(cfg)
+        self.settings = settings or dispatcher_settings(cfg, self.providers)
         self._transport = transport
         self._inbound_seen: dict[str, int] = {}
-        self.prices = self._prices(providers, cfg, prices)
+        self.prices = make_prices(providers, cfg, prices, self.providers)
         self.runner = CampaignRunner(
             self.store, self.providers, default_provider=self.default_provider, prices=self.prices
         )
         self._drop_abandoned_lists()
-
-    # --- setup ------------------------------------------------------------------------
-
-    @staticmethod
-    def _providers(
-        given: Mapping[str, Provider | Mapping[str, Any]] | None,
-        cfg: Mapping[str, Any],
-        env: Mapping[str, str] | None,
-        clock: Clock,
-    ) -> dict[str, Provider]:
-        if given is None:
-            table = cfg.get("providers") or {}
-            if not table:
-                server = SimulatorServer(clock=clock.now)
-                return {"simulator": SimulatorProvider("simulator", server=server)}
-            return load_providers(table, env)
-        built: dict[str, Provider] = {}
-        settings = {n: p for n, p in given.items() if isinstance(p, Mapping)}
-        if settings:
-            built.update(load_providers(settings, env))
-        for name, provider in given.items():
-            if not isinstance(provider, Mapping):
-                if provider.name != name:
-                    raise ConfigError(
-                        f"provider {provider.name!r} is registered as {name!r}",
-                        key="providers",
-                        hint="use the same name in both places",
-                    )
-                built[name] = provider
-        return {name: built[name] for name in given}
-
-    def _prices(
-        self,
-        given: Mapping[str, Provider | Mapping[str, Any]] | None,
-        cfg: Mapping[str, Any],
-        explicit: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None,
-    ) -> dict[str, Prices]:
-        if given is None:
-            table: Mapping[str, Any] = cfg.get("providers") or {}
-        else:
-            table = {n: p for n, p in given.items() if isinstance(p, Mapping)}
-        prices = load_prices(table)
-        for name, value in (explicit or {}).items():
-            if name not in self.providers:
-                raise ConfigError(
-                    f"no provider named {name!r} is configured",
-                    key=f"prices.{name}",
-                    hint="configured: " + ", ".join(sorted(self.providers)),
-                )
-            prices[name] = Prices.parse(value, key=f"prices.{name}")
-        return prices
-
-    def _settings(self, cfg: Mapping[str, Any]) -> DispatcherSettings:
-        engine = dict(cfg.get("engine") or {})
-        polled = {
-            name
-            for name, p in self.providers.items()
-            if isinstance(p, SimulatorProvider) and p.local_transport() is not None
-        }
-        engine.setdefault("poll_receipts", sorted(polled | set(engine.get("poll_receipts", ()))))
-        if polled:
-            # A local simulator answers at once: poll it often, unlike a real provider.
-            engine.setdefault("poll_after", timedelta(seconds=1))
-            engine.setdefault("poll_every", timedelta(seconds=1))
-        try:
-            return DispatcherSettings(**engine)
-        except TypeError as exc:
-            raise ConfigError(
-                str(exc), key="engine", hint="see DispatcherSettings for the [engine] settings"
-            ) from None
-
-    def _transports(self) -> dict[str, Transport] | Transport | None:
-        local: dict[str, Transport] = {}
-        for name, provider in self.providers.items():
-            make = getattr(provider, "local_transport", None)
-            inner = make() if callable(make) else None
-            if inner is not None:
-                local[name] = HttpxTransport(transport=inner)
-        if not local:
-            return self._transport
-        if self._transport is not None:
-            return {n: local.get(n, self._transport) for n in self.providers}
-        return local
 
     def close(self) -> None:
         """Close the store."""
@@ -843,7 +686,7 @@ class Client:
         return Dispatcher(
             self.store,
             self.providers,
-            transport=self._transports(),
+            transport=transports(self.providers, self._transport),
             clock=self.clock,
             settings=self.settings,
             runner=self.runner,
@@ -853,66 +696,20 @@ class Client:
         self, until_idle: bool, progress: bool | None, stop: asyncio.Event | None = None
     ) -> RunStats:
         dispatcher = self.dispatcher()
-        show = progress if progress is not None else (sys.stderr.isatty() or _in_notebook())
-        bar = _ProgressBar() if show else None
+        show = progress if progress is not None else (sys.stderr.isatty() or in_notebook())
+        bar = ProgressBar(self.store) if show else None
         if bar is not None:
-            dispatcher.on_step = functools.partial(self._show, bar)
+            dispatcher.on_step = bar.show
         try:
             stats = await dispatcher.run(until_idle=until_idle, stop=stop)
         finally:
             await dispatcher.aclose()
-        await self._pull_simulators()
-        if bar is not None:
-            self._show(bar, dispatcher.stats, final=True)
-        return stats
-
-    async def _pull_simulators(self) -> None:
-        """Feed the replies and clicks in-process simulators produced into the store, as
-        webhooks would for a real provider (opt-outs included)."""
+        # What in-process providers (the simulator) produced, as their webhooks would.
         sink = StoreSink(self.store, clock=self.clock.now)
-        for name, provider in self.providers.items():
-            server = getattr(provider, "server", None)
-            if not isinstance(provider, SimulatorProvider) or provider.local_transport() is None:
-                continue
-            assert server is not None
-            events = server.inbound(self._inbound_seen.get(name, 0))
-            if not events:
-                continue
-            self._inbound_seen[name] = events[-1]["seq"]
-            replies = [
-                Reply(
-                    provider=name,
-                    channel=provider.capabilities.channel,
-                    from_address=e["from"],
-                    text=e["text"],
-                    scope=e.get("to"),
-                    received_at=datetime.fromisoformat(e["at"]),
-                    provider_message_id=f"sim-{e['seq']}",
-                )
-                for e in events
-                if e["type"] == "reply"
-            ]
-            if replies:
-                await sink.replies(replies)
-            for event in (e for e in events if e["type"] == "click"):
-                row = self.store.get_message(event["message_id"])
-                for code in row.links.values():
-                    self.store.record_click(
-                        code, row.link_param, now=datetime.fromisoformat(event["at"])
-                    )
-                    break
-
-    def _show(self, bar: _ProgressBar, stats: RunStats, *, final: bool = False) -> None:
-        if not final and not bar.due():
-            return  # counting reads the store: not on every pass
-        # The campaigns this run worked on (finished ones included) and those still to go.
-        ids = set(stats.campaigns) | {c.id for c in self.store.running_campaigns()}
-        total = done = 0
-        for campaign_id in sorted(ids):
-            progress = self.store.progress(campaign_id)
-            total += progress.sendable
-            done += progress.done
-        bar.update(done, total, stats, final=final)
+        await feed_inbound(self.providers, sink, self._inbound_seen)
+        if bar is not None:
+            bar.show(dispatcher.stats, final=True)
+        return stats
 
     def run(self, *, until_idle: bool = True, progress: bool | None = None) -> RunStats:
         """Send what is due, until nothing is due soon (or forever).
@@ -960,302 +757,3 @@ class Client:
         """Who did what, when."""
         target = self.campaign(campaign).id if campaign is not None else None
         return self.store.audit_log(target=target)
-
-
-class AsyncClient:
-    """`Client` for async code: every method of `Client`, awaited.
-
-    It runs natively in the caller's event loop: the store's work (reading, planning,
-    writing) goes to a worker thread (`asyncio.to_thread`), so the loop never blocks on
-    the database, and `arun` runs the dispatcher in the caller's loop itself::
-
-        async with msgkit.AsyncClient("sqlite:///msgkit.db") as client:
-            members = await client.import_list("members.csv", phone="Mobile", region="TW")
-            campaign = await client.create_campaign("Spring", "Hi!", audience=members.id)
-            await client.start(campaign)
-            await client.arun()
-            print(await client.progress(campaign))
-
-    The arguments are those of `Client`; `close` is `aclose` and `run` is `arun`.
-    `sync` is the `Client` underneath (same store, providers and actor).
-    """
-
-    def __init__(
-        self,
-        store: str | Path | Store | None = None,
-        providers: Mapping[str, Provider | Mapping[str, Any]] | None = None,
-        *,
-        config: str | Path | Mapping[str, Any] | None = None,
-        actor: Actor | str | None = None,
-        permissions: PermissionPolicy | None = None,
-        default_provider: str | None = None,
-        clock: Clock | None = None,
-        settings: DispatcherSettings | None = None,
-        transport: Transport | None = None,
-        env: Mapping[str, str] | None = None,
-        prices: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None = None,
-    ) -> None:
-        self.sync = Client(
-            store,
-            providers,
-            config=config,
-            actor=actor,
-            permissions=permissions,
-            default_provider=default_provider,
-            clock=clock,
-            settings=settings,
-            transport=transport,
-            env=env,
-            prices=prices,
-        )
-
-    async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    def __repr__(self) -> str:
-        return "Async" + repr(self.sync)
-
-    async def aclose(self) -> None:
-        """Close the store; see `Client.close`."""
-        await self._call(self.sync.close)
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    def as_actor(self, actor: Actor | str) -> AsyncClient:
-        """This client acting as someone else (same store and providers)."""
-        clone = object.__new__(AsyncClient)
-        clone.sync = self.sync.as_actor(actor)
-        return clone
-
-    # --- lists ------------------------------------------------------------------------
-
-    async def import_list(
-        self,
-        source: str | Path | bytes | IO[bytes],
-        *,
-        phone: str | None = None,
-        mapping: ColumnMapping | None = None,
-        variables: Mapping[str, str] | None = None,
-        key: str | None = None,
-        types: Mapping[str, str] | None = None,
-        name: str | None = None,
-        region: str | None = None,
-        cipher: PhoneCipher | None = None,
-        **options: Any,
-    ) -> ImportedList:
-        """See `Client.import_list`."""
-        return await self._call(
-            self.sync.import_list,
-            source,
-            phone=phone,
-            mapping=mapping,
-            variables=variables,
-            key=key,
-            types=types,
-            name=name,
-            region=region,
-            cipher=cipher,
-            **options,
-        )
-
-    async def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
-        """See `Client.create_list` (``contacts`` is read in the worker thread)."""
-        return await self._call(self.sync.create_list, name, contacts)
-
-    async def lists(self) -> list[ListInfo]:
-        """See `Client.lists`."""
-        return await self._call(self.sync.lists)
-
-    async def delete_list(self, list_id: str) -> None:
-        """See `Client.delete_list`."""
-        await self._call(self.sync.delete_list, list_id)
-
-    # --- campaigns --------------------------------------------------------------------
-
-    async def campaign(self, ident: str | Campaign) -> Campaign:
-        """See `Client.campaign`."""
-        return await self._call(self.sync.campaign, ident)
-
-    async def campaigns(self) -> list[Campaign]:
-        """See `Client.campaigns`."""
-        return await self._call(self.sync.campaigns)
-
-    async def create_campaign(
-        self,
-        name: str,
-        template: Template | str,
-        *,
-        audience: Audience | str | Sequence[str] | None = None,
-        channel: Channel | str = Channel.SMS,
-        provider: str | None = None,
-        sender: str | None = None,
-        kind: CampaignKind | str = CampaignKind.BULK,
-        tags: Iterable[str] = (),
-        send_at: datetime | None = None,
-        policy: SendPolicy | None = None,
-        fallback: Fallback | None = None,
-        on_unknown: str = "mark_unknown",
-    ) -> Campaign:
-        """See `Client.create_campaign`."""
-        return await self._call(
-            self.sync.create_campaign,
-            name,
-            template,
-            audience=audience,
-            channel=channel,
-            provider=provider,
-            sender=sender,
-            kind=kind,
-            tags=tags,
-            send_at=send_at,
-            policy=policy,
-            fallback=fallback,
-            on_unknown=on_unknown,
-        )
-
-    async def edit(self, campaign: Campaign | str, **changes: Any) -> Campaign:
-        """See `Client.edit`."""
-        return await self._call(self.sync.edit, campaign, **changes)
-
-    async def estimate(self, campaign: Campaign | str) -> PlanSummary:
-        """See `Client.estimate`."""
-        return await self._call(self.sync.estimate, campaign)
-
-    async def start(self, campaign: Campaign | str) -> InitResult:
-        """See `Client.start`."""
-        return await self._call(self.sync.start, campaign)
-
-    async def resume(self, campaign: Campaign | str) -> InitResult:
-        """See `Client.resume`."""
-        return await self._call(self.sync.resume, campaign)
-
-    async def schedule(self, campaign: Campaign | str, at: datetime) -> Campaign:
-        """See `Client.schedule`."""
-        return await self._call(self.sync.schedule, campaign, at)
-
-    async def unschedule(self, campaign: Campaign | str) -> Campaign:
-        """See `Client.unschedule`."""
-        return await self._call(self.sync.unschedule, campaign)
-
-    async def stop(self, campaign: Campaign | str, *, reason: str | None = None) -> Campaign:
-        """See `Client.stop`."""
-        return await self._call(self.sync.stop, campaign, reason=reason)
-
-    async def enable(self, campaign: Campaign | str) -> Campaign:
-        """See `Client.enable`."""
-        return await self._call(self.sync.enable, campaign)
-
-    async def disable(self, campaign: Campaign | str) -> Campaign:
-        """See `Client.disable`."""
-        return await self._call(self.sync.disable, campaign)
-
-    async def delete(self, campaign: Campaign | str) -> Campaign:
-        """See `Client.delete`."""
-        return await self._call(self.sync.delete, campaign)
-
-    async def send_test(self, campaign: Campaign | str, *, round: int = 1) -> list[PlanItem]:
-        """See `Client.send_test` (then `arun` sends it)."""
-        return await self._call(self.sync.send_test, campaign, round=round)
-
-    # --- scenarios and triggers -------------------------------------------------------------
-
-    async def define_scenario(
-        self,
-        name: str,
-        template: Template | str,
-        *,
-        channel: Channel | str = Channel.SMS,
-        provider: str | None = None,
-        sender: str | None = None,
-        fallback: Fallback | None = None,
-        policy: SendPolicy | None = None,
-        tags: Iterable[str] = (),
-    ) -> Campaign:
-        """See `Client.define_scenario`."""
-        return await self._call(
-            self.sync.define_scenario,
-            name,
-            template,
-            channel=channel,
-            provider=provider,
-            sender=sender,
-            fallback=fallback,
-            policy=policy,
-            tags=tags,
-        )
-
-    async def trigger(
-        self,
-        scenario: str,
-        contact: Contact,
-        values: Mapping[str, object] | None = None,
-        *,
-        key: str | None = None,
-    ) -> PlanItem:
-        """See `Client.trigger`."""
-        return await self._call(self.sync.trigger, scenario, contact, values, key=key)
-
-    async def send_scenario(
-        self,
-        scenario: str,
-        audience: Audience | str | Sequence[str],
-        *,
-        name: str | None = None,
-        send_at: datetime | None = None,
-    ) -> Campaign:
-        """See `Client.send_scenario`."""
-        return await self._call(
-            self.sync.send_scenario, scenario, audience, name=name, send_at=send_at
-        )
-
-    # --- replies --------------------------------------------------------------------------
-
-    async def replies(
-        self, *, needs_review: bool | None = None, limit: int = 100
-    ) -> list[StoredReply]:
-        """See `Client.replies`."""
-        return await self._call(self.sync.replies, needs_review=needs_review, limit=limit)
-
-    async def answer_reply(self, reply_id: int, text: str) -> PlanItem:
-        """See `Client.answer_reply` (then `arun` sends the answer)."""
-        return await self._call(self.sync.answer_reply, reply_id, text)
-
-    def inbound_app(self, endpoints: Iterable[Endpoint], **options: Any) -> InboundApp:
-        """See `Client.inbound_app` (an ASGI application: serve it in any event loop)."""
-        return self.sync.inbound_app(endpoints, **options)
-
-    # --- sending ------------------------------------------------------------------------
-
-    def dispatcher(self) -> Dispatcher:
-        """See `Client.dispatcher` (create it in the loop that runs it)."""
-        return self.sync.dispatcher()
-
-    async def arun(self, *, until_idle: bool = True, progress: bool | None = None) -> RunStats:
-        """Run the dispatcher in this event loop (not in a thread); see `Client.run`."""
-        return await self.sync._arun(until_idle, progress)
-
-    async def progress(self, campaign: Campaign | str) -> Progress:
-        """See `Client.progress`."""
-        return await self._call(self.sync.progress, campaign)
-
-    async def messages(
-        self,
-        campaign: Campaign | str,
-        *,
-        states: Sequence[MessageState] | None = None,
-        limit: int = 1000,
-    ) -> list[MessageRow]:
-        """See `Client.messages`."""
-        return await self._call(self.sync.messages, campaign, states=states, limit=limit)
-
-    async def clicks(self, campaign: Campaign | str, *, limit: int = 1000) -> list[dict[str, Any]]:
-        """See `Client.clicks`."""
-        return await self._call(self.sync.clicks, campaign, limit=limit)
-
-    async def audit_log(self, campaign: Campaign | str | None = None) -> list[AuditEntry]:
-        """See `Client.audit_log`."""
-        return await self._call(self.sync.audit_log, campaign)

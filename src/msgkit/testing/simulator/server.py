@@ -1,25 +1,23 @@
-"""A local provider with realistic behaviour, for demos, tests and benchmarks.
+"""The simulator's fake gateway: `SimulatorServer`, an ASGI application with its own state.
 
-Two halves:
+It accepts batches of messages, fails some (by rate or by rule), throttles and errors at
+configurable rates, reports delivery after a delay, answers status queries by our message
+id, and produces replies (some of them opt-outs) and clicks. It records every message it
+receives, so a test can prove each recipient got exactly one. Run it in-process
+(``httpx.ASGITransport(app=server)``, no network: `SimulatorProvider` does this) or behind
+any ASGI server for real HTTP. Its small JSON protocol::
 
-- `SimulatorServer` is the fake gateway: an ASGI application with its own state. It
-  accepts batches of messages, fails some (by rate or by rule), throttles and errors
-  at configurable rates, reports delivery after a delay, answers status queries by
-  our message id, and produces replies (some of them opt-outs) and clicks. It records
-  every message it receives, so a test can prove each recipient got exactly one.
-  Run it in-process (``httpx.ASGITransport(app=server)``, no network) or behind any
-  ASGI server for real HTTP.
-- `SimulatorProvider` is its adapter, sans-IO like every other: it builds the
-  requests and parses the responses of the simulator's small JSON protocol::
-
-      POST /v1/messages        {"messages": [{"id", "to", "text", "sender", "channel",
-                                               "media"?}]}
-        200 {"results": [{"id", "status": "accepted", "sid"} |
-                         {"id", "status": "rejected", "code", "message"}]}
-        429 Retry-After: n     402 {"code": "NO_BALANCE"}     500
-      GET  /v1/messages/{id}   200 {"id", "sid", "status", "code"} | 404
-      GET  /v1/stats           counts
-      GET  /v1/inbound?after=n {"events": [{"seq", "type": "reply"|"click", ...}]}
+    POST /v1/messages        {"messages": [{"id", "to", "text", "sender", "channel",
+                                             "media"?, "links"?, "param"?}]}
+      200 {"results": [{"id", "status": "accepted", "sid"} |
+                       {"id", "status": "rejected", "code", "message"}]}
+      429 Retry-After: n     402 {"code": "NO_BALANCE"}     500
+    GET  /v1/messages/{id}   200 {"id", "sid", "status", "code"} | 404
+    GET  /v1/stats           counts
+    GET  /v1/inbound?after=n {"events": [{"seq", "type": "reply", "from", "to", "text",
+                                          "at", "message_id"} |
+                                         {"seq", "type": "click", "message_id", "code",
+                                          "param", "at"}]}
 
 Rules pick behaviour by the end of the number (``{"13": "invalid"}``, or
 ``{"line:13": "invalid"}`` for one channel only): ``invalid``
@@ -29,7 +27,9 @@ never delivered), ``failed`` and ``canceled`` (accepted, then the status query a
 so clients time out after the message was recorded: the outcome is unknown until
 reconciled).
 
-A message may carry media URLs (``"media": [...]``); the simulator records them.
+A message may carry media URLs (``"media": [...]``); the simulator records them. It may
+carry the short codes of its links (``"links": [...]``) and the recipient's tracking
+parameter (``"param"``): a simulated click opens the first of them.
 """
 
 from __future__ import annotations
@@ -39,41 +39,19 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
 import attrs
-import httpx
 
-from msgkit.core.delivery import Channel, MessageState
-from msgkit.core.templates import ContentRules
-from msgkit.exceptions import (
-    AccountError,
-    ProviderError,
-    RateLimitedError,
-    RejectedError,
-    UnavailableError,
-)
-from msgkit.providers.base import (
-    Capabilities,
-    OutboundMessage,
-    Outcome,
-    SendRequest,
-    SendResult,
-    StatusResult,
-)
-from msgkit.providers.common import dig, json_body, results, retry_after, text_or_none
-
-__all__ = ["IN_PROCESS_URL", "Received", "SimulatorProvider", "SimulatorServer"]
-
-#: The base URL of a simulator that runs in the same process (no network).
-IN_PROCESS_URL = "http://simulator.invalid"
+__all__ = ["Behaviour", "Received", "SimulatorServer"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+#: What a rule makes of the numbers it matches.
 Behaviour = Literal["invalid", "opted_out", "undelivered", "failed", "canceled", "slow"]
 #: Behaviours of messages that are accepted and never delivered, and what a status query
 #: then answers for them.
@@ -100,6 +78,8 @@ class Received:
         code: The rejection code.
         deliver_at: When it is delivered (None: never).
         media: The media URLs it carried.
+        links: The short codes of its links.
+        param: The recipient's tracking parameter of those links.
         ends: What a status query answers once it is due and was not delivered:
             ``undelivered``, ``failed`` or ``canceled``.
     """
@@ -116,6 +96,8 @@ class Received:
     deliver_at: datetime | None = None
     media: tuple[str, ...] = ()
     ends: str = "undelivered"
+    links: tuple[str, ...] = ()
+    param: str | None = None
 
 
 def _utcnow() -> datetime:
@@ -136,7 +118,8 @@ class SimulatorServer:
         delivery_delay: Seconds from acceptance to delivery.
         reply_rate: Share of delivered messages that get a reply.
         opt_out_rate: Share of replies that are ``STOP``.
-        click_rate: Share of delivered messages whose link is clicked.
+        click_rate: Share of delivered messages with a link whose (first) link is
+            clicked.
         account_error: Refuse everything with HTTP 402 (no balance).
         rules: Behaviour by the end of the number.
         slow_seconds: How long ``slow`` numbers take to answer.
@@ -219,6 +202,8 @@ class SimulatorServer:
             deliver_at=deliver_at,
             media=tuple(str(m) for m in media),
             ends=_NOT_DELIVERED.get(rule, "undelivered"),
+            links=tuple(str(code) for code in item.get("links") or ()),
+            param=None if item.get("param") is None else str(item["param"]),
         )
         if code is None:
             return {"id": message_id, "status": "accepted", "sid": sid}
@@ -259,11 +244,13 @@ class SimulatorServer:
                     "message_id": message.id,
                 }
             )
-        if self._draw(message.id, "click") < self.click_rate:
+        if message.links and self._draw(message.id, "click") < self.click_rate:
             self._inbound.append(
                 {
                     "type": "click",
                     "message_id": message.id,
+                    "code": message.links[0],
+                    "param": message.param,
                     "at": (message.deliver_at + timedelta(seconds=60)).isoformat(),
                 }
             )
@@ -358,187 +345,3 @@ class SimulatorServer:
         if any(self._rule(str(i.get("to", "")), str(i.get("channel"))) == "slow" for i in items):
             await asyncio.sleep(self.slow_seconds)
         return 200, [], {"results": results}
-
-
-class SimulatorProvider:
-    """The adapter of the simulator (sans-IO).
-
-    Args:
-        name: The configured name.
-        base_url: Where the simulator answers.
-        channel: The channel it pretends to be.
-        max_batch: Messages per request.
-        scheme: SMS counting scheme.
-        rate_per_second: Requests per second it allows, or None.
-        idempotent: Pretend the gateway de-duplicates by message id (then unknown
-            outcomes are simply retried instead of reconciled).
-        server: The in-process simulator this adapter talks to when ``base_url`` is
-            `IN_PROCESS_URL` (one is made if not given).
-        content: What templates it accepts, to rehearse a platform's rules (say
-            ``msgkit.providers.content.alibaba()``: kinds, review); default everything.
-        sender: The default sender (a from-number, say) of messages that name none,
-            as a real provider has one; replies come back to it.
-    """
-
-    def __init__(
-        self,
-        name: str = "simulator",
-        *,
-        base_url: str = IN_PROCESS_URL,
-        channel: Channel | str = Channel.SMS,
-        max_batch: int = 100,
-        scheme: Literal["gsm", "cn"] = "gsm",
-        rate_per_second: float | None = None,
-        idempotent: bool = False,
-        server: SimulatorServer | None = None,
-        content: ContentRules | None = None,
-        sender: str | None = None,
-    ) -> None:
-        self.name = name
-        self.sender = sender
-        self.base_url = base_url.rstrip("/")
-        self.server = server
-        if self.server is None and self.base_url == IN_PROCESS_URL:
-            self.server = SimulatorServer()
-        self.capabilities = Capabilities(
-            channel=Channel(channel),
-            max_batch=max_batch,
-            scheme=scheme,
-            rate_per_second=rate_per_second,
-            idempotent=idempotent,
-            status_query=True,
-            delivery_receipts=True,
-            content=content if content is not None else ContentRules(),
-            default_sender=sender,
-        )
-
-    def __repr__(self) -> str:
-        return f"SimulatorProvider({self.name!r}, base_url={self.base_url!r})"
-
-    def local_transport(self) -> httpx.AsyncBaseTransport | None:
-        """The transport to the in-process simulator, or None when it runs elsewhere."""
-        if self.base_url != IN_PROCESS_URL or self.server is None:
-            return None
-        return httpx.ASGITransport(app=self.server)
-
-    def build_send(self, batch: Sequence[OutboundMessage]) -> list[SendRequest]:
-        """One POST carrying the whole batch (media URLs included)."""
-        payload = {
-            "messages": [
-                {
-                    "id": m.id,
-                    "to": m.to,
-                    "text": m.text,
-                    "sender": m.sender or self.sender,
-                    "channel": m.channel.value,
-                    **({"media": list(m.media)} if m.media else {}),
-                }
-                for m in batch
-            ]
-        }
-        request = httpx.Request(
-            "POST",
-            f"{self.base_url}/v1/messages",
-            content=json.dumps(payload, ensure_ascii=False).encode(),
-            headers={"content-type": "application/json"},
-        )
-        return [SendRequest(request=request, message_ids=[m.id for m in batch])]
-
-    def parse_send(self, sent: SendRequest, response: httpx.Response) -> list[SendResult]:
-        """One result per message, whatever the simulator answered."""
-        ids = sent.message_ids
-        status = response.status_code
-        if status == 429:
-            wait = retry_after(response)
-            error: ProviderError = RateLimitedError(
-                "throttled", provider=self.name, status=status, retry_after=wait
-            )
-            return results(ids, Outcome.RETRY, error=error, wait=wait)
-        if status in (401, 402, 403):
-            code = text_or_none(dig(json_body(response), "code"))
-            return results(
-                ids,
-                Outcome.ACCOUNT,
-                error=AccountError(
-                    "the simulator refused the account",
-                    provider=self.name,
-                    status=status,
-                    provider_code=code,
-                    hint="check the account's balance and credentials",
-                ),
-            )
-        if status >= 500:
-            return results(
-                ids,
-                Outcome.RETRY,
-                error=UnavailableError("server error", provider=self.name, status=status),
-            )
-        try:
-            entries = {str(r["id"]): r for r in response.json()["results"]}
-        except (ValueError, KeyError, TypeError):
-            return results(
-                ids,
-                Outcome.UNKNOWN,
-                error=ProviderError("unreadable response", provider=self.name, status=status),
-            )
-        found = []
-        for message_id in ids:
-            entry = entries.get(message_id)
-            if entry is None:
-                found.append(
-                    SendResult(
-                        message_id=message_id,
-                        outcome=Outcome.UNKNOWN,
-                        error=ProviderError("missing from the response", provider=self.name),
-                    )
-                )
-            elif entry.get("status") == "accepted":
-                found.append(
-                    SendResult(
-                        message_id=message_id,
-                        outcome=Outcome.ACCEPTED,
-                        provider_message_id=entry.get("sid"),
-                    )
-                )
-            else:
-                code = str(entry.get("code") or "REJECTED")
-                found.append(
-                    SendResult(
-                        message_id=message_id,
-                        outcome=Outcome.FAILED,
-                        error=RejectedError(
-                            str(entry.get("message") or "rejected"),
-                            provider=self.name,
-                            status=status,
-                            provider_code=code,
-                        ),
-                        suppress=code == "OPTED_OUT",
-                    )
-                )
-        return found
-
-    def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
-        """A status query by our message id."""
-        return httpx.Request("GET", f"{self.base_url}/v1/messages/{message.id}")
-
-    def parse_status(self, message: OutboundMessage, response: httpx.Response) -> StatusResult:
-        """What the simulator knows of the message."""
-        if response.status_code == 404:
-            return StatusResult(message_id=message.id, found=False)
-        response.raise_for_status()
-        data = response.json()
-        state = {
-            "accepted": MessageState.SUBMITTED,
-            "delivered": MessageState.DELIVERED,
-            "undelivered": MessageState.UNDELIVERED,
-            "failed": MessageState.FAILED,
-            "canceled": MessageState.FAILED,
-            "rejected": MessageState.FAILED,
-        }.get(str(data.get("status")))
-        return StatusResult(
-            message_id=message.id,
-            found=True,
-            state=state,
-            provider_message_id=data.get("sid"),
-            error_code=data.get("code"),
-        )

@@ -1,0 +1,137 @@
+"""From the configuration (``msgkit.toml``, or what is given to `Client`) to the parts
+of a client: its providers, their prices, the dispatcher's settings."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from msgkit.client._inprocess import in_process
+from msgkit.core.pricing import Prices
+from msgkit.engine.clock import Clock
+from msgkit.engine.dispatcher import DispatcherSettings
+from msgkit.exceptions import ConfigError
+from msgkit.providers.base import Provider
+from msgkit.providers.registry import load_prices, load_providers
+
+if sys.version_info >= (3, 11):  # pragma: no cover - depends on the interpreter
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["dispatcher_settings", "load_config", "make_prices", "make_providers"]
+
+#: Providers as `Client` takes them: adapters, or their ``msgkit.toml`` settings.
+GivenProviders = Mapping[str, Provider | Mapping[str, Any]]
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read ``msgkit.toml``.
+
+    Raises:
+        ConfigError: When the file is missing or is not valid TOML (with the line).
+    """
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            return dict(tomllib.load(handle))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no configuration file {file}",
+            key="config",
+            hint="create msgkit.toml (see the docs) or pass --config PATH",
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}", key="config") from None
+
+
+def make_providers(
+    given: GivenProviders | None,
+    cfg: Mapping[str, Any],
+    env: Mapping[str, str] | None,
+    clock: Clock,
+) -> dict[str, Provider]:
+    """The client's providers: those given, else those of the configuration, else one
+    in-process simulator named ``simulator`` (on the client's clock).
+
+    Raises:
+        ConfigError: A provider registered under another name than its own, or a
+            wrong setting (naming it).
+    """
+    if given is None:
+        table = cfg.get("providers") or {}
+        if not table:
+            # The testing layer is loaded only when a client runs on the default.
+            from msgkit.testing.simulator import SimulatorProvider, SimulatorServer  # noqa: PLC0415
+
+            server = SimulatorServer(clock=clock.now)
+            return {"simulator": SimulatorProvider("simulator", server=server)}
+        return load_providers(table, env)
+    built: dict[str, Provider] = {}
+    settings = {n: p for n, p in given.items() if isinstance(p, Mapping)}
+    if settings:
+        built.update(load_providers(settings, env))
+    for name, provider in given.items():
+        if not isinstance(provider, Mapping):
+            if provider.name != name:
+                raise ConfigError(
+                    f"provider {provider.name!r} is registered as {name!r}",
+                    key="providers",
+                    hint="use the same name in both places",
+                )
+            built[name] = provider
+    return {name: built[name] for name in given}
+
+
+def make_prices(
+    given: GivenProviders | None,
+    cfg: Mapping[str, Any],
+    explicit: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None,
+    providers: Mapping[str, Provider],
+) -> dict[str, Prices]:
+    """The prices by provider name: those of the provider settings, then ``explicit``.
+
+    Raises:
+        ConfigError: A price for a provider that is not configured, or not a price.
+    """
+    if given is None:
+        table: Mapping[str, Any] = cfg.get("providers") or {}
+    else:
+        table = {n: p for n, p in given.items() if isinstance(p, Mapping)}
+    prices = load_prices(table)
+    for name, value in (explicit or {}).items():
+        if name not in providers:
+            raise ConfigError(
+                f"no provider named {name!r} is configured",
+                key=f"prices.{name}",
+                hint="configured: " + ", ".join(sorted(providers)),
+            )
+        prices[name] = Prices.parse(value, key=f"prices.{name}")
+    return prices
+
+
+def dispatcher_settings(
+    cfg: Mapping[str, Any], providers: Mapping[str, Provider]
+) -> DispatcherSettings:
+    """The ``[engine]`` settings; the receipts of in-process providers are polled, every
+    second (they answer at once, unlike a real provider).
+
+    Raises:
+        ConfigError: An unknown ``[engine]`` setting.
+    """
+    engine = dict(cfg.get("engine") or {})
+    polled = set(in_process(providers))
+    engine.setdefault("poll_receipts", sorted(polled | set(engine.get("poll_receipts", ()))))
+    if polled:
+        engine.setdefault("poll_after", timedelta(seconds=1))
+        engine.setdefault("poll_every", timedelta(seconds=1))
+    try:
+        return DispatcherSettings(**engine)
+    except TypeError as exc:
+        raise ConfigError(
+            str(exc), key="engine", hint="see DispatcherSettings for the [engine] settings"
+        ) from None
