@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 
 from msgkit.engine.dispatcher import Dispatcher, DispatcherSettings
-from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import SQLiteStore
+from msgkit.testing.simulator import SimulatorProvider, SimulatorServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.factories import planned, running

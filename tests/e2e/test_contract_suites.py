@@ -14,7 +14,7 @@ USER_TESTS = '''
 import pytest
 import msgkit.testing
 from msgkit.providers.base import OutboundMessage
-from msgkit.providers.simulator import SimulatorProvider
+from msgkit.testing import SimulatorProvider
 
 
 class MyStore(msgkit.testing.MemoryStore):
