@@ -1,18 +1,21 @@
-"""The dispatcher: claims due messages from the outbox and sends them, durably.
+"""The dispatcher: the I/O loop that claims due messages, sends them and records what
+happened, durably.
 
 One pass (`Dispatcher.step`):
 
-1. Housekeeping: expire messages whose validity ended; give back messages claimed by
-   a worker that died before sending them; mark ``unknown`` the ones it died while
-   sending, and reconcile them (ask the provider by our id; otherwise follow the
-   campaign's ``on_unknown`` policy); release or cancel fallback messages; poll
-   delivery status where configured; finish campaigns with nothing left.
+1. Housekeeping when its timer says so (`msgkit.engine.housekeeping`: expiry, dead
+   workers, reconciliation, fallbacks, receipt polling, finishing campaigns).
 2. Claim a batch of due messages (triggered and test sends first, then the bulk
-   campaign at the head of the queue), group them per provider and campaign, and send
-   each group in chunks of the provider's batch size, with bounded concurrency, under
-   the provider's rate limit and the campaign's send speed.
-3. Every message is marked ``sending`` (in the store) before its request leaves, and
-   its outcome is recorded in the same transaction as its state change.
+   campaign at the head of the queue). Settle those that cannot go (a fallback whose
+   first message was delivered, a message past its validity, a provider that is not
+   configured), read the recipients' send history once for the whole batch, group the
+   rest per provider and campaign, and send each group in chunks of the provider's
+   batch size, with bounded concurrency, under the provider's rate limit and the
+   campaign's send speed.
+3. Each chunk goes one way (`Dispatcher._send_chunk`): checked again at the time it
+   leaves (`msgkit.core.planning.at_send`: schedule, caps, validity), marked
+   ``sending`` in the store before its request leaves, sent, and its results recorded
+   through `msgkit.core.message.decide` in one transaction.
 
 Failures: retryable errors retry with exponential backoff and jitter (at least the
 provider's ``Retry-After``) until the retry policy gives up; permanent errors fail the
@@ -38,27 +41,21 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, CampaignStatus
+from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignStatus
 from msgkit.core.contacts import parse_phone
 from msgkit.core.delivery import MessageEvent, MessageState, SkipReason
-from msgkit.core.fatigue import SentRecord, history_since
-from msgkit.core.message import (
-    Change,
-    Context,
-    Elapsed,
-    Followup,
-    MessageFacts,
-    MessageStatus,
-    Observation,
-    Polled,
-    PolledStatus,
-    Sent,
-    Timer,
-    decide,
-)
+from msgkit.core.fatigue import FrequencyCap, SentRecord, history_since
+from msgkit.core.message import Change, Elapsed, Followup, Sent, Timer
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import at_send, caps_in_force
 from msgkit.engine.clock import Clock, SystemClock
+from msgkit.engine.housekeeping import (
+    Housekeeping,
+    cancelled,
+    dead_local_workers,
+    decide_with,
+    polled_of,
+)
 from msgkit.engine.ratelimit import TokenBucket
 from msgkit.engine.retry import RetryPolicy
 from msgkit.engine.runner import IN_FLIGHT, CampaignRunner, sent_records
@@ -76,7 +73,6 @@ from msgkit.providers.base import (
     Provider,
     SendRequest,
     SendResult,
-    StatusResult,
 )
 from msgkit.providers.common import results as results_for
 from msgkit.providers.transport import SendRun
@@ -95,6 +91,9 @@ __all__ = [
 
 log = logging.getLogger("msgkit.engine")
 T = TypeVar("T")
+
+#: What a sent message's result can do that makes it count no more toward caps.
+_WITHDRAWN = frozenset({MessageEvent.RETRY, MessageEvent.FAIL})
 
 
 @attrs.frozen(kw_only=True)
@@ -173,33 +172,47 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def dead_local_workers(workers: Sequence[str]) -> list[str]:
-    """Of these worker ids, those of processes on this host that no longer run.
-
-    Workers elsewhere (or with ids of another shape) are left to their leases.
-    """
-    host = socket.gethostname()
-    dead = []
-    for worker in workers:
-        parts = worker.rsplit(":", 2)
-        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
-            continue
-        pid = int(parts[1])
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            dead.append(worker)
-        except PermissionError:
-            continue
-    return dead
-
-
 def speed_of(campaign: Campaign) -> float | None:
     """The campaign's send speed in messages per second, or None for unlimited."""
     speed = campaign.policy.send_speed
     return None if speed is None else speed.per_second
+
+
+class _History:
+    """The recipients' sends for the caps, read once per claimed batch.
+
+    Holds what the store knew at the claim (sent, and in flight elsewhere), and is kept
+    current in memory: a message marked ``sending`` counts from then (`going`), and
+    stops counting when it did not go or its send failed or will be retried
+    (`withdraw`), as it would in the store.
+
+    Attributes:
+        caps: The caps in force for each message, by message id.
+    """
+
+    def __init__(
+        self, caps: dict[str, Sequence[FrequencyCap]], found: dict[str, list[SentRecord]]
+    ) -> None:
+        self.caps = caps
+        self._found = found
+        self._mine: dict[str, tuple[str, SentRecord]] = {}
+
+    def of(self, row: MessageRow) -> list[SentRecord]:
+        """The recipient's sends, when the message has caps to check (else none)."""
+        return self._found.setdefault(row.recipient, []) if self.caps.get(row.id) else []
+
+    def going(self, row: MessageRow, record: SentRecord) -> None:
+        """Count a message that goes now (when it counts toward caps)."""
+        found = self._found.get(row.recipient)
+        if found is not None and row.counts_toward_caps:
+            found.append(record)
+            self._mine[row.id] = (row.recipient, record)
+
+    def withdraw(self, message_id: str) -> None:
+        """Stop counting a message counted by `going`."""
+        mine = self._mine.pop(message_id, None)
+        if mine is not None:
+            self._found[mine[0]].remove(mine[1])
 
 
 class Dispatcher:
@@ -220,6 +233,8 @@ class Dispatcher:
     Attributes:
         on_step: Called with the run's stats after each pass that sent something
             (a progress display).
+        housekeeping: The periodic jobs (`msgkit.engine.housekeeping.Housekeeping`);
+            ``await dispatcher.housekeeping(force=True)`` runs them now.
     """
 
     def __init__(
@@ -253,11 +268,22 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
         self._send_lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
-        self._last_housekeeping: datetime | None = None
         self._campaigns: dict[str, Campaign] = {}
         self._stop: asyncio.Event | None = None
         self.runner = runner
         self.on_step: Callable[[RunStats], None] | None = None
+        self.housekeeping = Housekeeping(
+            store,
+            self.providers,
+            db=self._db,
+            perform=self._query,
+            campaign=self._campaign,
+            clock=self.clock,
+            settings=self.settings,
+            stats=self.stats,
+            worker=self.worker,
+            runner=runner,
+        )
 
     # --- plumbing -------------------------------------------------------------
 
@@ -305,28 +331,10 @@ class Dispatcher:
                 return None
         return self._campaigns[campaign_id]
 
-    def _context(
-        self,
-        row: MessageRow | None = None,
-        *,
-        campaign: Campaign | None = None,
-        retry_at: datetime | None = None,
-    ) -> Context:
-        """What `decide` needs to know of the engine, the campaign and the message."""
-        settings = self.settings
-        return Context(
-            retry_at=retry_at,
-            fallback_wait=row.fallback_wait if row is not None else None,
-            on_unknown=campaign.on_unknown if campaign is not None else "mark_unknown",
-            reconcile_grace=settings.reconcile_grace,
-            reconcile_every=settings.reconcile_every,
-            reconcile_for=settings.reconcile_for,
-            poll_every=settings.poll_every,
-        )
-
-    def _decide(self, message: MessageFacts, observed: Observation, now: datetime) -> Change:
-        row = message if isinstance(message, MessageRow) else None
-        return decide(message, observed, context=self._context(row), now=now)
+    async def _query(self, provider: str, request: httpx.Request) -> httpx.Response:
+        """Perform a status query, within the concurrency limit."""
+        async with self._semaphore:
+            return await self._transport(provider).send(request)
 
     # --- running ------------------------------------------------------------------
 
@@ -415,78 +423,122 @@ class Dispatcher:
             self.on_step(self.stats)
         return True
 
+    # --- sending ------------------------------------------------------------------------
+
     async def _send_rows(self, rows: Sequence[MessageRow]) -> None:
+        """Send a claimed batch: settle what cannot go, then send each group's chunks."""
+        groups = await self._groups(rows)
+        history = await self._history(groups)
+        await asyncio.gather(
+            *(
+                self._send_group(provider, campaign_id, members, history)
+                for (provider, campaign_id), members in groups.items()
+            )
+        )
+
+    async def _groups(self, rows: Sequence[MessageRow]) -> dict[tuple[str, str], list[MessageRow]]:
+        """The claimed rows that may be sent, per provider and campaign; the others are
+        settled here (cancelled fallbacks, expired messages, unknown providers)."""
         now = self.clock.now()
         changes: list[Change] = []
         cancel = await self._db(self.store.parents_delivered, [r.id for r in rows if r.parent_id])
         groups: dict[tuple[str | None, str], list[MessageRow]] = defaultdict(list)
         for row in rows:
             if row.id in cancel:
-                changes.append(_skip(row.id, "the first message was delivered"))
+                changes.append(cancelled(row.id, "the first message was delivered"))
                 self.stats.cancelled += 1
             elif row.expires_at is not None and row.expires_at <= now:
-                changes.append(self._decide(row, Elapsed(timer=Timer.VALIDITY), now))
+                changes.append(decide_with(self.settings, row, Elapsed(timer=Timer.VALIDITY), now))
                 self.stats.expired += 1
             else:
                 groups[(row.provider, row.campaign_id)].append(row)
-        for (provider_name, campaign_id), members in list(groups.items()):
-            if provider_name not in self.providers:
-                reason = (
-                    f"no provider named {provider_name!r} is configured "
-                    f"(configured: {', '.join(sorted(self.providers)) or 'none'})"
-                )
-                campaign = await self._campaign(campaign_id)
-                if campaign is not None and campaign.status is CampaignStatus.RUNNING:
-                    await self._stop_campaign(campaign_id, reason)  # puts its messages back
-                else:  # a test send: nothing to stop, so the message cannot go
-                    changes.extend(
-                        Change(
-                            message_id=r.id,
-                            event=MessageEvent.SKIP,
-                            fields={"reason": "not_allowed", "error": reason},
-                            detail=reason,
-                        )
-                        for r in members
+        sendable: dict[tuple[str, str], list[MessageRow]] = {}
+        for (provider_name, campaign_id), members in groups.items():
+            if provider_name is not None and provider_name in self.providers:
+                sendable[(provider_name, campaign_id)] = members
+                continue
+            reason = (
+                f"no provider named {provider_name!r} is configured "
+                f"(configured: {', '.join(sorted(self.providers)) or 'none'})"
+            )
+            campaign = await self._campaign(campaign_id)
+            if campaign is not None and campaign.status is CampaignStatus.RUNNING:
+                await self._stop_campaign(campaign_id, reason)  # puts its messages back
+            else:  # a test send: nothing to stop, so the message cannot go
+                changes.extend(
+                    Change(
+                        message_id=r.id,
+                        event=MessageEvent.SKIP,
+                        fields={"reason": "not_allowed", "error": reason},
+                        detail=reason,
                     )
-                del groups[(provider_name, campaign_id)]
+                    for r in members
+                )
         if changes:
             await self._db(self.store.apply, changes, now=now, worker=self.worker)
-        tasks = []
-        for (provider_name, campaign_id), members in groups.items():
-            assert provider_name is not None
-            provider = self.providers[provider_name]
-            size = max(1, provider.capabilities.max_batch)
-            campaign = await self._campaign(campaign_id)
-            speed = speed_of(campaign) if campaign else None
-            if speed is not None:
-                size = min(size, max(1, int(speed)))  # a chunk is at most a second's worth
-            chunks = [members[i : i + size] for i in range(0, len(members), size)]
-            if speed is not None:
-                # A paced campaign's chunks go one after another (the bucket spaces them
-                # anyway), so each is checked and sent at the time it really leaves.
-                tasks.append(self._send_in_turn(provider_name, provider, campaign_id, chunks))
-                continue
-            tasks.extend(
-                self._send_chunk(provider_name, provider, campaign_id, chunk) for chunk in chunks
-            )
-        await asyncio.gather(*tasks)
+        return sendable
 
-    async def _send_in_turn(
-        self,
-        name: str,
-        provider: Provider,
-        campaign_id: str,
-        chunks: Sequence[Sequence[MessageRow]],
+    async def _history(self, groups: Mapping[tuple[str, str], Sequence[MessageRow]]) -> _History:
+        """The caps of each message and its recipient's sends: one store query a batch."""
+        now = self.clock.now()
+        caps: dict[str, Sequence[FrequencyCap]] = {}
+        for (_, campaign_id), members in groups.items():
+            campaign = await self._campaign(campaign_id)
+            if campaign is None:
+                continue
+            for row in members:
+                caps[row.id] = caps_in_force(
+                    campaign.policy,
+                    kind=row.kind or "notification",
+                    channel=row.channel,
+                    tags=campaign.tags,
+                    test=row.test,
+                )
+        found: dict[str, list[SentRecord]] = {}
+        since = history_since([c for listed in caps.values() for c in listed], now)
+        if since is not None:
+            addresses = sorted(
+                {r.recipient for members in groups.values() for r in members if caps.get(r.id)}
+            )
+            found = sent_records(
+                await self._db(self.store.history, addresses, since=since, pending=IN_FLIGHT)
+            )
+            for address in addresses:
+                found.setdefault(address, [])
+        return _History(caps, found)
+
+    async def _send_group(
+        self, name: str, campaign_id: str, members: Sequence[MessageRow], history: _History
     ) -> None:
+        """Send one provider's messages of one campaign, in chunks of its batch size."""
+        provider = self.providers[name]
+        campaign = await self._campaign(campaign_id)
+        size = max(1, provider.capabilities.max_batch)
+        speed = speed_of(campaign) if campaign else None
+        if speed is not None:
+            size = min(size, max(1, int(speed)))  # a chunk is at most a second's worth
+        chunks = [members[i : i + size] for i in range(0, len(members), size)]
+        if speed is None:
+            await asyncio.gather(
+                *(self._send_chunk(name, provider, campaign, c, history) for c in chunks)
+            )
+            return
+        # A paced campaign's chunks go one after another (the bucket spaces them anyway),
+        # so each is checked and sent at the time it really leaves.
         for chunk in chunks:
             if self._stopping():
                 return  # the rest is still queued: given back when the run ends
-            await self._send_chunk(name, provider, campaign_id, chunk)
+            await self._send_chunk(name, provider, campaign, chunk, history)
 
     async def _send_chunk(
-        self, name: str, provider: Provider, campaign_id: str, rows: Sequence[MessageRow]
+        self,
+        name: str,
+        provider: Provider,
+        campaign: Campaign | None,
+        rows: Sequence[MessageRow],
+        history: _History,
     ) -> None:
-        campaign = await self._campaign(campaign_id)
+        """The one way a chunk goes: pace, check again, mark sending, send, record."""
         bucket = self._campaign_bucket(campaign) if campaign else None
         if bucket is not None and not await self._unless_stopped(bucket.take(len(rows))):
             return  # asked to stop while paced: still queued, given back at the end
@@ -498,7 +550,7 @@ class Dispatcher:
             async with self._send_lock:
                 now = self.clock.now()
                 lease = now + self.settings.lease
-                go, held = await self._recheck(campaign, rows, now)
+                go, held = self._recheck(campaign, rows, now, history)
                 marked = await self._db(
                     self.store.apply,
                     [
@@ -515,25 +567,28 @@ class Dispatcher:
                     now=now,
                     worker=self.worker,
                 )
-            held_ids = {c.message_id for c in held}
-            sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
+                held_ids = {c.message_id for c in held}
+                sending = {
+                    m.message_id for m in marked if m.applied and m.message_id not in held_ids
+                }
+                for row in go:
+                    if row.id not in sending:
+                        history.withdraw(row.id)
             batch = [r for r in rows if r.id in sending]
             if not batch:
                 return
-            by_id = {r.id: r for r in batch}
-            results = await self._send_batch(name, provider, list(batch))
-            isolate = {r.message_id for r in results if r.isolate and r.outcome is Outcome.RETRY}
-            if isolate and len(batch) > 1:
-                # The provider refused the request for one message without saying which:
-                # send each of those alone, once, before deciding anything.
-                results = [r for r in results if r.message_id not in isolate]
-                for message_id in sorted(isolate):
-                    alone = [by_id[message_id]]
-                    results.extend(await self._send_batch(name, provider, alone))
-        await self._record(name, provider, campaign, by_id, results)
+            results = await self._send_batch(name, provider, batch)
+        changes = await self._record(name, campaign, {r.id: r for r in batch}, results)
+        for change in changes:
+            if change.event in _WITHDRAWN:
+                history.withdraw(change.message_id)
 
-    async def _recheck(
-        self, campaign: Campaign | None, rows: Sequence[MessageRow], now: datetime
+    def _recheck(
+        self,
+        campaign: Campaign | None,
+        rows: Sequence[MessageRow],
+        now: datetime,
+        history: _History,
     ) -> tuple[list[MessageRow], list[Change]]:
         """The rows that may go now, and the changes of those that may not.
 
@@ -541,33 +596,15 @@ class Dispatcher:
         campaign sent first, a worker was down): the contact schedule, the China rule,
         the frequency caps and the validity are checked again (`at_send`), with the
         recipient's sends and those in flight. A message that may go later is deferred
-        to then; one that may not go is skipped with the reason, or expired.
+        to then; one that may not go is skipped with the reason, or expired. Those that
+        go count in ``history`` from now.
         """
         if campaign is None:
             return list(rows), []
-        caps = {
-            r.id: caps_in_force(
-                campaign.policy,
-                kind=r.kind or "notification",
-                channel=r.channel,
-                tags=campaign.tags,
-                test=r.test,
-            )
-            for r in rows
-        }
-        history: dict[str, list[SentRecord]] = {}
-        since = history_since([c for found in caps.values() for c in found], now)
-        if since is not None:
-            addresses = sorted({r.recipient for r in rows if caps[r.id]})
-            rows_found = await self._db(
-                self.store.history, addresses, since=since, pending=IN_FLIGHT
-            )
-            history = sent_records(rows_found)
         go: list[MessageRow] = []
         held: list[Change] = []
         for row in rows:
             zone_name, region = _zone_and_region(row, campaign.policy.time_zone)
-            mine = history.setdefault(row.recipient, []) if caps[row.id] else []
             when = at_send(
                 campaign,
                 now=now,
@@ -576,13 +613,12 @@ class Dispatcher:
                 zone_name=zone_name,
                 region=region,
                 expires_at=row.expires_at,
-                history=mine,
+                history=history.of(row),
                 test=row.test,
             )
             if when.at == now:
                 go.append(row)
-                if caps[row.id]:
-                    mine.append(SentRecord(at=now, channel=row.channel, tags=campaign.tags))
+                history.going(row, SentRecord(at=now, channel=row.channel, tags=campaign.tags))
             elif when.at is not None:
                 held.append(
                     Change(
@@ -620,12 +656,23 @@ class Dispatcher:
     async def _send_batch(
         self, name: str, provider: Provider, batch: Sequence[OutboundMessage]
     ) -> list[SendResult]:
+        """Build and perform a batch's requests: one result per message, never raises.
+
+        When the provider refused a request for one of its messages without saying
+        which (``isolate``), each of those is sent alone, once, before anything is decided.
+        """
         requests, results = self._build(name, provider, batch)
         bucket = self._provider_bucket(name, provider)
         for sent in requests:
             if bucket is not None:
                 await bucket.take(1)
             results.extend(await self._perform(name, provider, sent))
+        isolate = {r.message_id for r in results if r.isolate and r.outcome is Outcome.RETRY}
+        if not isolate or len(batch) == 1:
+            return results
+        results = [r for r in results if r.message_id not in isolate]
+        for message in sorted((m for m in batch if m.id in isolate), key=lambda m: m.id):
+            results.extend(await self._send_batch(name, provider, [message]))
         return results
 
     def _build(
@@ -685,11 +732,11 @@ class Dispatcher:
     async def _record(
         self,
         name: str,
-        provider: Provider,
         campaign: Campaign | None,
         rows: Mapping[str, MessageRow],
         results: Sequence[SendResult],
-    ) -> None:
+    ) -> list[Change]:
+        """Decide and store what each result means for its message (and its follow-ups)."""
         now = self.clock.now()
         changes: list[Change] = []
         suppress: list[tuple[str, str, str | None, str | None]] = []
@@ -716,8 +763,7 @@ class Dispatcher:
                 suppress=result.suppress,
             )
             sending = attrs.evolve(row, state=MessageState.SENDING)  # marked before it left
-            context = self._context(row, retry_at=retry_at)
-            change = decide(sending, observed, context=context, now=now)
+            change = decide_with(self.settings, sending, observed, now, retry_at=retry_at)
             changes.append(change)
             if change.event is MessageEvent.ACCEPT:
                 self.stats.sent += 1
@@ -728,7 +774,7 @@ class Dispatcher:
             elif Followup.RETRY in change.followups:
                 self.stats.retried += 1
             if Followup.FALL_BACK in change.followups:
-                self._last_housekeeping = None  # release the fallback at the next pass
+                self.housekeeping.soon()  # release the fallback at the next pass
             if Followup.SUPPRESS in change.followups:
                 key = suppression_key(
                     row.recipient,
@@ -744,6 +790,7 @@ class Dispatcher:
             await self._db(self.store.suppress, suppress, now=now)
         if account_error is not None and campaign is not None:
             await self._stop_campaign(campaign.id, str(account_error))
+        return changes
 
     async def _stop_campaign(self, campaign_id: str, reason: str) -> None:
         campaign = await self._campaign(campaign_id, fresh=True)
@@ -769,159 +816,6 @@ class Dispatcher:
             log.warning("campaign %s stopped: %s", campaign_id, reason)
         await self._db(self.store.release_campaign, campaign_id, now=now)
 
-    # --- housekeeping ------------------------------------------------------------------
-
-    async def housekeeping(self, *, force: bool = False) -> None:
-        """Expire, recover from dead workers, reconcile, fall back, poll, finish."""
-        now = self.clock.now()
-        last = self._last_housekeeping
-        if (
-            not force
-            and last is not None
-            and ((now - last).total_seconds() < self.settings.housekeeping_every)
-        ):
-            return
-        self._last_housekeeping = now
-        if self.runner is not None:
-            await self._db(self.runner.tick, now=now)
-        await self._expire(now)
-        await self._recover(now)
-        await self._reconcile(now)
-        await self._fallbacks(now)
-        await self._poll(now)
-        await self._finish(now)
-
-    async def _expire(self, now: datetime) -> None:
-        ids = await self._db(self.store.expirable, now=now)
-        if ids:
-            over = Elapsed(timer=Timer.VALIDITY)
-            changes = [
-                self._decide(MessageStatus(id=i, state=MessageState.PLANNED), over, now)
-                for i in ids
-            ]
-            done = await self._db(self.store.apply, changes, now=now)
-            self.stats.expired += sum(r.applied for r in done)
-
-    async def _recover(self, now: datetime) -> None:
-        holders = await self._db(self.store.holders)
-        dead = dead_local_workers([h for h in holders if h != self.worker])
-        over = Elapsed(timer=Timer.LEASE)
-        queued = await self._db(self.store.stale, MessageState.QUEUED, now=now, dead=dead)
-        if queued:
-            await self._db(self.store.apply, [self._decide(r, over, now) for r in queued], now=now)
-        sending = await self._db(self.store.stale, MessageState.SENDING, now=now, dead=dead)
-        if sending:
-            log.warning("%d messages were being sent by a worker that died", len(sending))
-            await self._db(self.store.apply, [self._decide(r, over, now) for r in sending], now=now)
-            self.stats.unknown += len(sending)
-
-    async def _reconcile(self, now: datetime) -> None:
-        rows = await self._db(self.store.to_reconcile, now=now)
-        if not rows:
-            return
-        queries = []
-        polled: dict[str, Polled] = {}
-        for row in rows:
-            provider = self.providers.get(row.provider or "")
-            if provider is not None and provider.capabilities.status_query:
-                queries.append((row, provider))
-            else:
-                polled[row.id] = Polled(status=PolledStatus.NO_QUERY)
-        statuses = await asyncio.gather(*(self._status(row, p) for row, p in queries))
-        for (row, _), status in zip(queries, statuses, strict=True):
-            polled[row.id] = status
-        changes = []
-        for row in rows:
-            campaign = await self._campaign(row.campaign_id)
-            context = self._context(row, campaign=campaign)
-            change = decide(row, polled[row.id], context=context, now=now)
-            changes.append(change)
-            if change.event is MessageEvent.RESEND:
-                self.stats.resent += 1
-            elif change.event is not None:
-                self.stats.reconciled += 1
-            if Followup.FALL_BACK in change.followups or Followup.CANCEL_FALLBACK in (
-                change.followups
-            ):
-                self._last_housekeeping = None
-        await self._db(self.store.apply, changes, now=now)
-
-    async def _status(self, row: MessageRow, provider: Provider) -> Polled:
-        """Ask the provider about a message, as an observation (never raises)."""
-        request = provider.build_status(row, row.sent_at or self.clock.now())
-        if request is None:
-            return Polled(status=PolledStatus.NO_QUERY)
-        try:
-            async with self._semaphore:
-                response = await self._transport(row.provider or "").send(request)
-            status = provider.parse_status(row, response)
-        except Exception:
-            log.warning("status query for %s failed; will ask again", row.id, exc_info=True)
-            return Polled(status=PolledStatus.QUERY_FAILED)
-        return polled_of(status)
-
-    async def _fallbacks(self, now: datetime) -> None:
-        due = await self._db(self.store.fallback_due, now=now)
-        if not due:
-            return
-        changes: list[Change] = []
-        over = Elapsed(timer=Timer.FALLBACK_WAIT)
-        for parent_id, parent_state, child_id in due:
-            parent = MessageStatus(id=parent_id, state=parent_state)
-            change = self._decide(parent, over, now)
-            if Followup.CANCEL_FALLBACK in change.followups:
-                changes.append(_skip(child_id, "the first message was delivered"))
-                self.stats.cancelled += 1
-            elif Followup.FALL_BACK in change.followups:
-                if change.event is not None:
-                    changes.append(change)
-                changes.append(
-                    Change(
-                        message_id=child_id,
-                        event=MessageEvent.WAKE,
-                        fields={"not_before": now},
-                        detail=f"fallback for {parent_id}",
-                    )
-                )
-                self.stats.fallen_back += 1
-        await self._db(self.store.apply, changes, now=now)
-
-    async def _poll(self, now: datetime) -> None:
-        names = [n for n in self.settings.poll_receipts if n in self.providers]
-        rows = await self._db(
-            self.store.to_poll,
-            providers=names,
-            now=now,
-            sent_before=now - self.settings.poll_after,
-            sent_after=now - self.settings.poll_for,
-        )
-        if not rows:
-            return
-        statuses = await asyncio.gather(
-            *(self._status(row, self.providers[row.provider or ""]) for row in rows)
-        )
-        changes = []
-        for row, status in zip(rows, statuses, strict=True):
-            change = self._decide(row, status, now)
-            changes.append(change)
-            self.stats.delivered += change.event is MessageEvent.DELIVER
-            if Followup.CANCEL_FALLBACK in change.followups:
-                self._last_housekeeping = None
-        await self._db(self.store.apply, changes, now=now)
-
-    async def _finish(self, now: datetime) -> None:
-        for campaign in await self._db(self.store.running_campaigns):
-            if campaign.status is not CampaignStatus.RUNNING:
-                continue
-            if campaign.kind is CampaignKind.TRIGGERED:
-                continue
-            if await self._db(self.store.unsettled, campaign.id) == 0:
-                finished = campaign.apply(CampaignEvent.FINISH)
-                await self._db(self.store.save_campaign, finished, now=now)
-                self._campaigns[campaign.id] = finished
-                self.stats.campaigns_finished.append(campaign.id)
-                log.info("campaign %s finished", campaign.id)
-
 
 def _zone_and_region(row: MessageRow, default: str) -> tuple[str, str | None]:
     """The recipient's zone (as the planner chose it) and phone region of a message."""
@@ -936,33 +830,3 @@ def _zone_and_region(row: MessageRow, default: str) -> tuple[str, str | None]:
         zones = phone.time_zones if phone is not None else ()
         zone_name = zones[0] if len(zones) == 1 else default
     return str(zone_name), phone.region if phone is not None else None
-
-
-def _skip(message_id: str, detail: str) -> Change:
-    return Change(
-        message_id=message_id,
-        event=MessageEvent.SKIP,
-        fields={"reason": "cancelled"},
-        detail=detail,
-    )
-
-
-def polled_of(status: StatusResult) -> Polled:
-    """A provider's status answer as the observation it is."""
-    if not status.found:
-        return Polled(status=PolledStatus.NOT_FOUND)
-    reported = (
-        {
-            MessageState.SUBMITTED: PolledStatus.SENT,
-            MessageState.DELIVERED: PolledStatus.DELIVERED,
-            MessageState.UNDELIVERED: PolledStatus.UNDELIVERED,
-            MessageState.FAILED: PolledStatus.FAILED,
-        }.get(status.state)
-        if status.state is not None
-        else None
-    )
-    return Polled(
-        status=reported or PolledStatus.PENDING,
-        provider_message_id=status.provider_message_id,
-        error_code=status.error_code,
-    )
