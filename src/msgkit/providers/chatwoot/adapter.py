@@ -52,6 +52,7 @@ from msgkit.providers.common import (
     NoStatusQuery,
     dig,
     error_for,
+    error_results,
     http_failure,
     json_body,
     results,
@@ -264,14 +265,14 @@ class ChatwootWebChat(NoStatusQuery):
             return self._next(sent, state)
         if not response.is_success:
             if step == "find" and response.status_code == 404:
-                error = error_for(
+                return error_results(
+                    sent,
                     Outcome.FAILED,
                     "the Chatwoot contact does not exist",
                     provider=self.name,
                     status=404,
                     hint="check the contact ids of the audience",
                 )
-                return results(sent, Outcome.FAILED, error=error)
             return http_failure(
                 sent, response, provider=self.name, idempotent=True, what=f"web chat {step}"
             )
@@ -297,8 +298,9 @@ class ChatwootWebChat(NoStatusQuery):
             return self._next(sent, state)
         # fetch
         if len(response.content) > MAX_ATTACHMENT:
-            error = error_for(Outcome.FAILED, "the image is larger than 40 MB", provider=self.name)
-            return results(sent, Outcome.FAILED, error=error)
+            return error_results(
+                sent, Outcome.FAILED, "the image is larger than 40 MB", provider=self.name
+            )
         url = state["media"][0]
         filename = posixpath.basename(urlsplit(url).path) or "image"
         kind = response.headers.get("content-type", "application/octet-stream").split(";")[0]
@@ -328,14 +330,14 @@ class ChatwootWebChat(NoStatusQuery):
         if response.is_success and message_id is not None:
             return results(sent, Outcome.ACCEPTED, provider_ids={sent.message_ids[0]: message_id})
         if response.status_code == 404:
-            error = error_for(
+            return error_results(
+                sent,
                 Outcome.FAILED,
                 "the Chatwoot conversation does not exist",
                 provider=self.name,
                 status=404,
                 hint="drop options['conversation_id'] to find or create one",
             )
-            return results(sent, Outcome.FAILED, error=error)
         return http_failure(
             sent, response, provider=self.name, idempotent=False, what="web chat message"
         )
