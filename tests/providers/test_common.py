@@ -12,6 +12,8 @@ from msgkit.providers.base import Outcome, Provider
 from msgkit.providers.common import (
     dig,
     e164_address,
+    error_for,
+    error_results,
     json_body,
     retry_after,
     status_outcome,
@@ -109,3 +111,51 @@ def test_phone_adapters_refuse_addresses_not_in_e164(
 def test_e164_address_passes_e164_through() -> None:
     """An E.164 address is returned as it is."""
     assert e164_address(support.sms_message(to="+886912345678"), "tw") == "+886912345678"
+
+
+@given(
+    outcome=st.sampled_from([o for o in Outcome if o is not Outcome.ACCEPTED]),
+    message_ids=st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=3, unique=True),
+    wait=st.none() | st.floats(0, 60),
+    flags=st.fixed_dictionaries(
+        {
+            "fallback_now": st.booleans(),
+            "suppress": st.booleans(),
+            "isolate": st.booleans(),
+        }
+    ),
+    facts=st.fixed_dictionaries(
+        {"provider": st.just("p")},
+        optional={
+            "status": st.integers(400, 599),
+            "code": st.text(max_size=5),
+            "hint": st.text(max_size=10),
+            "auth": st.booleans(),
+            "rate_limited": st.booleans(),
+        },
+    ),
+)
+def test_error_results_carry_the_error_of_their_outcome(
+    outcome: Outcome,
+    message_ids: list[str],
+    wait: float | None,
+    flags: dict[str, bool],
+    facts: dict[str, object],
+) -> None:
+    """error_results gives every message the outcome, its error_for error, the wait and flags."""
+    got = error_results(message_ids, outcome, "why", wait=wait, **flags, **facts)
+    expected = error_for(outcome, "why", wait=wait, **facts)  # type: ignore[arg-type]
+    assert [r.message_id for r in got] == message_ids
+    for result in got:
+        assert result.outcome is outcome
+        assert result.retry_after == wait
+        assert type(result.error) is type(expected)
+        assert str(result.error) == str(expected)
+        assert result.error is not None
+        assert result.error.hint == expected.hint
+        assert result.error.retryable == expected.retryable
+        assert (result.fallback_now, result.suppress, result.isolate) == (
+            flags["fallback_now"],
+            flags["suppress"],
+            flags["isolate"],
+        )

@@ -115,9 +115,7 @@ class FrequencyCap:
 
     def counts(self, record: SentRecord) -> bool:
         """Whether an earlier message counts toward this cap."""
-        return (self.channel is None or self.channel is record.channel) and (
-            self.tag is None or self.tag in record.tags
-        )
+        return self.binds(record.channel, record.tags)
 
     def period_start(self, at: datetime, zone_name: str) -> datetime:
         """The first instant of the period that ends at ``at`` (the count runs to ``at``).
@@ -239,9 +237,8 @@ def check_caps(
         (False, '2024-06-03T16:00:00+00:00')
     """
     at = utc(at)
-    channel = Channel(channel)
     history = tuple(history)
-    binding = [cap for cap in caps if cap.binds(channel, tags)]
+    binding = _binding(caps, channel, tags)
     for cap in binding:
         times = _counted_times(cap, history)
         count = cap.count(times, at, zone_name)
@@ -249,6 +246,14 @@ def check_caps(
             allowed_at = _earliest(binding, history, at, zone_name)
             return CapCheck(allowed=False, cap=cap, count=count, allowed_at=allowed_at)
     return CapCheck(allowed=True)
+
+
+def _binding(
+    caps: Iterable[FrequencyCap], channel: Channel, tags: frozenset[str]
+) -> list[FrequencyCap]:
+    """The caps that limit a message on ``channel`` of a campaign with ``tags``."""
+    channel = Channel(channel)
+    return [cap for cap in caps if cap.binds(channel, tags)]
 
 
 def _earliest(
@@ -272,9 +277,7 @@ def earliest_allowed(
     tags: frozenset[str] = frozenset(),
 ) -> datetime:
     """The first instant at or after ``at`` at which no cap is met (``at`` if none is)."""
-    channel = Channel(channel)
-    binding = [cap for cap in caps if cap.binds(channel, tags)]
-    return _earliest(binding, tuple(history), utc(at), zone_name)
+    return _earliest(_binding(caps, channel, tags), tuple(history), utc(at), zone_name)
 
 
 def history_since(caps: Iterable[FrequencyCap], now: datetime) -> datetime | None:

@@ -552,6 +552,20 @@ def _receipt(message: MessageFacts, receipt: Receipt) -> Change:
     )
 
 
+def _polled_report(
+    message: MessageFacts, polled: Polled, event: MessageEvent, detail: str
+) -> Change:
+    """What a polled status reports about the message; its lease ends."""
+    return _reported(
+        message,
+        event,
+        detail=detail,
+        provider_message_id=polled.provider_message_id,
+        error_code=polled.error_code,
+        lease=True,
+    )
+
+
 def _polled(message: MessageFacts, polled: Polled, context: Context, now: datetime) -> Change:
     if message.state is _S.UNKNOWN:
         return _reconciled(message, polled, context, now)
@@ -561,14 +575,7 @@ def _polled(message: MessageFacts, polled: Polled, context: Context, now: dateti
         and status.value in _REPORTED
         and status is not (PolledStatus.SENT)
     ):
-        return _reported(
-            message,
-            _REPORTED[status.value],
-            detail="status polled",
-            provider_message_id=polled.provider_message_id,
-            error_code=polled.error_code,
-            lease=True,
-        )
+        return _polled_report(message, polled, _REPORTED[status.value], "status polled")
     if message.state is _S.SUBMITTED:
         # Nothing final yet (or the query failed): ask again later. The poll window
         # (``poll_for``) bounds how long; a submitted message is settled meanwhile.
@@ -583,25 +590,10 @@ def _polled(message: MessageFacts, polled: Polled, context: Context, now: dateti
 def _reconciled(message: MessageFacts, polled: Polled, context: Context, now: datetime) -> Change:
     """An unknown message, reconciled with what the provider answered."""
     status = polled.status
-    if status is PolledStatus.FAILED:
-        # The provider may have refused the request itself: the send failed.
-        return _reported(
-            message,
-            _E.FAIL,
-            detail="reconciled with the provider",
-            provider_message_id=polled.provider_message_id,
-            error_code=polled.error_code,
-            lease=True,
-        )
-    if status.value in _REPORTED:
-        return _reported(
-            message,
-            _REPORTED[status.value],
-            detail="reconciled with the provider",
-            provider_message_id=polled.provider_message_id,
-            error_code=polled.error_code,
-            lease=True,
-        )
+    # A failed status: the provider may have refused the request itself, the send failed.
+    event = _E.FAIL if status is PolledStatus.FAILED else _REPORTED.get(status.value)
+    if event is not None:
+        return _polled_report(message, polled, event, "reconciled with the provider")
     if status is PolledStatus.NO_QUERY:
         if context.on_unknown == "resend":
             return _resend(message, now, "resent by the campaign's policy")

@@ -377,14 +377,14 @@ class _Planner:
         campaign: Campaign,
         *,
         now: datetime,
-        route: Route | None,
-        suppression: Container[SuppressionKey],
-        control: HoldOut | None,
-        values: Mapping[str, object] | None,
-        start: datetime | None,
-        step: int,
-        template: Template | None,
-        link_codes: Mapping[str, str] | None,
+        route: Route | None = None,
+        suppression: Container[SuppressionKey] = frozenset(),
+        control: HoldOut | None = None,
+        values: Mapping[str, object] | None = None,
+        start: datetime | None = None,
+        step: int = 0,
+        template: Template | None = None,
+        link_codes: Mapping[str, str] | None = None,
         test: bool = False,
     ) -> None:
         self.route = route = route or Route.for_campaign(campaign)
@@ -936,17 +936,7 @@ def plan_tests(
         round: Which test round.
     """
     planner = _Planner(
-        campaign,
-        now=now,
-        route=route,
-        suppression=suppression,
-        control=None,
-        values=values,
-        start=None,
-        step=0,
-        template=None,
-        link_codes=None,
-        test=True,
+        campaign, now=now, route=route, suppression=suppression, values=values, test=True
     )
     contacts = [Contact(phone=phone) for phone in campaign.policy.test_numbers]
     dedupe = _DigestSet(16)

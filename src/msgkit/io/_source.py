@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
-from typing import IO, Literal, Union
+from collections.abc import Iterator
+from typing import IO, Literal, Protocol, Union
 
 from msgkit.exceptions import ConfigError, ImportFileError
 
-__all__ = ["MAX_BYTES", "Format", "Source", "SourceFile", "open_source"]
+__all__ = ["MAX_BYTES", "Format", "Source", "SourceFile", "closed_on_error", "open_source"]
 
 #: The default size limit of a recipient file: 25 MiB.
 MAX_BYTES = 25 * 1024 * 1024
@@ -21,6 +23,21 @@ Source = Union[str, "os.PathLike[str]", bytes, IO[bytes]]
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls (and password-protected .xlsx)
 _SPOOL = 1 << 20
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def closed_on_error(resource: _Closable) -> Iterator[None]:
+    """Close ``resource`` if what is being built on it fails; on success the new object
+    owns it (and closes it in turn)."""
+    try:
+        yield
+    except BaseException:
+        resource.close()
+        raise
 
 
 class SourceFile:

@@ -6,7 +6,14 @@ from collections.abc import Generator, Sequence
 
 from msgkit.exceptions import ImportFileError
 from msgkit.io._csv import CsvTable
-from msgkit.io._source import MAX_BYTES, Format, Source, SourceFile, open_source
+from msgkit.io._source import (
+    MAX_BYTES,
+    Format,
+    Source,
+    SourceFile,
+    closed_on_error,
+    open_source,
+)
 from msgkit.io._xlsx import Cell, XlsxTable
 
 __all__ = ["Table", "column_letter", "open_table"]
@@ -129,7 +136,7 @@ def open_table(
 ) -> Table:
     """Open a recipient file: size limit, format, encoding, delimiter, header."""
     opened = open_source(source, max_bytes=max_bytes)
-    try:
+    with closed_on_error(opened):
         return Table(
             opened,
             format=format,
@@ -138,6 +145,3 @@ def open_table(
             sheet=sheet,
             max_bytes=max_bytes,
         )
-    except BaseException:
-        opened.close()
-        raise

@@ -28,7 +28,7 @@ import attrs
 from msgkit.core.contacts import Contact, PhoneCipher, mask, parse_phone
 from msgkit.exceptions import ConfigError, ImportFileError, InvalidPhoneError
 from msgkit.io._dedupe import SeenNumbers
-from msgkit.io._source import MAX_BYTES, Format, Source
+from msgkit.io._source import MAX_BYTES, Format, Source, closed_on_error
 from msgkit.io._table import Table, open_table
 from msgkit.io._values import Converter, converter, text_of
 
@@ -561,7 +561,7 @@ def import_contacts(
         sheet=sheet,
         max_bytes=max_bytes,
     )
-    try:
+    with closed_on_error(table):
         return ContactImport(
             table,
             mapping,
@@ -571,6 +571,3 @@ def import_contacts(
             time_zone=time_zone,
             max_cell_chars=max_cell_chars,
         )
-    except BaseException:
-        table.close()
-        raise

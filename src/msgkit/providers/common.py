@@ -34,6 +34,7 @@ __all__ = [
     "dig",
     "e164_address",
     "error_for",
+    "error_results",
     "http_failure",
     "json_body",
     "response_date",
@@ -228,6 +229,37 @@ def results(
     ]
 
 
+def error_results(
+    sent: SendRequest | Iterable[str],
+    outcome: Outcome,
+    message: str,
+    *,
+    wait: float | None = None,
+    provider_ids: Mapping[str, str | None] | None = None,
+    fallback_now: bool = False,
+    suppress: bool = False,
+    isolate: bool = False,
+    **facts: Any,
+) -> list[SendResult]:
+    """Results for a request that did not go through as it should, one per message.
+
+    Each carries the outcome, the error that matches it (`error_for` of ``outcome``,
+    ``message``, ``wait`` and the ``facts``: ``provider``, ``status``, ``code``, ``hint``...)
+    and ``wait`` as its ``retry_after``; the flags are those of `results`.
+    """
+    error = error_for(outcome, message, wait=wait, **facts)
+    return results(
+        sent,
+        outcome,
+        error=error,
+        provider_ids=provider_ids,
+        wait=wait,
+        fallback_now=fallback_now,
+        suppress=suppress,
+        isolate=isolate,
+    )
+
+
 def http_failure(
     sent: SendRequest,
     response: httpx.Response,
@@ -244,7 +276,8 @@ def http_failure(
         outcome = Outcome.RETRY if idempotent else Outcome.UNKNOWN
         what = f"unreadable answer to {what}"
     wait = retry_after(response) if outcome is Outcome.RETRY else None
-    error = error_for(
+    return error_results(
+        sent,
         outcome,
         what,
         provider=provider,
@@ -255,7 +288,6 @@ def http_failure(
         auth=response.status_code == 401,
         rate_limited=response.status_code == 429,
     )
-    return results(sent, outcome, error=error, wait=wait)
 
 
 class NoStatusQuery:

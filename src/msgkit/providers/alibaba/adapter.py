@@ -101,6 +101,7 @@ from msgkit.providers.common import (
     dig,
     e164_address,
     error_for,
+    error_results,
     http_failure,
     json_body,
     results,
@@ -608,17 +609,19 @@ class AlibabaSms:
             "request_id": request_id,
         }
         if several and (code in _NUMBER_CODES or (batch and code in _MEMBER_CODES)):
-            error = error_for(
+            return error_results(
+                sent,
                 Outcome.RETRY,
                 f"Alibaba refused the request for one of its {len(sent.message_ids)} "
                 f"messages: {message}",
                 hint="each message is sent again on its own",
+                isolate=True,
                 **facts,
             )
-            return results(sent, Outcome.RETRY, error=error, isolate=True)
         outcome, auth = _classify(code)
         wait = _flow_window(message) if code == "isv.BUSINESS_LIMIT_CONTROL" else None
-        error = error_for(
+        return error_results(
+            sent,
             outcome,
             message,
             wait=wait,
@@ -627,7 +630,6 @@ class AlibabaSms:
             hint=_CODE_HINTS.get(code),
             **facts,
         )
-        return results(sent, outcome, error=error, wait=wait)
 
     # -- reconciliation ---------------------------------------------------------------
 

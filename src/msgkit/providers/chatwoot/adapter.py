@@ -52,6 +52,7 @@ from msgkit.providers.common import (
     NoStatusQuery,
     dig,
     error_for,
+    error_results,
     http_failure,
     json_body,
     results,
@@ -163,15 +164,24 @@ class ChatwootWebChat(NoStatusQuery):
         return {"api_access_token": self._agents[sender] if sender else self._token}
 
     def _advance(self, state: dict[str, Any]) -> SendRequest:
+        step, request = self._next_step(state)
+        return SendRequest(
+            request=request,
+            message_ids=(state["message"].id,),
+            step=step,
+            context=state,
+            safe=step != "message",  # every step before the message itself sends nothing
+        )
+
+    def _next_step(self, state: dict[str, Any]) -> tuple[str, httpx.Request]:
+        """The next step of a send (find, create, assign, fetch, message) and its request."""
         message: OutboundMessage = state["message"]
         headers = self._headers(state)
         if state["conversation_id"] is None and not state["searched"]:
             request = httpx.Request(
                 "GET", f"{self._account}/contacts/{message.to}/conversations", headers=headers
             )
-            return SendRequest(
-                request=request, message_ids=(message.id,), step="find", context=state, safe=True
-            )
+            return "find", request
         if state["conversation_id"] is None:
             body: dict[str, Any] = {
                 "inbox_id": state["inbox_id"],
@@ -183,31 +193,15 @@ class ChatwootWebChat(NoStatusQuery):
                     body[key] = state[key]
             if message.options.get("source_id"):
                 body["source_id"] = str(message.options["source_id"])
-            return SendRequest(
-                request=self._json("POST", f"{self._account}/conversations", body, headers),
-                message_ids=(message.id,),
-                step="create",
-                context=state,
-                safe=True,
-            )
+            return "create", self._json("POST", f"{self._account}/conversations", body, headers)
         conversation = f"{self._account}/conversations/{state['conversation_id']}"
         if state["assign"]:
             key, value = state["assign"][0]
-            return SendRequest(
-                request=self._json("POST", f"{conversation}/assignments", {key: value}, headers),
-                message_ids=(message.id,),
-                step="assign",
-                context=state,
-                safe=True,
+            return "assign", self._json(
+                "POST", f"{conversation}/assignments", {key: value}, headers
             )
         if state["media"]:
-            return SendRequest(
-                request=httpx.Request("GET", state["media"][0]),
-                message_ids=(message.id,),
-                step="fetch",
-                context=state,
-                safe=True,
-            )
+            return "fetch", httpx.Request("GET", state["media"][0])
         url = f"{conversation}/messages"
         if state["attachments"]:
             request = httpx.Request(
@@ -234,9 +228,7 @@ class ChatwootWebChat(NoStatusQuery):
                 },
                 headers,
             )
-        return SendRequest(
-            request=request, message_ids=(message.id,), step="message", context=state
-        )
+        return "message", request
 
     @staticmethod
     def _json(method: str, url: str, body: Any, headers: Mapping[str, str]) -> httpx.Request:
@@ -264,14 +256,14 @@ class ChatwootWebChat(NoStatusQuery):
             return self._next(sent, state)
         if not response.is_success:
             if step == "find" and response.status_code == 404:
-                error = error_for(
+                return error_results(
+                    sent,
                     Outcome.FAILED,
                     "the Chatwoot contact does not exist",
                     provider=self.name,
                     status=404,
                     hint="check the contact ids of the audience",
                 )
-                return results(sent, Outcome.FAILED, error=error)
             return http_failure(
                 sent, response, provider=self.name, idempotent=True, what=f"web chat {step}"
             )
@@ -297,8 +289,9 @@ class ChatwootWebChat(NoStatusQuery):
             return self._next(sent, state)
         # fetch
         if len(response.content) > MAX_ATTACHMENT:
-            error = error_for(Outcome.FAILED, "the image is larger than 40 MB", provider=self.name)
-            return results(sent, Outcome.FAILED, error=error)
+            return error_results(
+                sent, Outcome.FAILED, "the image is larger than 40 MB", provider=self.name
+            )
         url = state["media"][0]
         filename = posixpath.basename(urlsplit(url).path) or "image"
         kind = response.headers.get("content-type", "application/octet-stream").split(";")[0]
@@ -328,14 +321,14 @@ class ChatwootWebChat(NoStatusQuery):
         if response.is_success and message_id is not None:
             return results(sent, Outcome.ACCEPTED, provider_ids={sent.message_ids[0]: message_id})
         if response.status_code == 404:
-            error = error_for(
+            return error_results(
+                sent,
                 Outcome.FAILED,
                 "the Chatwoot conversation does not exist",
                 provider=self.name,
                 status=404,
                 hint="drop options['conversation_id'] to find or create one",
             )
-            return results(sent, Outcome.FAILED, error=error)
         return http_failure(
             sent, response, provider=self.name, idempotent=False, what="web chat message"
         )

@@ -37,6 +37,7 @@ de-duplicates on (our message id is sent in it), which makes them safe to retry.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -58,7 +59,7 @@ from msgkit.providers.common import (
     NoStatusQuery,
     dig,
     e164_address,
-    error_for,
+    error_results,
     http_failure,
     json_body,
     results,
@@ -228,14 +229,18 @@ class HttpSms(NoStatusQuery):
         has_id = provider_id is not None or not cfg.message_id_path
         if response.is_success and readable and says_ok and code is None and has_id:
             return results(sent, Outcome.ACCEPTED, provider_ids={sent.message_ids[0]: provider_id})
+        # What only the HTTP status explains: no code and no readable refusal, or a 5xx.
+        unexplained = functools.partial(
+            http_failure,
+            sent,
+            response,
+            provider=self.name,
+            idempotent=self.capabilities.idempotent,
+            what="gateway send",
+            code=code,
+        )
         if code is None and (not response.is_success or not readable or says_ok):
-            return http_failure(
-                sent,
-                response,
-                provider=self.name,
-                idempotent=self.capabilities.idempotent,
-                what="gateway send",
-            )
+            return unexplained()
         detail = detail or f"the gateway refused the message ({code or 'no code'})"
         facts: dict[str, Any] = {
             "provider": self.name,
@@ -243,28 +248,24 @@ class HttpSms(NoStatusQuery):
             "code": code,
         }
         if code in cfg.opt_out_codes:
-            error = error_for(
-                Outcome.FAILED, detail, hint="the recipient opted out: suppressed", **facts
+            return error_results(
+                sent,
+                Outcome.FAILED,
+                detail,
+                hint="the recipient opted out: suppressed",
+                suppress=True,
+                **facts,
             )
-            return results(sent, Outcome.FAILED, error=error, suppress=True)
         if code in cfg.retry_codes or response.status_code in (429, 503):
             wait = retry_after(response)
-            error = error_for(Outcome.RETRY, detail, wait=wait, **facts)
-            return results(sent, Outcome.RETRY, error=error, wait=wait)
+            return error_results(sent, Outcome.RETRY, detail, wait=wait, **facts)
         if code in cfg.account_codes or response.status_code in (401, 403):
-            error = error_for(Outcome.ACCOUNT, detail, auth=response.status_code == 401, **facts)
-            return results(sent, Outcome.ACCOUNT, error=error)
-        if response.status_code >= 500:
-            return http_failure(
-                sent,
-                response,
-                provider=self.name,
-                idempotent=self.capabilities.idempotent,
-                what="gateway send",
-                code=code,
+            return error_results(
+                sent, Outcome.ACCOUNT, detail, auth=response.status_code == 401, **facts
             )
-        error = error_for(Outcome.FAILED, detail, **facts)
-        return results(sent, Outcome.FAILED, error=error)
+        if response.status_code >= 500:
+            return unexplained()
+        return error_results(sent, Outcome.FAILED, detail, **facts)
 
 
 def _flat(body: Any) -> dict[str, str]:

@@ -43,7 +43,7 @@ from msgkit.providers.common import (
     NoStatusQuery,
     dig,
     e164_address,
-    error_for,
+    error_results,
     http_failure,
     json_body,
     results,
@@ -167,26 +167,28 @@ class LineNotifications(NoStatusQuery):
         if 200 <= status < 300:
             return results(sent, Outcome.ACCEPTED, provider_ids={sent.message_ids[0]: request_id})
         if status == 422:
-            error = error_for(
+            return error_results(
+                sent,
                 Outcome.FAILED,
                 f"LINE cannot deliver to this number: {detail}",
                 hint="not a LINE user, country not covered, or consent off: "
                 "the SMS fallback is sent at once",
+                fallback_now=True,
                 **facts,
             )
-            return results(sent, Outcome.FAILED, error=error, fallback_now=True)
         if status == 429 and "monthly limit" in detail.lower():
-            error = error_for(
+            return error_results(
+                sent,
                 Outcome.ACCOUNT,
                 f"LINE: {detail}",
                 hint="the channel's monthly message limit is reached: raise it in the "
                 "LINE Official Account Manager",
                 **facts,
             )
-            return results(sent, Outcome.ACCOUNT, error=error)
         if status == 400:
-            error = error_for(Outcome.FAILED, f"LINE refused the message: {detail}", **facts)
-            return results(sent, Outcome.FAILED, error=error)
+            return error_results(
+                sent, Outcome.FAILED, f"LINE refused the message: {detail}", **facts
+            )
         return http_failure(
             sent,
             response,

@@ -23,6 +23,7 @@ apart; that is reported as found (nobody is messaged twice).
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -47,6 +48,7 @@ from msgkit.providers.common import (
     dig,
     e164_address,
     error_for,
+    error_results,
     http_failure,
     json_body,
     results,
@@ -206,55 +208,55 @@ class TwilioSms:
         sid = text_or_none(dig(body, "sid"))
         if 200 <= status < 300 and sid:
             if dig(body, "status") in ("failed", "undelivered"):
-                error = error_for(
+                return error_results(
+                    sent,
                     Outcome.FAILED,
                     "Twilio failed the message",
                     provider=self.name,
                     code=text_or_none(dig(body, "error_code")),
-                )
-                return results(
-                    sent, Outcome.FAILED, error=error, provider_ids={sent.message_ids[0]: sid}
+                    provider_ids={sent.message_ids[0]: sid},
                 )
             return results(sent, Outcome.ACCEPTED, provider_ids={sent.message_ids[0]: sid})
         raw_code = text_or_none(dig(body, "code"))
         code = int(raw_code) if raw_code is not None and raw_code.isdigit() else None
+        # What only the HTTP status explains: no code, a 2xx without a sid, or a 5xx.
+        unexplained = functools.partial(
+            http_failure,
+            sent,
+            response,
+            provider=self.name,
+            idempotent=False,
+            what="Twilio message",
+            code=None if code is None else str(code),
+        )
         if code is None or 200 <= status < 300:
-            return http_failure(
-                sent,
-                response,
-                provider=self.name,
-                idempotent=False,
-                what="Twilio message",
-                code=None if code is None else str(code),
-            )
+            return unexplained()
         detail = text_or_none(dig(body, "message")) or f"error {code}"
         facts: dict[str, Any] = {"provider": self.name, "status": status, "code": str(code)}
         if code == _OPTED_OUT:
-            error = error_for(Outcome.FAILED, detail, hint=_HINTS[code], **facts)
-            return results(sent, Outcome.FAILED, error=error, suppress=True)
+            return error_results(
+                sent, Outcome.FAILED, detail, hint=_HINTS[code], suppress=True, **facts
+            )
         if code in _RETRY_CODES or status == 429:
             wait = retry_after(response)
-            error = error_for(
-                Outcome.RETRY, detail, wait=wait, rate_limited=True, hint=_HINTS.get(code), **facts
-            )
-            return results(sent, Outcome.RETRY, error=error, wait=wait)
-        if code in _AUTH_CODES or status == 401:
-            error = error_for(Outcome.ACCOUNT, detail, auth=True, hint=_HINTS.get(code), **facts)
-            return results(sent, Outcome.ACCOUNT, error=error)
-        if code in _ACCOUNT_CODES or status == 403:
-            error = error_for(Outcome.ACCOUNT, detail, **facts)
-            return results(sent, Outcome.ACCOUNT, error=error)
-        if status >= 500:
-            return http_failure(
+            return error_results(
                 sent,
-                response,
-                provider=self.name,
-                idempotent=False,
-                what="Twilio message",
-                code=str(code),
+                Outcome.RETRY,
+                detail,
+                wait=wait,
+                rate_limited=True,
+                hint=_HINTS.get(code),
+                **facts,
             )
-        error = error_for(Outcome.FAILED, detail, hint=_HINTS.get(code), **facts)
-        return results(sent, Outcome.FAILED, error=error)
+        if code in _AUTH_CODES or status == 401:
+            return error_results(
+                sent, Outcome.ACCOUNT, detail, auth=True, hint=_HINTS.get(code), **facts
+            )
+        if code in _ACCOUNT_CODES or status == 403:
+            return error_results(sent, Outcome.ACCOUNT, detail, **facts)
+        if status >= 500:
+            return unexplained()
+        return error_results(sent, Outcome.FAILED, detail, hint=_HINTS.get(code), **facts)
 
     def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
         """List the messages sent to the number since the day it was sent."""
