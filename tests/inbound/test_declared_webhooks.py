@@ -44,7 +44,7 @@ def test_an_entry_point_provider_has_its_webhooks_served() -> None:
     verifies it, hands its receipts to the sink and answers as the type declares."""
     registry = Registry()
     [endpoint] = endpoints_from_config(
-        {"mine": {"type": "toy"}, "gw": {"type": "http_sms", "base_url": "https://gw"}},
+        {"mine": {"type": "toy"}},
         {"TOY_KEY": "k3y"},
         registry=registry,
     )
@@ -85,3 +85,12 @@ def test_an_endpoint_without_webhooks_is_refused() -> None:
     assert "twilio" in str(caught.value)
     with pytest.raises(ConfigError, match="unknown provider type 'pigeon'"):
         InboundApp(MemorySink(), [Endpoint(name="p", kind="pigeon", secret="s")])
+
+
+def test_a_configured_type_that_cannot_be_loaded_is_an_error() -> None:
+    """endpoints_from_config names a provider whose type cannot be loaded, instead of
+    serving no webhook for it (every callback would then be a 404)."""
+    with pytest.raises(ConfigError, match="pigeon") as caught:
+        endpoints_from_config({"gw": {"type": "pigeon"}}, {})
+    assert caught.value.key == "providers.gw.type"
+    assert endpoints_from_config({"gw": {"type": "http_sms", "base_url": "https://gw"}}, {}) == []

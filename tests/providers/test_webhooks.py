@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,3 +45,16 @@ def test_placeholders_capture_what_they_stand_for(parts: list[tuple[bool, str]])
     expected = {f"p{i}": text for i, (is_param, text) in enumerate(parts) if is_param}
     assert _route("/".join(pattern)).match(request) == expected
     assert _route("/".join(pattern)).match([*request, "extra"]) is None
+
+
+def test_a_webhook_request_shows_no_path_token() -> None:
+    """A request's repr masks its path segments and secret, which may be the only key."""
+    request = WebhookRequest(
+        provider="ali",
+        secret="TOK123",
+        params={"token": "TOK123"},
+        url="https://x.example/hooks/ali/TOK123/report",
+        now=datetime(2026, 1, 5, tzinfo=timezone.utc),
+    )
+    assert "TOK123" not in repr(request)
+    assert "/hooks/ali/***/report" in repr(request)

@@ -58,10 +58,10 @@ async def feed_inbound(
         events = list(provider.inbound_events(seen.get(name, 0)))
         if not events:
             continue
-        seen[name] = events[-1][0]
         replies = [event for _, event in events if isinstance(event, Reply)]
         if replies:
             await sink.replies(replies)
         for _, event in events:
             if isinstance(event, Click):
                 await sink.click(event)
+        seen[name] = events[-1][0]  # taken only once the sink has them

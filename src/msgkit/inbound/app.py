@@ -359,10 +359,14 @@ def endpoints_from_config(
     found: list[Endpoint] = []
     for name, settings in providers.items():
         kind = settings.get("type")
-        if not isinstance(kind, str) or not _has_webhooks(registry, kind):
+        if not isinstance(kind, str):
             continue
-        webhooks = registry.webhooks(kind)
-        assert webhooks is not None
+        try:
+            webhooks = registry.webhooks(kind)
+        except ConfigError as exc:  # a type that cannot be loaded is an error, not "none"
+            raise exc.under(f"providers.{name}.type") from None
+        if webhooks is None:
+            continue
         cfg = validate_settings(webhooks.settings, name, settings)
         variable = getattr(cfg, webhooks.secret_setting)
         found.append(

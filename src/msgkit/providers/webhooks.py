@@ -88,7 +88,11 @@ class WebhookRequest:
         return self.headers.get(name.lower(), "")
 
     def __repr__(self) -> str:
-        return f"WebhookRequest(provider={self.provider!r}, url={self.url!r}, secret=***)"
+        url = self.url
+        for value in (*self.params.values(), self.secret):  # a path token is a secret
+            if value:
+                url = url.replace(value, "***")
+        return f"WebhookRequest(provider={self.provider!r}, url={url!r}, secret=***)"
 
 
 @attrs.frozen(kw_only=True)
