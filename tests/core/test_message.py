@@ -231,3 +231,40 @@ def test_a_message_needs_only_id_channel_to_and_text(mid: str, to: str, text: st
     assert (message.step, message.parent_id, message.fallback_wait) == (0, None, None)
     assert (message.media, dict(message.options)) == ((), {})
     assert to not in repr(message)
+
+
+@given(status=st.sampled_from([PolledStatus.NOT_FOUND, PolledStatus.NO_QUERY]))
+def test_an_unknown_message_whose_fallback_went_is_never_resent(status: PolledStatus) -> None:
+    """Once its fallback went, an unknown message is reported, never sent again (the
+    person would get both); before, it is resent as the rules say."""
+    message = MessageStatus(id="m1", state=S.UNKNOWN, sent_at=NOW - timedelta(hours=1))
+    for on_unknown in ("mark_unknown", "resend"):
+        went = Context(on_unknown=on_unknown, fallback_released=True)  # type: ignore[arg-type]
+        change = decide(message, Polled(status=status), context=went, now=NOW)
+        assert change.event is None
+        assert change.fields == {"not_before": None}
+    before = Context(on_unknown="resend")
+    assert decide(message, Polled(status=status), context=before, now=NOW).event is E.RESEND
+
+
+def test_a_sent_receipt_before_the_send_result_starts_the_fallback_wait() -> None:
+    """A "sent" receipt that beats the send result accepts the message and starts its
+    fallback's wait, so the fallback is released if nothing more comes."""
+    message = MessageStatus(id="m1", state=S.SENDING, sent_at=NOW)
+    context = Context(fallback_wait=timedelta(minutes=10))
+    change = decide(message, Receipt(report="sent"), context=context, now=NOW)
+    assert change.event is E.ACCEPT
+    assert change.fields["fallback_at"] == NOW + timedelta(minutes=10)
+    late = decide(
+        MessageStatus(id="m1", state=S.SUBMITTED), Receipt(report="sent"), context=context, now=NOW
+    )
+    assert late.event is None
+
+
+@given(state=st.sampled_from(list(MessageState)))
+def test_a_change_remembers_the_state_it_was_decided_in(state: MessageState) -> None:
+    """decide records the state it saw, so the store applies a change that moves no state
+    only to a message still in it."""
+    message = MessageStatus(id="m1", state=state, sent_at=NOW)
+    change = decide(message, Polled(status="query_failed"), context=Context(), now=NOW)
+    assert change.decided_in is state

@@ -336,6 +336,8 @@ class Context:
         reconcile_for: How long after sending an unknown message is reconciled; then
             it is reported ``unknown``.
         poll_every: Time between status polls of one submitted message.
+        fallback_released: The message's fallback has gone (its wait ran out while the
+            message was unknown): it is then never sent again, only reported.
     """
 
     retry_at: datetime | None = None
@@ -345,6 +347,7 @@ class Context:
     reconcile_every: timedelta = timedelta(minutes=1)
     reconcile_for: timedelta = timedelta(hours=1)
     poll_every: timedelta = timedelta(minutes=1)
+    fallback_released: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -358,6 +361,9 @@ class Change:
             ``error_code``, ``error``, ``not_before``, ``reason``, ...).
         detail: A sentence for the event log.
         followups: What the engine does besides (see `Followup`).
+        decided_in: The state the message was in when this was decided (`decide` sets
+            it): a change with no event is applied only to a message still in that
+            state — another worker may have moved it on meanwhile.
     """
 
     message_id: str
@@ -365,6 +371,7 @@ class Change:
     fields: Mapping[str, Any] = attrs.field(factory=dict)
     detail: str | None = None
     followups: tuple[Followup, ...] = ()
+    decided_in: MessageState | None = None
 
     @property
     def noop(self) -> bool:
@@ -426,10 +433,16 @@ def decide(
         >>> decide(m, Sent(outcome="unknown"), context=Context(), now=now).event.value
         'lose'
     """
+    return attrs.evolve(_decide(message, observation, context, now), decided_in=message.state)
+
+
+def _decide(
+    message: MessageFacts, observation: Observation, context: Context, now: datetime
+) -> Change:
     if isinstance(observation, Sent):
         return _sent(message, observation, context, now)
     if isinstance(observation, Receipt):
-        return _receipt(message, observation)
+        return _receipt(message, observation, context, now)
     if isinstance(observation, Polled):
         return _polled(message, observation, context, now)
     if isinstance(observation, ReplyReceived):
@@ -541,15 +554,21 @@ def _reported(
     )
 
 
-def _receipt(message: MessageFacts, receipt: Receipt) -> Change:
-    return _reported(
+def _receipt(message: MessageFacts, receipt: Receipt, context: Context, now: datetime) -> Change:
+    event = _REPORTED[receipt.report.value]
+    change = _reported(
         message,
-        _REPORTED[receipt.report.value],
+        event,
         detail=f"{receipt.source}: {receipt.report.value}",
         provider_message_id=receipt.provider_message_id,
         error_code=receipt.error_code,
         error=receipt.error,
     )
+    if change.event is _E.ACCEPT and message.state is _S.SENDING:
+        # "Sent" came before the send result was recorded: the fallback's wait starts
+        # here, or nothing would ever release it.
+        return attrs.evolve(change, fields={**change.fields, **_fallback_at(context, now)})
+    return change
 
 
 def _polled_report(
@@ -595,12 +614,14 @@ def _reconciled(message: MessageFacts, polled: Polled, context: Context, now: da
     if event is not None:
         return _polled_report(message, polled, event, "reconciled with the provider")
     if status is PolledStatus.NO_QUERY:
-        if context.on_unknown == "resend":
+        if context.on_unknown == "resend" and not context.fallback_released:
             return _resend(message, now, "resent by the campaign's policy")
         return _report_unknown(message, "the provider cannot be asked: reported as unknown")
     if status is PolledStatus.NOT_FOUND:
         age = now - (message.sent_at or now)
         if age >= context.reconcile_grace:
+            if context.fallback_released:  # the person has the fallback: never both
+                return _report_unknown(message, "not found, and its fallback went: reported")
             return _resend(message, now, "the provider never received it")
     deadline = (message.sent_at or now) + context.reconcile_for
     again = now + context.reconcile_every

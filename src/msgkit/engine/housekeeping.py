@@ -85,11 +85,13 @@ def decide_with(
     *,
     campaign: Campaign | None = None,
     retry_at: datetime | None = None,
+    fallback_released: bool = False,
 ) -> Change:
     """`decide`, with what the engine's settings and the campaign add to the context."""
     row = message if isinstance(message, MessageRow) else None
     context = Context(
         retry_at=retry_at,
+        fallback_released=fallback_released,
         fallback_wait=row.fallback_wait if row is not None else None,
         on_unknown=campaign.on_unknown if campaign is not None else "mark_unknown",
         reconcile_grace=settings.reconcile_grace,
@@ -266,10 +268,21 @@ class Housekeeping:
         statuses = await asyncio.gather(*(self.status(row, p) for row, p in queries))
         for (row, _), status in zip(queries, statuses, strict=True):
             polled[row.id] = status
+        with_fallback = [row.id for row in rows if row.fallback_wait is not None]
+        released = (
+            await self._db(self.store.fallbacks_released, with_fallback) if with_fallback else set()
+        )
         changes = []
         for row in rows:
             campaign = await self._campaign(row.campaign_id)
-            change = decide_with(self.settings, row, polled[row.id], now, campaign=campaign)
+            change = decide_with(
+                self.settings,
+                row,
+                polled[row.id],
+                now,
+                campaign=campaign,
+                fallback_released=row.id in released,
+            )
             changes.append(change)
             if change.event is MessageEvent.RESEND:
                 self.stats.resent += 1

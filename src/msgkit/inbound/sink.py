@@ -244,9 +244,11 @@ class StoreSink:
         if not matched:
             return
         now = self._clock()
-        context = Context()  # receipts need none of the engine's timing
-        changes = [
-            decide(row, event.observation, context=context, now=now) for event, row in matched
+        changes = [  # a "sent" that beats the send result starts the fallback's wait
+            decide(
+                row, event.observation, context=Context(fallback_wait=row.fallback_wait), now=now
+            )
+            for event, row in matched
         ]
         results = self.store.apply(changes, now=now)
         for result, change, (event, _) in zip(results, changes, matched, strict=True):

@@ -277,6 +277,13 @@ class OutboxTables(SQLBase):
                 old = MessageState(known.state) if known else None
                 if known is not None and old is not None and change.event is None:
                     # No transition: set the fields, if the message is still as decided.
+                    if change.decided_in is not None and change.decided_in is not old:
+                        results.append(
+                            ChangeResult(
+                                message_id=change.message_id, applied=False, old=old, new=old
+                            )
+                        )
+                        continue
                     if change.fields:
                         fields = {k: _column_value(v) for k, v in change.fields.items()}
                         unknown = set(fields) - _SETTABLE
@@ -541,6 +548,20 @@ class OutboxTables(SQLBase):
             params,
         )
         return _row_to_message(rows[0]) if rows else None
+
+    def fallbacks_released(self, parent_ids: Sequence[str]) -> set[str]:
+        """Of these messages, those whose fallback no longer waits (it went, or is going)."""
+        found: set[str] = set()
+        for chunk in chunks(list(parent_ids)):
+            found.update(
+                r[0]
+                for r in self._read(
+                    f"SELECT parent_id FROM messages WHERE parent_id IN ({self._in(chunk)}) "
+                    "AND NOT (state = 'deferred' AND not_before IS NULL) AND state <> 'skipped'",
+                    chunk,
+                )
+            )
+        return found
 
     def parents_delivered(self, ids: Sequence[str]) -> set[str]:
         """Of these messages, those whose parent has been delivered."""

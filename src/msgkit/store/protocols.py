@@ -263,6 +263,10 @@ class Outbox(Protocol):
         """The last message sent to ``recipient`` (on ``channel``), or None."""
         ...
 
+    def fallbacks_released(self, parent_ids: Sequence[str]) -> set[str]:
+        """Of these messages, those whose fallback no longer waits (it went, or is going)."""
+        ...
+
     def parents_delivered(self, ids: Sequence[str]) -> set[str]:
         """Of these messages, those whose parent has been delivered."""
         ...

@@ -321,6 +321,39 @@ class StoreContract:
         assert [e[1] for e in store.events(m.id)] == ["claim", "send", "accept", "deliver"]
         assert store.resolve_provider_ids(None, ["P"]) == {"P": m.id}
 
+    def test_a_change_applies_only_to_the_state_it_was_decided_in(self, store: SQLStore) -> None:
+        """Fields decided for a message in one state (say, "report this unknown message")
+        are not written once it has moved on (another worker resent it meanwhile)."""
+        campaign = store.save_campaign(_running(), now=NOW)
+        [m] = _planned(campaign.id, 1, now=NOW)
+        store.insert_messages([m], now=NOW)
+        [result] = store.apply(
+            [
+                Change(
+                    message_id=m.id,
+                    event=None,
+                    fields={"not_before": None},
+                    decided_in=MessageState.UNKNOWN,
+                )
+            ],
+            now=NOW,
+        )
+        assert not result.applied
+        assert store.get_message(m.id).not_before is not None
+        [result] = store.apply(
+            [
+                Change(
+                    message_id=m.id,
+                    event=None,
+                    fields={"error": "noted"},
+                    decided_in=MessageState.PLANNED,
+                )
+            ],
+            now=NOW,
+        )
+        assert result.applied
+        assert store.get_message(m.id).error == "noted"
+
     def test_apply_respects_the_holding_worker(self, store: SQLStore) -> None:
         """A worker cannot move a message another worker holds."""
         campaign = store.save_campaign(_running(), now=NOW)
