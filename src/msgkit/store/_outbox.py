@@ -483,24 +483,6 @@ class OutboxTables(SQLBase):
         )
         return [_row_to_message(r) for r in rows]
 
-    def postpone_unknown(self, ids: Sequence[str], *, until: datetime | None) -> None:
-        """Reconcile these unknown messages again at ``until`` (None: never; report them)."""
-        with self._tx() as cur:
-            self._many(
-                cur,
-                "UPDATE messages SET not_before = ? WHERE id = ? AND state = 'unknown'",
-                [(ms(until), i) for i in ids],
-            )
-
-    def postpone_poll(self, ids: Sequence[str], *, until: datetime) -> None:
-        """Do not poll these submitted messages again before ``until``."""
-        with self._tx() as cur:
-            self._many(
-                cur,
-                "UPDATE messages SET lease_until = ? WHERE id = ? AND state = 'submitted'",
-                [(ms(until), i) for i in ids],
-            )
-
     def fallback_due(self, *, now: datetime, limit: int = BATCH) -> list[tuple[str, str, str]]:
         """Parents whose waiting fallback message must now be released or cancelled.
 

@@ -243,14 +243,6 @@ class Outbox(Protocol):
         """Submitted messages of these providers, sent in a window, with no receipt yet."""
         ...
 
-    def postpone_unknown(self, ids: Sequence[str], *, until: datetime | None) -> None:
-        """Reconcile these unknown messages again at ``until`` (None: never; report them)."""
-        ...
-
-    def postpone_poll(self, ids: Sequence[str], *, until: datetime) -> None:
-        """Do not poll these submitted messages again before ``until``."""
-        ...
-
     def fallback_due(self, *, now: datetime, limit: int = ...) -> list[tuple[str, str, str]]:
         """``(parent_id, parent_state, child_id)`` of fallbacks to release or cancel now."""
         ...

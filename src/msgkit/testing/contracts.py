@@ -416,7 +416,9 @@ class StoreContract:
         store.claim(worker="w", now=NOW, limit=5, lease_until=NOW)
         store.apply([Change(message_id=lost.id, event=MessageEvent.SEND)], now=NOW)
         store.apply([Change(message_id=lost.id, event=MessageEvent.LOSE)], now=NOW)
-        store.postpone_unknown([lost.id], until=None)  # reported: never asked again
+        store.apply(  # reported: never asked again
+            [Change(message_id=lost.id, event=None, fields={"not_before": None})], now=NOW
+        )
         found = store.history(
             [_phone(0)], since=NOW - timedelta(days=1), pending=[MessageState.UNKNOWN]
         )
