@@ -507,16 +507,17 @@ class OutboxTables(SQLBase):
 
     def waiting_children(self, parent_ids: Sequence[str]) -> list[str]:
         """Fallback messages of these parents that have not been sent yet."""
+        return self._ids_where(
+            "SELECT id FROM messages WHERE parent_id IN ({ids}) "
+            "AND state IN ('deferred', 'planned', 'queued')",
+            parent_ids,
+        )
+
+    def _ids_where(self, sql: str, ids: Sequence[str]) -> list[str]:
+        """The first column of ``sql`` (its ``{ids}`` the given ids), chunk by chunk."""
         found: list[str] = []
-        for chunk in chunks(list(parent_ids)):
-            found.extend(
-                r[0]
-                for r in self._read(
-                    f"SELECT id FROM messages WHERE parent_id IN ({self._in(chunk)}) "
-                    "AND state IN ('deferred', 'planned', 'queued')",
-                    chunk,
-                )
-            )
+        for chunk in chunks(list(ids)):
+            found.extend(r[0] for r in self._read(sql.format(ids=self._in(chunk)), chunk))
         return found
 
     def last_message_to(self, recipient: str, *, channel: str | None = None) -> MessageRow | None:
@@ -533,31 +534,23 @@ class OutboxTables(SQLBase):
 
     def fallbacks_released(self, parent_ids: Sequence[str]) -> set[str]:
         """Of these messages, those whose fallback no longer waits (it went, or is going)."""
-        found: set[str] = set()
-        for chunk in chunks(list(parent_ids)):
-            found.update(
-                r[0]
-                for r in self._read(
-                    f"SELECT parent_id FROM messages WHERE parent_id IN ({self._in(chunk)}) "
-                    "AND NOT (state = 'deferred' AND not_before IS NULL) AND state <> 'skipped'",
-                    chunk,
-                )
+        return set(
+            self._ids_where(
+                "SELECT parent_id FROM messages WHERE parent_id IN ({ids}) "
+                "AND NOT (state = 'deferred' AND not_before IS NULL) AND state <> 'skipped'",
+                parent_ids,
             )
-        return found
+        )
 
     def parents_delivered(self, ids: Sequence[str]) -> set[str]:
         """Of these messages, those whose parent has been delivered."""
-        found: set[str] = set()
-        for chunk in chunks(ids):
-            found.update(
-                r[0]
-                for r in self._read(
-                    "SELECT c.id FROM messages c JOIN messages p ON p.id = c.parent_id "
-                    f"WHERE c.id IN ({self._in(chunk)}) AND p.state = 'delivered'",
-                    chunk,
-                )
+        return set(
+            self._ids_where(
+                "SELECT c.id FROM messages c JOIN messages p ON p.id = c.parent_id "
+                "WHERE c.id IN ({ids}) AND p.state = 'delivered'",
+                ids,
             )
-        return found
+        )
 
     def next_due(
         self,
