@@ -496,7 +496,9 @@ class OutboxTables(SQLBase):
             "WHERE c.state IN ('deferred', 'planned', 'queued') AND ("
             "p.state IN ('delivered', 'failed', 'undelivered', 'expired', 'skipped') "
             "OR (p.state IN ('submitted', 'unknown') AND p.fallback_at IS NOT NULL "
-            "AND p.fallback_at <= ?)) "
+            "AND p.fallback_at <= ?) "
+            # An unknown parent from before the wait was kept with it: once reported.
+            "OR (p.state = 'unknown' AND p.fallback_at IS NULL AND p.not_before IS NULL)) "
             # A child waits for its parent while deferred with no time; once released
             # (or held back at send time, with a time) only a delivery cancels it.
             "AND ((c.state = 'deferred' AND c.not_before IS NULL) OR p.state = 'delivered') "

@@ -525,6 +525,28 @@ class StoreContract:
         assert store.get_scenario("shipped") == ("c1", {"wait": timedelta(minutes=5)})
         assert store.scenarios() == ["shipped"]
 
+    def test_a_reported_unknown_parent_releases_its_fallback(self, store: SQLStore) -> None:
+        """An unknown parent with no fallback time (written before the wait was kept with
+        it) releases its waiting fallback once it is reported, not never."""
+        campaign = store.save_campaign(_running(), now=NOW)
+        [parent] = _planned(campaign.id, 1, now=NOW)
+        [child] = _planned(campaign.id, 1, now=NOW, step=1, parent_id=parent.id)
+        child = attrs.evolve(child, id="c" * 32, key=child.key + ":fallback")
+        store.insert_messages([parent, child], now=NOW)
+        store.claim(worker="w", now=NOW, limit=5, lease_until=NOW)
+        store.apply(
+            [
+                Change(message_id=parent.id, event=MessageEvent.SEND),
+                Change(message_id=parent.id, event=MessageEvent.LOSE, fields={"not_before": NOW}),
+            ],
+            now=NOW,
+        )
+        assert store.fallback_due(now=NOW) == []  # still being reconciled
+        store.apply(
+            [Change(message_id=parent.id, event=None, fields={"not_before": None})], now=NOW
+        )
+        assert store.fallback_due(now=NOW) == [(parent.id, "unknown", child.id)]
+
     def test_cancel_pending(self, store: SQLStore) -> None:
         """Cancelling a campaign skips what has not been sent and leaves the rest."""
         campaign = store.save_campaign(_running(), now=NOW)
