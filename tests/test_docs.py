@@ -88,6 +88,8 @@ MODULES = [
     "msgkit.core.rfm",
     "msgkit.io.importer",
     "msgkit.io.preview",
+    "msgkit.core.html",
+    "msgkit.core.preview",
 ]
 
 

@@ -13,6 +13,7 @@ from msgkit.core.links import ShortLinks
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import PlanSummary, Route, Skip, plan, summarize
 from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.preview import MessagePreview
 from msgkit.core.pricing import Prices
 from msgkit.core.rfm import RFM, RFMSegment
 from msgkit.core.segments import (
@@ -75,6 +76,7 @@ __all__ = [
     "ImportFileError",
     "InvalidPhoneError",
     "InvalidTransitionError",
+    "MessagePreview",
     "MessageState",
     "MissingVariableError",
     "MsgkitError",

@@ -16,6 +16,7 @@ from msgkit.core.contacts import Contact, PhoneCipher
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.planning import PlanItem, PlanSummary
 from msgkit.core.policy import SendPolicy
+from msgkit.core.preview import MessagePreview
 from msgkit.core.pricing import Prices
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template
@@ -196,6 +197,12 @@ class AsyncClient:
     async def estimate(self, campaign: Campaign | str) -> PlanSummary:
         """See `Client.estimate`."""
         return await self._call(self.sync.estimate, campaign)
+
+    async def preview_message(
+        self, campaign: Campaign | str, contact: Contact | None = None
+    ) -> MessagePreview:
+        """See `Client.preview_message`."""
+        return await self._call(self.sync.preview_message, campaign, contact)
 
     async def start(self, campaign: Campaign | str) -> InitResult:
         """See `Client.start`."""

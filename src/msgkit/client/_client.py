@@ -27,12 +27,14 @@ from msgkit.client._config import (
 )
 from msgkit.client._inprocess import feed_inbound, transports
 from msgkit.client._progress import ProgressBar, in_notebook
+from msgkit.core import html
 from msgkit.core.access import Actor, AllowAll, PermissionPolicy
 from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignKind, Fallback
 from msgkit.core.contacts import Contact, PhoneCipher
 from msgkit.core.delivery import Channel, MessageState
-from msgkit.core.planning import PlanItem, PlanSummary
+from msgkit.core.planning import PlanItem, PlannedMessage, PlanSummary, plan
 from msgkit.core.policy import SendPolicy
+from msgkit.core.preview import MessagePreview
 from msgkit.core.pricing import Prices
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template
@@ -47,7 +49,12 @@ from msgkit.engine.dispatcher import (
 from msgkit.engine.runner import CampaignRunner, InitResult
 from msgkit.engine.sync import run_sync
 from msgkit.engine.transport import Transport
-from msgkit.exceptions import ConfigError, InvalidTransitionError, PermissionDeniedError
+from msgkit.exceptions import (
+    ConfigError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
@@ -56,6 +63,9 @@ from msgkit.store import Store, open_store
 from msgkit.store.base import AuditEntry, ListInfo, MessageRow, Progress, StoredReply
 
 __all__ = ["Client", "ImportedList"]
+
+#: How many contacts an imported list keeps to show (`ImportedList.preview`).
+PREVIEW_ROWS = 5
 
 
 @attrs.frozen(kw_only=True)
@@ -67,15 +77,35 @@ class ImportedList:
         name: Its name.
         summary: Rows read, imported and rejected, by reason.
         rejections_csv: The rejected rows as CSV text, to hand back to whoever sent the file.
+        preview: The first contacts imported (five at most), to look at.
     """
 
     id: str
     name: str
     summary: ImportSummary
     rejections_csv: str = attrs.field(repr=False)
+    preview: tuple[Contact, ...] = attrs.field(default=(), repr=False)
 
     def __str__(self) -> str:
         return f"list {self.name!r} ({self.id})\n{self.summary}"
+
+    def _repr_html_(self) -> str:
+        """The first rows (phones masked), the row count and the rejects, in HTML."""
+        summary = self.summary
+        counts: list[tuple[object, object]] = [
+            ("rows", f"{summary.rows:,}"),
+            ("imported", f"{summary.accepted:,}"),
+            ("rejected", f"{summary.rejected:,}"),
+        ]
+        for reason, n in sorted(summary.by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
+            counts.append((f"rejected: {reason}", f"{n:,}"))
+        names = sorted({name for c in self.preview for name in c.attributes})
+        rows = [
+            [c.phone.masked if c.phone else c.key, *(c.attributes.get(n, "") for n in names)]
+            for c in self.preview
+        ]
+        first = html.grid(["phone", *names], rows, title=f"first {len(rows)} rows")
+        return html.table(counts, title=f"List {self.name} ({self.id})") + (first if rows else "")
 
 
 def _actor(value: Actor | str | None) -> Actor:
@@ -262,7 +292,9 @@ class Client:
         ):
             list_name = name or (Path(source).name if isinstance(source, (str, Path)) else "list")
             with self._new_list(list_name, job.columns, variables=job.variables) as list_id:
+                preview: tuple[Contact, ...] = ()
                 for batch in job.batches(1000):
+                    preview = preview or tuple(batch[:PREVIEW_ROWS])
                     self.store.add_contacts(list_id, batch)
                 self.store.add_rejections(
                     list_id,
@@ -273,6 +305,7 @@ class Client:
                 name=list_name,
                 summary=job.summary,
                 rejections_csv=job.rejections_csv(),
+                preview=preview,
             )
 
     def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
@@ -431,6 +464,59 @@ class Client:
             NotAllowedError: The channel does not allow the template.
         """
         return self.runner.estimate(self.campaign(campaign), now=self.clock.now())
+
+    def preview_message(
+        self, campaign: Campaign | str, contact: Contact | None = None
+    ) -> MessagePreview:
+        """The message one recipient would get, rendered: by default the first member
+        of the audience the campaign would send to; its fallback message too.
+
+        In a notebook it shows as the channel draws it (SMS parts with their count and
+        encoding, a LINE bubble, the web-chat widget with the agent's name); ``print``
+        gives it as text. Nothing is written or sent.
+
+        Args:
+            campaign: The campaign (its id, name or the object).
+            contact: Whom to render it for (their attributes fill the template);
+                default: the first member of the audience that would receive it.
+
+        Raises:
+            NotFoundError: No member of the audience would receive it (all skipped).
+            MissingVariableError: The contact lacks a variable the template uses.
+        """
+        current = self.campaign(campaign)
+        now = self.clock.now()
+        main, fallback_route = self.runner.routes(current)
+        pairs: Iterable[tuple[PlanItem, PlanItem | None]]
+        if contact is None:
+            _, _, pairs = self.runner.pipeline(current, now=now)
+        else:
+            first = plan(current, [contact], now=now, route=main, start=now)
+            second: Iterable[PlanItem | None] = [None]
+            if current.fallback is not None and fallback_route is not None:
+                second = plan(
+                    current,
+                    [contact],
+                    now=now,
+                    route=fallback_route,
+                    start=now,
+                    step=1,
+                    template=current.fallback.template,
+                )
+            pairs = zip(first, second, strict=True)
+        for item, fallback in pairs:
+            if not isinstance(item, PlannedMessage):
+                continue
+            after = None
+            if isinstance(fallback, PlannedMessage) and fallback_route is not None:
+                after = MessagePreview.of(fallback, scheme=fallback_route.scheme)
+            return MessagePreview.of(item, scheme=main.scheme, fallback=after)
+        raise NotFoundError(
+            "message to preview",
+            current.name,
+            hint="no member of its audience would receive it (see estimate(campaign) "
+            "for who is skipped and why), or pass contact=",
+        )
 
     def start(self, campaign: Campaign | str) -> InitResult:
         """Start (or resume) a campaign now: plan its audience into the outbox.

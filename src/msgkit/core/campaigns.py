@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import attrs
 
+from msgkit.core import html
 from msgkit.core._fsm import TransitionTable
 from msgkit.core.delivery import Channel
 from msgkit.core.policy import SendPolicy
@@ -233,6 +234,29 @@ class Campaign:
         elif event in (CampaignEvent.START, CampaignEvent.RESUME):
             changes["stop_reason"] = None
         return attrs.evolve(self, **changes)
+
+    def _repr_html_(self) -> str:
+        """The campaign as an HTML table, for notebooks."""
+        rows: list[tuple[object, object]] = [
+            ("status", self.status.value + ("" if self.enabled else " (disabled)")),
+            ("channel", self.channel.value),
+            ("provider", self.provider or "(default)"),
+            ("sender", self.sender or ""),
+            ("kind", self.kind.value),
+            ("template", self.template.body if self.template else ""),
+        ]
+        if self.fallback is not None:
+            rows.append(("fallback", f"{self.fallback.channel.value} after {self.fallback.wait}"))
+        if self.audience is not None:
+            rows.append(("lists", ", ".join(self.audience.lists)))
+        if self.tags:
+            rows.append(("tags", ", ".join(sorted(self.tags))))
+        if self.send_at is not None:
+            rows.append(("send at", self.send_at.isoformat(timespec="minutes")))
+        if self.stop_reason:
+            rows.append(("stopped because", self.stop_reason))
+        rows.append(("id", self.id))
+        return html.table(rows, title=f"Campaign {self.name}")
 
     def edit(self, **changes: Any) -> Campaign:
         """This campaign with some settings changed (``template=...``, ``tags=...``).

@@ -73,6 +73,7 @@ from typing import Literal, Protocol
 
 import attrs
 
+from msgkit.core import html
 from msgkit.core._zones import utc, zone
 from msgkit.core.campaigns import Campaign
 from msgkit.core.contacts import Contact, mask
@@ -1088,6 +1089,23 @@ class PlanSummary:
                 f"cost up to {fb._cost_text()}"
             )
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, for notebooks."""
+        rows: list[tuple[object, object]] = [
+            ("contacts", f"{self.contacts:,}"),
+            ("planned", f"{self.planned:,} ({self.deferred:,} deferred)"),
+            ("skipped", f"{self.skipped_total:,}"),
+        ]
+        for reason, count in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0].value)):
+            rows.append((f"skipped: {reason.value}", f"{count:,}"))
+        rows += [("segments", f"{self.segments:,}"), ("cost", self._cost_text())]
+        if self.first_send is not None and self.last_send is not None:
+            rows.append(("sending", f"{_fmt(self.first_send)} to {_fmt(self.last_send)}"))
+        if self.fallback is not None:
+            fb = self.fallback
+            rows.append(("fallback", f"up to {fb.planned:,} planned, cost up to {fb._cost_text()}"))
+        return html.table(rows, title="Plan")
 
     def _cost_text(self) -> str:
         cost = self.cost

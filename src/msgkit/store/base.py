@@ -14,6 +14,7 @@ from typing import TypedDict
 
 import attrs
 
+from msgkit.core import html
 from msgkit.core.contacts import mask
 from msgkit.core.delivery import MessageState
 from msgkit.core.message import Change, Message
@@ -133,6 +134,14 @@ class Progress:
     def percent(self) -> float:
         """Share of sendable messages that are done, 0-100."""
         return 100.0 if self.sendable == 0 else 100.0 * self.done / self.sendable
+
+    def _repr_html_(self) -> str:
+        """A progress bar and the count per state, in HTML, for notebooks."""
+        states = [(s.value, f"{n:,}") for s, n in self.by_state.items() if n]
+        reasons = [(f"skipped: {r}", f"{n:,}") for r, n in sorted(self.by_reason.items()) if n]
+        return html.progress(self.done, self.sendable) + html.table(
+            [*states, *reasons], title=f"{self.total:,} messages"
+        )
 
 
 class ListInfo(TypedDict):
