@@ -51,14 +51,77 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert "pytest" in block
 
 
+#: What each example must print (fragments, in order): what it shows its reader.
+EXAMPLE_OUTPUT: dict[str, list[str]] = {
+    "alibaba_notification_with_review.py": [
+        "template SMS_15305: pending",
+        "refused: the template must be approved by the platform before use (it is pending)",
+        "SMS to +8613*****8000 from 阿里云: 1 part, UCS-2",
+        "sent to +8613*****8000: 您的验证码为4821，5分钟内有效。",
+    ],
+    "import_xlsx_and_send.py": [
+        "4 rows: 3 imported, 1 rejected",
+        "invalid_phone",
+        "first rows: +8869****5678, +8869****2111, +8869****3456",
+        "estimate: 3 planned, 3 segments",
+        "SMS to +8869****5678: 1 part, GSM-7\nHi Amy, you have 120 points.",
+        "delivered 3 of 3",
+    ],
+    "line_with_sms_fallback.py": [
+        "LINE to +8869****5601\nHi Amy, your parcel is ready for pickup.\nfallback:\nSMS to",
+        "+8869****5601  line  Hi Amy, your parcel is ready for pickup.\n",
+        "+8869****5613  line  Hi Bo, your parcel is ready for pickup.\n"
+        "+8869****5613  sms   Hi Bo, your parcel is ready (SMS).\n"
+        "+8869****5622  line  Hi Cy, your parcel is ready for pickup.\n",
+        "fallen back: 1",
+    ],
+    "mount_webhook_app.py": [
+        "sent: Spring sale: https://go.example.com/l/",
+        "GET / -> 200 my shop's home page",
+        "-> 302 to https://shop.example.com/spring",
+        "clicks recorded: 1 on link 'shop'",
+    ],
+    "plan_a_campaign.py": [
+        "send  +8869****5678  at Mon 03:00 UTC  Hi Amy, the spring sale starts today:",
+        "skip  suppressed opted out of everything",
+        "3 to send (1 deferred to their window), 3 skipped, 3 segments, estimated cost 0.105",
+    ],
+    "preview_a_message.py": [
+        "+8869****5678  GSM-7  1 part(s)  Hi Amy, your order A-1001 ships today.",
+        "+8869****2111  GSM-7  1 part(s)  Hi there,",
+        "+8869****3456  UCS-2  2 part(s)  Hi Zoë “Z” Chen,",
+    ],
+    "register_a_provider.py": [
+        "provider types: alibaba, http_sms, line, simulator, toy, twilio, webchat",
+        "+8869****5678: Hello from a provider of our own -- Toy Shop",
+    ],
+    "run_a_campaign.py": [
+        "201 rows: 200 imported, 1 rejected",
+        "will send 182, holding out 18, 182 segments",
+        "sent 182; delivered 182; done 100%",
+    ],
+    "webchat_bulk_message.py": [
+        "Web chat to conversation-1 from Mia (support)",
+        "conversation-1: Hi Amy, we are open until 22:00 tonight.",
+        "conversation-3: Hi Cy, we are open",
+        "status: finished",
+    ],
+}
+
+
 @pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
 def test_example_runs(example: Path) -> None:
-    """Each example runs as it is and exits 0."""
+    """Each example runs as it is, exits 0 and prints what it promises, in order."""
     result = subprocess.run(
         [sys.executable, str(example)], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip()
+    assert example.name in EXAMPLE_OUTPUT, f"say what {example.name} prints in EXAMPLE_OUTPUT"
+    at = 0
+    for fragment in EXAMPLE_OUTPUT[example.name]:
+        found = result.stdout.find(fragment, at)
+        assert found >= 0, f"{example.name} did not print {fragment!r}:\n{result.stdout}"
+        at = found + len(fragment)
 
 
 @pytest.mark.parametrize("page", sorted((ROOT / "docs").rglob("*.md")), ids=lambda p: p.name)
