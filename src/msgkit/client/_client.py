@@ -806,6 +806,10 @@ class Client:
                 ``"delivered"``, ``"clicked"``, ``"replied"`` (wrote back after it) or
                 ``"control"`` (held out in the control group).
             name: The list's name (default: ``"<campaign>: <state>"``).
+
+        A contact is saved with the number its messages went to; one held out in the
+        control group got none, and is saved with its key (the number, unless it had a
+        key of its own).
             since: Only triggers from this time on.
             until: Only triggers before this time.
 
@@ -823,7 +827,9 @@ class Client:
 
         def contacts() -> Iterator[Contact]:
             for key, addresses in members:
-                phone = next((a for a in addresses if a.startswith("+")), None)
+                # A skipped trigger (the control group's) keeps no address: its key is
+                # the number, unless the contact had a key of its own.
+                phone = next((a for a in [*addresses, key] if a.startswith("+")), None)
                 yield Contact(key=key) if phone is None else Contact(phone=phone, key=key)
 
         return self.create_list(name or f"{current.name}: {state}", contacts())

@@ -240,8 +240,8 @@ class InboundTables(SQLBase):
             "CASE WHEN EXISTS (SELECT 1 FROM clicks k JOIN messages x ON x.id = k.message_id "
             "WHERE x.id = r.id OR x.parent_id = r.id) THEN 1 ELSE 0 END AS clicked, "
             "CASE WHEN EXISTS (SELECT 1 FROM replies y WHERE y.at >= r.created_at AND "
-            "y.sender IN (SELECT x.recipient FROM messages x "
-            "WHERE x.id = r.id OR x.parent_id = r.id)) THEN 1 ELSE 0 END AS replied "
+            "(y.sender = r.contact_key OR y.sender IN (SELECT x.recipient FROM messages x "
+            "WHERE x.id = r.id OR x.parent_id = r.id))) THEN 1 ELSE 0 END AS replied "
             f"FROM messages r WHERE {where} "
             "AND (r.state <> 'skipped' OR r.reason = 'control_group')) g GROUP BY g.grp",
             params,

@@ -707,8 +707,8 @@ class OutboxTables(SQLBase):
             "clicked": "EXISTS (SELECT 1 FROM clicks k JOIN messages x ON x.id = k.message_id "
             "WHERE x.id = r.id OR x.parent_id = r.id)",
             "replied": "EXISTS (SELECT 1 FROM replies y WHERE y.at >= r.created_at AND "
-            "y.sender IN (SELECT x.recipient FROM messages x "
-            "WHERE x.id = r.id OR x.parent_id = r.id))",
+            "(y.sender = r.contact_key OR y.sender IN (SELECT x.recipient FROM messages x "
+            "WHERE x.id = r.id OR x.parent_id = r.id)))",
             "control": "r.state = 'skipped' AND r.reason = 'control_group'",
         }
         if outcome not in conditions:
