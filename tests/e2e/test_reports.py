@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -32,7 +31,7 @@ NEXT = datetime(2026, 1, 6, 10, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def world(
     make_client: MakeClient, clock: FakeClock
-) -> Iterator[tuple[msgkit.Client, Simulator, Simulator, msgkit.Campaign]]:
+) -> tuple[msgkit.Client, Simulator, Simulator, msgkit.Campaign]:
     line = Simulator(clock=clock.now, undelivered_rate=0.4, click_rate=0.5, reply_rate=0.3, seed=1)
     sms = Simulator(clock=clock.now, click_rate=0.5, reply_rate=0.3, seed=2)
     client = make_client(
@@ -64,7 +63,7 @@ def world(
     for number in DAY2:
         client.trigger("shipped", msgkit.Contact(phone=number))
     client.run(progress=False)
-    yield client, line, sms, campaign
+    return client, line, sms, campaign
 
 
 def _triggers(client: msgkit.Client, campaign: msgkit.Campaign, numbers: list[str]) -> dict:
