@@ -2,8 +2,8 @@
 
 Every name they import comes from ``msgkit`` itself (``msgkit.__all__``) or from one of
 the documented submodules (`msgkit.sms`, `msgkit.contacts`, `msgkit.io`, `msgkit.inbound`,
-`msgkit.testing`, `msgkit.providers.<name>`), by one path each; and `AsyncClient` has
-every method `Client` has.
+`msgkit.reports`, `msgkit.testing`, `msgkit.providers.<name>`), by one path each; and
+`AsyncClient` has every method `Client` has.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from msgkit.client import AsyncClient, Client
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The submodules the docs may import from (`msgkit.providers.<name>` included).
-SUBMODULES = {"sms", "contacts", "io", "inbound", "testing", "providers"}
+SUBMODULES = {"sms", "contacts", "io", "inbound", "reports", "testing", "providers"}
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 

@@ -18,7 +18,7 @@ from msgkit.core.planning import PlanItem, PlanSummary
 from msgkit.core.policy import SendPolicy
 from msgkit.core.preview import MessagePreview
 from msgkit.core.pricing import Prices
-from msgkit.core.segments import Audience
+from msgkit.core.segments import Audience, ControlGroup
 from msgkit.core.templates import Template
 from msgkit.engine.clock import Clock
 from msgkit.engine.dispatcher import Dispatcher, DispatcherSettings, RunStats
@@ -27,6 +27,7 @@ from msgkit.engine.transport import Transport
 from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.io import ColumnMapping
 from msgkit.providers.base import Provider
+from msgkit.reports import Report
 from msgkit.store import Store
 from msgkit.store.base import AuditEntry, ListInfo, MessageRow, Progress, StoredReply
 
@@ -253,6 +254,7 @@ class AsyncClient:
         fallback: Fallback | None = None,
         policy: SendPolicy | None = None,
         tags: Iterable[str] = (),
+        control: ControlGroup | None = None,
     ) -> Campaign:
         """See `Client.define_scenario`."""
         return await self._call(
@@ -265,6 +267,7 @@ class AsyncClient:
             fallback=fallback,
             policy=policy,
             tags=tags,
+            control=control,
         )
 
     async def trigger(
@@ -320,6 +323,30 @@ class AsyncClient:
     async def progress(self, campaign: Campaign | str) -> Progress:
         """See `Client.progress`."""
         return await self._call(self.sync.progress, campaign)
+
+    async def report(
+        self,
+        campaign: Campaign | str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Report:
+        """See `Client.report`."""
+        return await self._call(self.sync.report, campaign, since=since, until=until)
+
+    async def save_segment(
+        self,
+        campaign: Campaign | str,
+        *,
+        state: str,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """See `Client.save_segment`."""
+        return await self._call(
+            self.sync.save_segment, campaign, state=state, name=name, since=since, until=until
+        )
 
     async def messages(
         self,

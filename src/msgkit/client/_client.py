@@ -36,7 +36,7 @@ from msgkit.core.planning import PlanItem, PlannedMessage, PlanSummary, plan
 from msgkit.core.policy import SendPolicy
 from msgkit.core.preview import MessagePreview
 from msgkit.core.pricing import Prices
-from msgkit.core.segments import Audience
+from msgkit.core.segments import Audience, ControlGroup
 from msgkit.core.templates import Template
 from msgkit.engine.clock import Clock, SystemClock
 from msgkit.engine.dispatcher import (
@@ -59,6 +59,7 @@ from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ImportSummary, import_contacts
 from msgkit.providers.base import Provider
+from msgkit.reports import SEGMENT_STATES, Report, build_report
 from msgkit.store import Store, open_store
 from msgkit.store.base import AuditEntry, ListInfo, MessageRow, Progress, StoredReply
 
@@ -609,10 +610,16 @@ class Client:
         fallback: Fallback | None = None,
         policy: SendPolicy | None = None,
         tags: Iterable[str] = (),
+        control: ControlGroup | None = None,
     ) -> Campaign:
         """A named, reusable sending definition, ready for `trigger`.
 
         Defining it again replaces its definition (messages already sent stay theirs).
+
+        Args:
+            control: Hold out this share of the triggered contacts (recorded as skipped
+                ``control_group``, not messaged), to compare with those who were sent
+                it in `report`.
         """
         with self._audited("scenario.define", target=name):
             now = self.clock.now()
@@ -629,6 +636,7 @@ class Client:
                 "fallback": fallback,
                 "policy": policy or SendPolicy(),
                 "tags": frozenset(tags) | {f"scenario:{name}"},
+                "audience": None if control is None else Audience(control=control),
             }
             if existing is None:
                 campaign = Campaign(name=name, kind=CampaignKind.TRIGGERED, **fields)
@@ -838,6 +846,79 @@ class Client:
         (None when the parameter matched none, e.g. a link shared without one).
         """
         return self.store.click_log(self.campaign(campaign).id, limit=limit)
+
+    def report(
+        self,
+        campaign: Campaign | str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Report:
+        """What became of a campaign: planned, skipped by reason, sent, delivered,
+        undelivered, failed by code, expired, unknown, fallen back, clicks, replies,
+        opt-outs, segments and cost, by trigger date and by channel, and the control
+        group against the treated (`msgkit.reports.Report`).
+
+        Args:
+            campaign: The campaign (or scenario), by id or name.
+            since: Count the triggers from this time on (aware).
+            until: Count the triggers before this time (aware).
+        """
+        current = self.campaign(campaign)
+        return build_report(
+            self.store,
+            current.id,
+            since=since,
+            until=until,
+            now=self.clock.now(),
+            prices=self.prices,
+        )
+
+    def save_segment(
+        self,
+        campaign: Campaign | str,
+        *,
+        state: str,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """Save the recipients of a campaign in a given state as a recipient list, for
+        the next campaign (``audience=list_id``); returns the list's id.
+
+        Args:
+            campaign: The campaign, by id or name.
+            state: ``"undelivered"`` (sent or meant to be, delivered by no step),
+                ``"delivered"``, ``"clicked"``, ``"replied"`` (wrote back after it) or
+                ``"control"`` (held out in the control group).
+            name: The list's name (default: ``"<campaign>: <state>"``).
+
+        A contact is saved with the number its messages went to; one held out in the
+        control group got none, and is saved with its key (the number, unless it had a
+        key of its own).
+            since: Only triggers from this time on.
+            until: Only triggers before this time.
+
+        Raises:
+            ConfigError: An unknown ``state``.
+        """
+        current = self.campaign(campaign)
+        if state not in SEGMENT_STATES:
+            raise ConfigError(
+                f"cannot save a segment of recipients {state!r}",
+                key="state",
+                hint="use one of: " + ", ".join(SEGMENT_STATES),
+            )
+        members = self.store.trigger_recipients(current.id, state, since=since, until=until)
+
+        def contacts() -> Iterator[Contact]:
+            for key, addresses in members:
+                # A skipped trigger (the control group's) keeps no address: its key is
+                # the number, unless the contact had a key of its own.
+                phone = next((a for a in [*addresses, key] if a.startswith("+")), None)
+                yield Contact(key=key) if phone is None else Contact(phone=phone, key=key)
+
+        return self.create_list(name or f"{current.name}: {state}", contacts())
 
     def audit_log(self, campaign: Campaign | str | None = None) -> list[AuditEntry]:
         """Who did what, when."""

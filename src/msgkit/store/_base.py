@@ -13,7 +13,7 @@ import attrs
 from msgkit.exceptions import ConfigError
 from msgkit.store.migrations import LATEST, MIGRATIONS
 
-__all__ = ["BATCH", "Dialect", "SQLBase", "chunks", "dt", "instant", "ms"]
+__all__ = ["BATCH", "Dialect", "SQLBase", "chunks", "dt", "instant", "ms", "trigger_range"]
 
 BATCH = 500
 
@@ -48,6 +48,25 @@ def chunks(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
         yield chunk
 
 
+def trigger_range(
+    alias: str, campaign_id: str, since: datetime | None, until: datetime | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause of a campaign's triggers (first messages, no tests) in a range.
+
+    A trigger is its first message (step 0); a fallback that was skipped with its first
+    message is stored unlinked (no parent), and is no trigger of its own.
+    """
+    where = f"{alias}.campaign_id = ? AND {alias}.step = 0 AND {alias}.test = 0"
+    params: list[Any] = [campaign_id]
+    if since is not None:
+        where += f" AND {alias}.created_at >= ?"
+        params.append(ms(since))
+    if until is not None:
+        where += f" AND {alias}.created_at < ?"
+        params.append(ms(until))
+    return where, params
+
+
 @attrs.frozen
 class Dialect:
     """What differs between SQL databases.
@@ -67,6 +86,12 @@ class Dialect:
     skip_locked: bool = False
     begin: str = "BEGIN IMMEDIATE"
     lock_rows: str = ""
+
+    def json_text(self, column: str, key: str) -> str:
+        """The SQL expression of the text at ``key`` of a JSON ``column``."""
+        if self.name == "postgresql":
+            return f"({column}::json ->> '{key}')"
+        return f"json_extract({column}, '$.{key}')"
 
     def sql(self, text: str) -> str:
         """``text`` with ``?`` markers turned into this driver's."""

@@ -10,8 +10,8 @@ from msgkit.core.delivery import MessageState
 from msgkit.core.optout import SuppressionKey
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
-from msgkit.store._base import SQLBase, chunks, dt, instant, ms
-from msgkit.store.base import StoredReply
+from msgkit.store._base import SQLBase, chunks, dt, instant, ms, trigger_range
+from msgkit.store.base import Engagement, GroupCounts, StoredReply
 
 
 class InboundTables(SQLBase):
@@ -192,6 +192,72 @@ class InboundTables(SQLBase):
             (campaign_id,),
         )[0]
         return int(row[0]), int(row[1])
+
+    def engagement(
+        self,
+        campaign_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Engagement:
+        """Clicks, replies and opt-outs of a campaign's triggers (``since <= trigger time
+        < until``), and the control group against the treated, in grouped queries.
+
+        A click counts for the trigger of the message its tracking parameter names
+        (without a range, clicks that name none count in ``clicks`` too). A reply counts
+        for the message it was attributed to (the last one sent to its sender). For the
+        comparison, a trigger "replied" when one of its addresses wrote after it.
+        """
+        where, params = trigger_range("r", campaign_id, since, until)
+        triggers = (
+            "SELECT x.id, x.campaign_id FROM messages x "
+            "JOIN messages r ON r.id = COALESCE(x.parent_id, x.id) "
+            f"WHERE {where}"
+        )
+        clicks = self._read(
+            "SELECT COUNT(*), COUNT(DISTINCT x.contact_key) FROM clicks k "
+            "JOIN messages x ON x.id = k.message_id "
+            f"WHERE k.message_id IN (SELECT t.id FROM ({triggers}) t)",
+            params,
+        )[0]
+        total_clicks = int(clicks[0])
+        if since is None and until is None:
+            total_clicks += int(
+                self._read(
+                    "SELECT COUNT(*) FROM clicks WHERE campaign_id = ? AND message_id IS NULL",
+                    (campaign_id,),
+                )[0][0]
+            )
+        replies = self._read(
+            "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN classification = 'opt_out' "
+            "THEN sender END) FROM replies "
+            f"WHERE message_id IN (SELECT t.id FROM ({triggers}) t)",
+            params,
+        )[0]
+        groups = self._read(
+            "SELECT g.grp, COUNT(*), SUM(g.clicked), SUM(g.replied) FROM (SELECT "
+            "CASE WHEN r.state = 'skipped' THEN 'control' ELSE 'treated' END AS grp, "
+            "CASE WHEN EXISTS (SELECT 1 FROM clicks k JOIN messages x ON x.id = k.message_id "
+            "WHERE x.id = r.id OR x.parent_id = r.id) THEN 1 ELSE 0 END AS clicked, "
+            "CASE WHEN EXISTS (SELECT 1 FROM replies y WHERE y.at >= r.created_at AND "
+            "(y.sender = r.contact_key OR y.sender IN (SELECT x.recipient FROM messages x "
+            "WHERE x.id = r.id OR x.parent_id = r.id))) THEN 1 ELSE 0 END AS replied "
+            f"FROM messages r WHERE {where} "
+            "AND (r.state <> 'skipped' OR r.reason = 'control_group')) g GROUP BY g.grp",
+            params,
+        )
+        by_group = {
+            grp: GroupCounts(triggers=int(n), clicked=int(c or 0), replied=int(y or 0))
+            for grp, n, c, y in groups
+        }
+        return Engagement(
+            clicks=total_clicks,
+            unique_clicks=int(clicks[1]),
+            replies=int(replies[0]),
+            opt_outs=int(replies[1]),
+            control=by_group.get("control", GroupCounts()),
+            treated=by_group.get("treated", GroupCounts()),
+        )
 
     def click_log(self, campaign_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
         """The clicks of a campaign, oldest first, each with the message it is attributed

@@ -14,8 +14,16 @@ from msgkit.core.message import Message
 from msgkit.core.planning import Skip, message_id
 from msgkit.core.templates import TemplateKind
 from msgkit.exceptions import NotFoundError
-from msgkit.store._base import BATCH, SQLBase, chunks, dt, ms
-from msgkit.store.base import Change, ChangeResult, InsertResult, MessageRow, Progress
+from msgkit.store._base import BATCH, SQLBase, chunks, dt, ms, trigger_range
+from msgkit.store.base import (
+    Change,
+    ChangeResult,
+    InsertResult,
+    Leg,
+    MessageRow,
+    Progress,
+    TriggerCounts,
+)
 
 _MESSAGE_COLUMNS = (
     "id, key, campaign_id, contact_key, step, parent_id, channel, provider, recipient, state, "
@@ -609,6 +617,118 @@ class OutboxTables(SQLBase):
             if s is MessageState.SKIPPED and reason:
                 by_reason[reason] = by_reason.get(reason, 0) + count
         return Progress(total=sum(by_state.values()), by_state=by_state, by_reason=by_reason)
+
+    def trigger_counts(
+        self,
+        campaign_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[TriggerCounts]:
+        """A campaign's triggers (first messages, tests left out), grouped by the hour
+        they were planned in and by how their first message and its fallback ended.
+
+        One grouped query: a report reads counts, never the messages themselves.
+        ``since``/``until`` bound the trigger time (``since <= t < until``).
+        """
+        leg = (
+            "{m}.channel, {m}.provider, {region}, {m}.state, {m}.reason, "
+            "CASE WHEN {m}.state = 'failed' THEN {m}.error_code END, "
+            "CASE WHEN {m}.state = 'deferred' AND {m}.not_before IS NULL THEN 1 ELSE 0 END"
+        )
+        first = leg.format(m="r", region=self.dialect.json_text("r.payload", "region"))
+        second = leg.format(m="c", region=self.dialect.json_text("c.payload", "region"))
+        where, params = trigger_range("r", campaign_id, since, until)
+        rows = self._read(
+            f"SELECT r.created_at / 3600000, {first}, {second}, COUNT(*), "
+            "SUM(r.segments), SUM(COALESCE(c.segments, 0)) "
+            "FROM messages r LEFT JOIN messages c ON c.parent_id = r.id "
+            f"WHERE {where} "
+            "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15",
+            params,
+        )
+        found = []
+        for row in rows:
+            fallback = None
+            if row[8] is not None:
+                fallback = Leg(
+                    channel=row[8],
+                    provider=row[9],
+                    region=row[10],
+                    state=MessageState(row[11]),
+                    reason=row[12],
+                    error_code=row[13],
+                    waiting=bool(row[14]),
+                    segments=int(row[17]),
+                )
+            found.append(
+                TriggerCounts(
+                    hour=dt(int(row[0]) * 3600000),  # type: ignore[arg-type]
+                    first=Leg(
+                        channel=row[1],
+                        provider=row[2],
+                        region=row[3],
+                        state=MessageState(row[4]),
+                        reason=row[5],
+                        error_code=row[6],
+                        waiting=bool(row[7]),
+                        segments=int(row[16]),
+                    ),
+                    fallback=fallback,
+                    count=int(row[15]),
+                )
+            )
+        return found
+
+    def trigger_recipients(
+        self,
+        campaign_id: str,
+        outcome: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[str, list[str]]]:
+        """The contacts of a campaign's triggers that ended in ``outcome``: ``(contact
+        key, the addresses its messages went to, first message first)``, once each.
+
+        Args:
+            campaign_id: The campaign.
+            outcome: ``"undelivered"`` (sent or meant to be, and delivered by no step),
+                ``"delivered"``, ``"clicked"``, ``"replied"`` (from one of its addresses,
+                after the trigger) or ``"control"`` (held out in the control group).
+            since: Triggers from this time on.
+            until: Triggers before this time.
+        """
+        conditions = {
+            "undelivered": "r.state <> 'skipped' AND NOT EXISTS (SELECT 1 FROM messages x "
+            "WHERE (x.id = r.id OR x.parent_id = r.id) AND x.state = 'delivered')",
+            "delivered": "EXISTS (SELECT 1 FROM messages x "
+            "WHERE (x.id = r.id OR x.parent_id = r.id) AND x.state = 'delivered')",
+            "clicked": "EXISTS (SELECT 1 FROM clicks k JOIN messages x ON x.id = k.message_id "
+            "WHERE x.id = r.id OR x.parent_id = r.id)",
+            "replied": "EXISTS (SELECT 1 FROM replies y WHERE y.at >= r.created_at AND "
+            "(y.sender = r.contact_key OR y.sender IN (SELECT x.recipient FROM messages x "
+            "WHERE x.id = r.id OR x.parent_id = r.id)))",
+            "control": "r.state = 'skipped' AND r.reason = 'control_group'",
+        }
+        if outcome not in conditions:
+            raise ValueError(
+                f"unknown outcome {outcome!r}: use one of " + ", ".join(sorted(conditions))
+            )
+        where, params = trigger_range("r", campaign_id, since, until)
+        rows = self._read(
+            "SELECT r.contact_key, r.recipient, c.recipient FROM messages r "
+            "LEFT JOIN messages c ON c.parent_id = r.id "
+            f"WHERE {where} AND {conditions[outcome]} ORDER BY r.created_at, r.id",
+            params,
+        )
+        found: dict[str, list[str]] = {}
+        for key, first, second in rows:
+            addresses = found.setdefault(key, [])
+            for address in (first, second):
+                if address and address not in addresses:
+                    addresses.append(address)
+        return list(found.items())
 
     def unsettled(self, campaign_id: str) -> int:
         """Messages of a campaign that still need the dispatcher."""

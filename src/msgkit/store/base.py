@@ -23,11 +23,15 @@ __all__ = [
     "AuditEntry",
     "Change",
     "ChangeResult",
+    "Engagement",
+    "GroupCounts",
     "InsertResult",
+    "Leg",
     "ListInfo",
     "MessageRow",
     "Progress",
     "StoredReply",
+    "TriggerCounts",
 ]
 
 
@@ -207,3 +211,79 @@ class StoredReply(TypedDict):
     needs_review: bool
     answered_at: datetime | None
     answer: str | None
+
+
+# --- what reports read (`Outbox.trigger_counts`, `Inbox.engagement`) ----------------------
+
+
+@attrs.frozen(kw_only=True)
+class Leg:
+    """One step of a group of triggers (the first message, or its fallback), as counted.
+
+    Attributes:
+        channel: Its channel.
+        provider: Its provider.
+        region: The destination's region code, when known (for prices).
+        state: Its state.
+        reason: Why it was skipped or expired.
+        error_code: The provider's code, for a failed message.
+        waiting: A fallback that still waits for its parent's outcome.
+        segments: The SMS parts of the group's messages on this step, summed.
+    """
+
+    channel: str
+    provider: str | None = None
+    region: str | None = None
+    state: MessageState
+    reason: str | None = None
+    error_code: str | None = None
+    waiting: bool = False
+    segments: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class TriggerCounts:
+    """How many triggers of one trigger hour ended alike (first message and fallback).
+
+    Attributes:
+        hour: The hour (UTC) the first message was planned in: the trigger time.
+        first: The first message.
+        fallback: Its fallback, if the campaign has one.
+        count: How many triggers.
+    """
+
+    hour: datetime
+    first: Leg
+    fallback: Leg | None = None
+    count: int
+
+
+@attrs.frozen(kw_only=True)
+class GroupCounts:
+    """Triggers of a control-group comparison and how many of them led to a click or a
+    reply (from the recipient, after the trigger)."""
+
+    triggers: int = 0
+    clicked: int = 0
+    replied: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class Engagement:
+    """Clicks, replies and opt-outs of a campaign's messages (`Inbox.engagement`).
+
+    Attributes:
+        clicks: Every click on its short links.
+        unique_clicks: Recipients (contact keys) who clicked.
+        replies: Replies attributed to its messages.
+        opt_outs: Of those, the opt-outs.
+        control: The triggers held out in the control group.
+        treated: The triggers meant to be sent (not skipped).
+    """
+
+    clicks: int = 0
+    unique_clicks: int = 0
+    replies: int = 0
+    opt_outs: int = 0
+    control: GroupCounts = attrs.field(factory=GroupCounts)
+    treated: GroupCounts = attrs.field(factory=GroupCounts)

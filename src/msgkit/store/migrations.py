@@ -190,6 +190,11 @@ MIGRATIONS: list[list[str]] = [
         "WHERE l.created_at < lists.created_at "
         "OR (l.created_at = lists.created_at AND l.id <= lists.id))",
     ],
+    # 3: reports find the clicks of a message and the replies of a recipient by index.
+    [
+        "CREATE INDEX clicks_message ON clicks (message_id)",
+        "CREATE INDEX replies_sender ON replies (sender, at)",
+    ],
 ]
 
 #: The schema version this msgkit writes.

@@ -26,11 +26,13 @@ from msgkit.store.base import (
     AuditEntry,
     Change,
     ChangeResult,
+    Engagement,
     InsertResult,
     ListInfo,
     MessageRow,
     Progress,
     StoredReply,
+    TriggerCounts,
 )
 
 __all__ = [
@@ -278,6 +280,29 @@ class Outbox(Protocol):
         """Counts by state (and skip reason) of one campaign's messages."""
         ...
 
+    def trigger_counts(
+        self,
+        campaign_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[TriggerCounts]:
+        """A campaign's triggers grouped by trigger hour and by how their first message
+        and its fallback ended (for reports)."""
+        ...
+
+    def trigger_recipients(
+        self,
+        campaign_id: str,
+        outcome: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[tuple[str, list[str]]]:
+        """``(contact key, addresses)`` of the triggers that ended in ``outcome``
+        (undelivered, delivered, clicked, replied, control)."""
+        ...
+
     def unsettled(self, campaign_id: str) -> int:
         """Messages of a campaign that still need the dispatcher."""
         ...
@@ -355,6 +380,17 @@ class Inbox(Protocol):
 
     def clicks(self, campaign_id: str) -> tuple[int, int]:
         """(all clicks, distinct recipients who clicked) of a campaign."""
+        ...
+
+    def engagement(
+        self,
+        campaign_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Engagement:
+        """Clicks, replies, opt-outs, and the control group against the treated (for
+        reports)."""
         ...
 
     def click_log(self, campaign_id: str, *, limit: int = 1000) -> list[dict[str, Any]]:
