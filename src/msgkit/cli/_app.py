@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from msgkit._version import __version__
 from msgkit.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from msgkit.client import Client
 
 __all__ = ["State", "cli", "console", "console_err", "pass_state"]
 
@@ -28,9 +31,9 @@ class State:
         if config is None and Path("msgkit.toml").is_file():
             config = "msgkit.toml"
         self.config = config
-        self._client: Any = None
+        self._client: Client | None = None
 
-    def client(self, **options: Any) -> Any:
+    def client(self, **options: Any) -> Client:
         """A `msgkit.Client` on ``--store`` and ``--config`` (kept open)."""
         if self._client is None:
             from msgkit.client import Client  # noqa: PLC0415 - heavy: only when needed
@@ -39,7 +42,7 @@ class State:
         return self._client
 
     @contextlib.contextmanager
-    def reader(self) -> Iterator[Any]:
+    def reader(self) -> Iterator[Client]:
         """A second client on the same store, for reading progress from another thread."""
         from msgkit.client import Client  # noqa: PLC0415
 
