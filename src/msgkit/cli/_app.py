@@ -41,6 +41,11 @@ class State:
             self._client = Client(store=self.store, config=self.config, **options)
         return self._client
 
+    def use(self, client: Client) -> None:
+        """Make ``client`` the one the commands use (the demo's, on its simulators)."""
+        self.close()
+        self._client = client
+
     @contextlib.contextmanager
     def reader(self) -> Iterator[Client]:
         """A second client on the same store, for reading progress from another thread."""
@@ -54,8 +59,10 @@ class State:
             reader.close()
 
     def close(self) -> None:
+        """Close the client, if one was made."""
         if self._client is not None:
             self._client.close()
+            self._client = None
 
 
 pass_state = click.make_pass_decorator(State)

@@ -182,7 +182,7 @@ def send_command(
         print_import(imported.summary)
         audience = Audience(
             lists=(imported.id,),
-            control=None if control is None else ControlGroup(percent=control, salt=name[:64]),
+            control=None if control is None else ControlGroup(percent=control, salt=imported.id),
         )
         campaign = client.create_campaign(
             name,
@@ -294,20 +294,24 @@ def _lifecycle(name: str, method: str, summary: str) -> click.Command:
     return command
 
 
+def _when(key: str, text: str) -> datetime:
+    """An ISO time as an aware datetime (a time without offset is local time)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{text!r} is not a time", key=key, hint="write e.g. 2026-08-04T09:00+08:00"
+        ) from None
+    return when.astimezone() if when.tzinfo is None else when
+
+
 @click.command("schedule")
 @click.argument("campaign")
 @click.argument("at")
 @pass_state
 def schedule_command(state: State, campaign: str, at: str) -> None:
     """Start CAMPAIGN at AT (ISO time, e.g. 2026-08-04T09:00+08:00); a worker starts it."""
-    try:
-        when = datetime.fromisoformat(at)
-    except ValueError:
-        raise ConfigError(
-            f"{at!r} is not a time", key="AT", hint="write e.g. 2026-08-04T09:00+08:00"
-        ) from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # local time, as the user wrote it
+    when = _when("AT", at)
     found = state.client().schedule(_find(state, campaign), when.astimezone(timezone.utc))
     console.print(f"{found.name}: scheduled for {when.isoformat()}")
 
@@ -332,7 +336,7 @@ def report_command(
     times = {}
     for key, value in (("since", since), ("until", until)):
         if value is not None:
-            times[key] = _option(f"--{key}", datetime.fromisoformat, value, "2026-08-04")
+            times[key] = _when(f"--{key}", value)
     found = _find(state, campaign)
     client: Any = state.client()  # Client.report comes with msgkit.reports
     if not hasattr(client, "report"):

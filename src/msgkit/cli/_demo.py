@@ -107,7 +107,7 @@ def demo_command(state: State, folder: str | None, contacts: int) -> None:
         default_provider="sms",
         prices={"sms": {"price": 0.045, "prices": {"CN": 0.03}, "currency": "USD"}, "line": 0.01},
     )
-    state._client = client  # the commands' helpers use this client
+    state.use(client)  # the commands' helpers (progress, status) use this one
     members = client.import_list(
         path, phone="Mobile", variables={"name": "Name"}, region="TW", name="members"
     )

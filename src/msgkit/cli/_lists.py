@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
@@ -56,7 +55,7 @@ def print_preview(shown: Preview) -> None:
     console.print(f"{how}; columns: {', '.join(shown.columns)}")
 
 
-def print_import(summary: ImportSummary, rejections: Any = None) -> None:
+def print_import(summary: ImportSummary) -> None:
     """How many rows were read, imported and rejected (by reason)."""
     console.print(str(summary))
 
