@@ -346,11 +346,11 @@ def test_serve_without_uvicorn_names_the_extra(tmp_path: Path) -> None:
 def test_demo_runs_end_to_end_in_seconds(tmp_path: Path) -> None:
     """`msgkit demo` imports, estimates, sends both campaigns and ends with the results."""
     started = time.monotonic()
-    out = msgkit_cmd(tmp_path, "demo", "--dir", str(tmp_path / "demo"), "--contacts", "120")
+    out = msgkit_cmd(tmp_path, "demo", "--dir", str(tmp_path / "demo"))
     assert out.returncode == 0, out.stderr
     assert time.monotonic() - started < 15
     assert f"files in {tmp_path / 'demo'}" in out.stdout
-    assert "124 rows: 120 imported, 4 rejected" in out.stdout
+    assert "304 rows: 300 imported, 4 rejected" in out.stdout
     assert "will receive" in out.stdout
     assert "clicks on the short link" in out.stdout
     assert "STOP" in out.stdout
