@@ -44,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "contacts": {"core"},
     "testing": {"core", "providers", "store", "engine", "testing"},
     "__init__": EVERYTHING - {"cli"},
+    "__main__": {"cli"},  # python -m msgkit
 }
 ALWAYS = {"exceptions", "_version"}
 IO_MODULES = {"httpx", "sqlite3", "asyncio", "socket", "aiohttp", "urllib", "http", "requests"}

@@ -123,3 +123,41 @@ def test_interrupting_a_paced_campaign_stops_at_once(
     watcher.join()
     assert time.monotonic() - pressed[0] < 2.5
     assert len(sim.messages) == 1
+
+
+def test_sigterm_stops_a_worker_run_and_a_later_run_sends_the_rest(
+    make_client: MakeClient, sim: Simulator
+) -> None:
+    """SIGTERM (a service manager stopping `msgkit worker`) makes run(until_idle=False)
+    finish what is in flight, give claims back and return; the next run sends the rest once."""
+    sim.latency = (0.05, 0.05)
+    client = make_client(providers={"sms": SimulatorProvider("sms", server=sim, max_batch=1)})
+    members = client.create_list("members", [msgkit.Contact(phone=n) for n in NUMBERS])
+    campaign = client.create_campaign("Spring", "Spring sale", audience=members)
+    client.start(campaign)
+
+    def unhandled(signum: int, frame: object) -> None:
+        raise AssertionError("SIGTERM reached the process: the engine did not handle it")
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while len(sim.messages) < 16 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        client.run(until_idle=False, progress=False)  # returns: no exception
+        watcher.join()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sent = len(sim.messages)
+    assert 0 < sent < len(NUMBERS)
+    progress = client.progress(campaign)
+    assert progress.count(msgkit.MessageState.QUEUED, msgkit.MessageState.SENDING) == 0
+    sim.latency = (0.0, 0.0)
+    client.run(progress=False)
+    assert set(sim.recipients) == set(NUMBERS)
+    assert sim.recipients.most_common(1)[0][1] == 1

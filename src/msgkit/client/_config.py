@@ -10,7 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from msgkit.client._inprocess import in_process
+from msgkit.core.durations import parse_duration
 from msgkit.core.pricing import Prices
 from msgkit.engine.clock import Clock
 from msgkit.engine.dispatcher import DispatcherSettings
@@ -120,10 +123,12 @@ def dispatcher_settings(
     """The ``[engine]`` settings; the receipts of in-process providers are polled, every
     second (they answer at once, unlike a real provider).
 
+    Durations are written ``"30s"``, ``"5m"``, ``"2h"`` or as seconds.
+
     Raises:
-        ConfigError: An unknown ``[engine]`` setting.
+        ConfigError: An unknown ``[engine]`` setting, or a wrong value (naming its key).
     """
-    engine = dict(cfg.get("engine") or {})
+    engine = _engine_values(dict(cfg.get("engine") or {}))
     polled = set(in_process(providers))
     engine.setdefault("poll_receipts", sorted(polled | set(engine.get("poll_receipts", ()))))
     if polled:
@@ -135,3 +140,31 @@ def dispatcher_settings(
         raise ConfigError(
             str(exc), key="engine", hint="see DispatcherSettings for the [engine] settings"
         ) from None
+
+
+def _engine_values(engine: dict[str, Any]) -> dict[str, Any]:
+    """The ``[engine]`` values as `DispatcherSettings` takes them: durations parsed,
+    counts checked; a wrong one is a ConfigError naming ``engine.KEY``."""
+    fields = {f.name: f for f in attrs.fields(DispatcherSettings)}
+    for name, value in engine.items():
+        field = fields.get(name)
+        if field is None:
+            raise ConfigError(
+                f"unknown [engine] setting {name!r}",
+                key=f"engine.{name}",
+                hint="known: " + ", ".join(sorted(fields)),
+            )
+        try:
+            if field.type in ("timedelta", timedelta):
+                engine[name] = parse_duration(value)
+            elif field.type in ("float", float):
+                engine[name] = parse_duration(value).total_seconds()
+            elif field.type in ("int", int) and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"{value!r} is not a whole number of at least 1")
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                str(exc), key=f"engine.{name}", hint="fix it in msgkit.toml"
+            ) from None
+    return engine

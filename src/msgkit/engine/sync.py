@@ -9,7 +9,9 @@ Interrupting the caller (KeyboardInterrupt, Jupyter's interrupt button) while it
 does not abandon the worker: the coroutine is asked to stop (its ``stop`` event is
 set), the caller waits until it has stopped, and only then is KeyboardInterrupt raised.
 A second interrupt while it is stopping cancels it outright. A plain script's Ctrl-C
-(SIGINT in the main thread) is handled the same way.
+(SIGINT in the main thread) is handled the same way. SIGTERM (a service manager
+stopping a worker) also sets ``stop``: in-flight requests finish, claims are given back,
+and the coroutine's result is returned (no KeyboardInterrupt).
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ class _Worker:
 
 async def _with_sigint(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]]) -> T:
     """Run ``factory(stop)`` in this loop; SIGINT sets ``stop`` (a second cancels it),
-    and KeyboardInterrupt is raised once the coroutine has stopped."""
+    and KeyboardInterrupt is raised once the coroutine has stopped. SIGTERM sets
+    ``stop`` too, and the coroutine's result is returned."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -93,14 +96,15 @@ async def _with_sigint(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]
         elif task is not None:
             task.cancel()
 
-    installed = False
-    previous = signal.getsignal(signal.SIGINT)
+    installed: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-            installed = True
-        except (NotImplementedError, RuntimeError, ValueError):  # Windows, odd loops
-            pass
+        for signum, handler in ((signal.SIGINT, on_sigint), (signal.SIGTERM, stop.set)):
+            previous = signal.getsignal(signum)
+            try:
+                loop.add_signal_handler(signum, handler)
+            except (NotImplementedError, RuntimeError, ValueError):  # Windows, odd loops
+                continue
+            installed[signum] = previous
     try:
         result = await factory(stop)
     except asyncio.CancelledError:
@@ -108,10 +112,10 @@ async def _with_sigint(factory: Callable[[asyncio.Event], Coroutine[Any, Any, T]
             raise KeyboardInterrupt from None
         raise
     finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        for signum, previous in installed.items():
+            loop.remove_signal_handler(signum)
             if previous is not None:  # as it was (asyncio.run's own, say)
-                signal.signal(signal.SIGINT, previous)
+                signal.signal(signum, previous)
     if interrupts:
         raise KeyboardInterrupt
     return result
