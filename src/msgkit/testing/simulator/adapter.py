@@ -28,6 +28,7 @@ from msgkit.exceptions import (
     UnavailableError,
 )
 from msgkit.providers.base import (
+    Balance,
     Capabilities,
     InboundEvent,
     OutboundMessage,
@@ -260,3 +261,26 @@ class SimulatorProvider:
             provider_message_id=data.get("sid"),
             error_code=data.get("code"),
         )
+
+    def build_balance(self) -> httpx.Request:
+        """The balance query (``GET /v1/balance``)."""
+        return httpx.Request("GET", f"{self.base_url}/v1/balance")
+
+    def parse_balance(self, response: httpx.Response) -> Balance | None:
+        """The balance the simulator reports, or None when it reports none (404).
+
+        Raises:
+            ProviderError: Any other failure.
+        """
+        if response.status_code == 404:
+            return None
+        try:
+            response.raise_for_status()
+            data = response.json()
+            return Balance(amount=data["balance"], currency=data["currency"])
+        except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
+            raise UnavailableError(
+                f"the simulator answered no balance ({exc})",
+                provider=self.name,
+                status=response.status_code,
+            ) from None
