@@ -41,14 +41,17 @@ def test_campaign_costing_more_than_the_balance_is_refused(
     with pytest.raises(msgkit.AccountError) as refused:
         client.start(campaign)
     message = str(refused.value)
-    assert "0.50 USD" in message and "0.40 USD" in message
-    assert "over_balance=True" in message and "top up" in message
+    assert "0.50 USD" in message
+    assert "0.40 USD" in message
+    assert "over_balance=True" in message
+    assert "top up" in message
     assert client.campaign(campaign).status is msgkit.CampaignStatus.DRAFT
     assert client.progress(campaign).total == 0
     client.run(progress=False)
     assert not sim.messages
     starts = [e for e in client.audit_log(campaign) if e["action"] == "campaign.start"]
-    assert len(starts) == 1 and starts[0]["detail"].startswith("failed:")
+    assert len(starts) == 1
+    assert starts[0]["detail"].startswith("failed:")
 
 
 def test_over_balance_starts_it_anyway(make_client: MakeClient, sim: Simulator) -> None:

@@ -275,10 +275,11 @@ class SimulatorProvider:
         if response.status_code == 404:
             return None
         try:
-            response.raise_for_status()
+            if not response.is_success:
+                raise ValueError(f"HTTP {response.status_code}")
             data = response.json()
             return Balance(amount=data["balance"], currency=data["currency"])
-        except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise UnavailableError(
                 f"the simulator answered no balance ({exc})",
                 provider=self.name,
