@@ -59,7 +59,6 @@ from msgkit.core.templates import ContentRules
 from msgkit.exceptions import ProviderError
 
 __all__ = [
-    "Balance",
     "Capabilities",
     "InProcess",
     "InboundEvent",

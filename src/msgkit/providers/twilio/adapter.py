@@ -36,10 +36,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from msgkit.core.delivery import Channel, MessageState
+from msgkit.core.pricing import Balance
 from msgkit.exceptions import RejectedError
 from msgkit.providers import content
 from msgkit.providers.base import (
-    Balance,
     Capabilities,
     OutboundMessage,
     Outcome,

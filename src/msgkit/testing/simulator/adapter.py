@@ -19,6 +19,7 @@ import httpx
 
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.events import Click, Reply
+from msgkit.core.pricing import Balance
 from msgkit.core.templates import ContentRules
 from msgkit.exceptions import (
     AccountError,
@@ -28,7 +29,6 @@ from msgkit.exceptions import (
     UnavailableError,
 )
 from msgkit.providers.base import (
-    Balance,
     Capabilities,
     InboundEvent,
     OutboundMessage,
