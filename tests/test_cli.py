@@ -264,6 +264,42 @@ def test_lifecycle_commands_and_an_unknown_campaign(here: Path) -> None:
         assert "no campaign 'Nope'" in out.stderr, command
 
 
+def test_start_refuses_over_the_balance_unless_over_balance(here: Path) -> None:
+    """`msgkit start` refuses a campaign costing more than the balance (exit 1, saying
+    the cost, the balance and --over-balance); `status` shows it; --over-balance sends."""
+    config = (
+        FAST
+        + """
+[providers.sms]
+type = "simulator"
+price = 0.05
+currency = "USD"
+balance = "0.10"
+"""
+    )
+    (here / "msgkit.toml").write_text(config, encoding="utf-8")
+    msgkit_cmd(
+        here, "send", "members.csv", "-t", "Hi", "--phone", "Mobile", "--region", "TW",
+        "--name", "Spring", "--dry-run",
+    )  # fmt: skip
+    refused = msgkit_cmd(here, "start", "Spring")
+    assert refused.returncode == 1
+    assert "0.25 USD" in refused.stderr
+    assert "0.10 USD" in refused.stderr
+    assert "--over-balance" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    status = msgkit_cmd(here, "status", "Spring").stdout
+    assert "draft" in status
+    assert "balance of sms: 0.10 USD" in status
+    out = msgkit_cmd(here, "start", "Spring", "--over-balance")
+    assert out.returncode == 0, out.stderr
+    assert "delivered 5" in msgkit_cmd(here, "status", "Spring").stdout
+    report = json.loads(msgkit_cmd(here, "report", "Spring", "--format", "json").stdout)
+    assert report["balance"] == {"amount": "0.10", "currency": "USD"}
+    wrong = msgkit_cmd(here, "stop", "Spring", "--over-balance")
+    assert wrong.returncode == 2
+
+
 def test_report_formats(here: Path) -> None:
     """`msgkit report` prints a table, CSV or JSON and saves a chart."""
     msgkit_cmd(

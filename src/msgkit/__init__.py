@@ -14,7 +14,7 @@ from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import PlanSummary, Route, Skip, plan, summarize
 from msgkit.core.policy import SendPolicy, SendSpeed
 from msgkit.core.preview import MessagePreview
-from msgkit.core.pricing import Prices
+from msgkit.core.pricing import Balance, Prices
 from msgkit.core.rfm import RFM, RFMSegment
 from msgkit.core.segments import (
     Ago,
@@ -62,6 +62,7 @@ __all__ = [
     "AsyncClient",
     "Audience",
     "AuthError",
+    "Balance",
     "Campaign",
     "CampaignKind",
     "CampaignStatus",

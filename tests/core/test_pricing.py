@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from msgkit import ConfigError, Prices
+from msgkit import Balance, ConfigError, Prices
 from msgkit.core.delivery import Channel
-from msgkit.core.pricing import PRICE_SETTINGS
+from msgkit.core.pricing import PRICE_SETTINGS, shortfall
 
 money = st.decimals(min_value=0, max_value=10, places=4, allow_nan=False, allow_infinity=False)
 regions = st.sampled_from(["TW", "JP", "CN", "US", "TH"])
@@ -96,3 +96,46 @@ def test_from_settings_reads_only_price_settings() -> None:
     )
     assert found == Prices(default="0.045", countries={"TW": "0.04"}, currency="USD")
     assert set(PRICE_SETTINGS) == {"price", "prices", "currency"}
+
+
+balances = st.decimals(min_value=-5, max_value=10, places=2, allow_nan=False, allow_infinity=False)
+currencies = st.sampled_from(["USD", "usd", "TWD", None])
+
+
+@given(cost=st.none() | money, currency=currencies, amount=balances, reported=st.booleans())
+def test_shortfall_is_what_the_balance_lacks(
+    cost: Decimal | None, currency: str | None, amount: Decimal, reported: bool
+) -> None:
+    """Only a known cost in the balance's currency over the balance falls short, by the
+    difference; no balance, no cost or another currency never does."""
+    balance = Balance(amount=amount, currency="USD") if reported else None
+    missing = shortfall(cost, currency, balance)
+    comparable = cost is not None and balance is not None and currency in (None, "USD", "usd")
+    if not comparable or cost is None or cost <= amount:
+        assert missing is None
+    else:
+        assert missing == cost - amount
+        assert missing > 0
+
+
+@given(amount=balances, more=money)
+def test_a_larger_cost_never_fits_better(amount: Decimal, more: Decimal) -> None:
+    """Raising the cost never makes the shortfall smaller."""
+    balance = Balance(amount=amount, currency="USD")
+    low = shortfall(Decimal(1), "USD", balance) or Decimal(0)
+    high = shortfall(Decimal(1) + more, "USD", balance) or Decimal(0)
+    assert high >= low
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("x", "USD"), (float("nan"), "USD"), (True, "USD"), ("1", " ")]
+)
+def test_balance_refuses_what_is_no_balance(amount: object, currency: object) -> None:
+    """A balance that is not a finite number, or a blank currency, is a ValueError."""
+    with pytest.raises(ValueError, match="not"):
+        Balance(amount=amount, currency=currency)
+
+
+def test_balance_reads_as_amount_and_currency() -> None:
+    """str(Balance) is the amount and the currency, upper case."""
+    assert str(Balance(amount=12.5, currency=" usd ")) == "12.5 USD"

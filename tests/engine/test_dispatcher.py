@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
 
 from msgkit.core.campaigns import CampaignKind, CampaignStatus
 from msgkit.core.delivery import MessageState
+from msgkit.core.pricing import Balance
 from msgkit.engine.clock import FakeClock
+from msgkit.exceptions import ConfigError, UnavailableError
 from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import MemoryStore
 from tests.engine.conftest import MakeDispatcher
@@ -356,3 +359,27 @@ async def test_stop_gives_back_what_was_not_sent(
         MessageState.SUBMITTED: sent,
         MessageState.PLANNED: 40 - sent,
     }
+
+
+async def test_balance_through_the_transport(
+    make_dispatcher: MakeDispatcher, server: SimulatorServer
+) -> None:
+    """Dispatcher.balance asks the provider through its transport; None where none is
+    reported; an unknown provider is a ConfigError naming the configured ones."""
+    dispatcher = make_dispatcher()
+    assert await dispatcher.balance("sim") is None
+    server.balance = Decimal("2.5")
+    assert await dispatcher.balance("sim") == Balance(amount="2.5", currency="USD")
+    with pytest.raises(ConfigError, match="configured: sim"):
+        await dispatcher.balance("nope")
+
+
+async def test_balance_transport_failure_is_unavailable(make_dispatcher: MakeDispatcher) -> None:
+    """A balance query that cannot be performed raises UnavailableError, with what to do."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    dispatcher = make_dispatcher(transport=httpx.MockTransport(refuse))
+    with pytest.raises(UnavailableError, match="base_url"):
+        await dispatcher.balance("sim")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
 import respx
 
-from msgkit import AccountError, AuthError, ConfigError, RateLimitedError, RejectedError
+from msgkit import AccountError, AuthError, Balance, ConfigError, RateLimitedError, RejectedError
 from msgkit.core.delivery import MessageState
 from msgkit.exceptions import ProviderError
 from msgkit.providers.base import Outcome
@@ -207,3 +208,55 @@ def test_from_config() -> None:
     assert SECRET not in repr(provider)
     with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
         from_config("tw", {"type": "twilio", "account_sid": "AC1"}, {})
+
+
+BALANCE_URL = (
+    "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Balance.json"
+)
+
+
+def _balance(provider: TwilioSms) -> Balance:
+    """Build and perform the balance query with an httpx client (mock it with respx)."""
+    with httpx.Client() as client:
+        return provider.parse_balance(client.send(provider.build_balance()))
+
+
+@respx.mock
+def test_balance() -> None:
+    """Balance.json with basic auth: the balance and its currency."""
+    route = respx.get(BALANCE_URL).mock(
+        return_value=httpx.Response(
+            200, json={"account_sid": "AC0", "balance": "12.34", "currency": "usd"}
+        )
+    )
+    assert _balance(twilio()) == Balance(amount=Decimal("12.34"), currency="USD")
+    user, _, token = (
+        base64.b64decode(route.calls.last.request.headers["Authorization"][6:]).decode()
+    ).partition(":")
+    assert (user, token) == ("AC0123456789abcdef0123456789abcdef", SECRET)
+
+
+@respx.mock
+def test_balance_refused_credentials() -> None:
+    """A 401 on the balance query is an AuthError naming the fix, never a balance."""
+    respx.get(BALANCE_URL).mock(return_value=_error(401, 20003))
+    with pytest.raises(AuthError, match="Account SID"):
+        _balance(twilio())
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(500, json={"code": 20500}),
+        httpx.Response(200, json={"currency": "USD"}),
+        httpx.Response(200, text="<html>"),
+    ],
+)
+@respx.mock
+def test_balance_failures_raise(response: httpx.Response) -> None:
+    """A server error or an answer without a balance raises a retryable ProviderError."""
+    respx.get(BALANCE_URL).mock(return_value=response)
+    with pytest.raises(ProviderError) as failed:
+        _balance(twilio())
+    assert failed.value.retryable
+    assert SECRET not in str(failed.value)

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from msgkit.core.campaigns import Campaign
+from msgkit.core.pricing import Balance
 from msgkit.exceptions import ConfigError
 from msgkit.reports import Report, build_report
 from msgkit.store import MemoryStore
@@ -58,3 +60,18 @@ def test_the_chart_needs_matplotlib_and_says_how_to_install_it(
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(ConfigError, match=r"msgkit\[charts\]"):
         _empty().save_chart(tmp_path / "x.png")
+
+
+def test_the_balance_shows_in_every_output() -> None:
+    """A balance given to build_report shows in the rich tables, the HTML and the data."""
+    store = MemoryStore()
+    campaign = store.save_campaign(Campaign(name="Paid"), now=NOW)
+    balance = Balance(amount="41.20", currency="USD")
+    report = build_report(store, campaign.id, now=NOW, balance=balance)
+    assert report.to_dict()["balance"] == {"amount": "41.20", "currency": "USD"}
+    assert "41.20" in report._repr_html_()
+    console = Console(width=200, record=True)
+    console.print(report)
+    assert "41.20" in console.export_text()
+    assert _empty().to_dict()["balance"] is None
+    assert "Account" not in _empty()._repr_html_()

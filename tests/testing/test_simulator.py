@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -11,9 +13,11 @@ from hypothesis import strategies as st
 
 from msgkit.core.delivery import MessageState
 from msgkit.core.events import Click, Reply
+from msgkit.core.pricing import Balance
 from msgkit.engine.clock import FakeClock
-from msgkit.providers.base import InProcess, OutboundMessage
-from msgkit.testing.simulator import SimulatorProvider, SimulatorServer
+from msgkit.exceptions import ProviderError
+from msgkit.providers.base import InProcess, OutboundMessage, ReportsBalance
+from msgkit.testing.simulator import SimulatorProvider, SimulatorServer, from_config
 
 
 @pytest.mark.parametrize(
@@ -141,3 +145,38 @@ def test_the_old_import_path_still_works() -> None:
         assert getattr(old, name) is getattr(new, name)
     with pytest.raises(AttributeError):
         _ = old.Nothing
+
+
+def _ask_balance(provider: SimulatorProvider) -> Balance | None:
+    transport = provider.local_transport()
+    assert transport is not None
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await client.send(provider.build_balance())
+
+    return provider.parse_balance(asyncio.run(go()))
+
+
+def test_balance_is_reported_only_when_set() -> None:
+    """GET /v1/balance answers the server's balance; without one the provider reports None."""
+    server = SimulatorServer()
+    provider = SimulatorProvider("sim", server=server)
+    assert isinstance(provider, ReportsBalance)
+    assert _ask_balance(provider) is None
+    server.balance = "3.5"  # type: ignore[assignment]
+    server.currency = "TWD"
+    assert _ask_balance(provider) == Balance(amount=Decimal("3.5"), currency="TWD")
+
+
+def test_balance_from_the_settings() -> None:
+    """``balance`` and ``currency`` of the simulator's msgkit.toml table set the server's."""
+    provider = from_config("sim", {"type": "simulator", "balance": 9, "currency": "usd"}, {})
+    assert _ask_balance(provider) == Balance(amount=Decimal(9), currency="USD")
+
+
+def test_an_unreadable_balance_raises() -> None:
+    """A balance answer that is not one raises a ProviderError, never a made-up balance."""
+    provider = SimulatorProvider("sim")
+    with pytest.raises(ProviderError, match="no balance"):
+        provider.parse_balance(httpx.Response(200, json={"balance": "lots"}))

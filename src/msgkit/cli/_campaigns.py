@@ -14,6 +14,7 @@ from rich.table import Table
 
 from msgkit.cli._app import State, console, console_err, pass_state
 from msgkit.cli._lists import existing_file, parse_variables, print_import
+from msgkit.client import Client
 from msgkit.core.campaigns import Campaign, CampaignStatus
 from msgkit.core.durations import parse_duration, parse_speed
 from msgkit.core.planning import PlanSummary
@@ -21,7 +22,7 @@ from msgkit.core.policy import SendPolicy, SendSpeed
 from msgkit.core.segments import Audience, ControlGroup
 from msgkit.core.templates import Template
 from msgkit.core.windows import ContactSchedule
-from msgkit.exceptions import ConfigError, NotFoundError
+from msgkit.exceptions import ConfigError, NotFoundError, ProviderError
 
 __all__ = ["print_estimate", "register", "run_with_progress"]
 
@@ -137,6 +138,9 @@ def _find(state: State, ident: str) -> Campaign:
 @click.option("--tag", "tags", multiple=True, help="a tag (repeatable)")
 @click.option("--dry-run", is_flag=True, help="estimate only: send nothing")
 @click.option("--test-to", metavar="NUMBER", multiple=True, help="send a test to NUMBER only")
+@click.option(
+    "--over-balance", is_flag=True, help="start even if the cost exceeds the provider's balance"
+)
 @pass_state
 def send_command(
     state: State,
@@ -157,6 +161,7 @@ def send_command(
     tags: tuple[str, ...],
     dry_run: bool,
     test_to: tuple[str, ...],
+    over_balance: bool,
 ) -> None:
     """Send a campaign to the recipients of FILE (run it again to resume)."""
     path = existing_file(file)
@@ -209,7 +214,7 @@ def send_command(
         _print_status(state, [client.campaign(campaign.id)])
         return
     if status is not CampaignStatus.RUNNING:
-        print_estimate(client.start(campaign).summary)
+        print_estimate(client.start(campaign, over_balance=over_balance).summary)
     run_with_progress(state, [campaign])
     _print_status(state, [client.campaign(campaign.id)])
 
@@ -262,13 +267,41 @@ def _print_status(state: State, campaigns: Sequence[Campaign]) -> None:
     console.print(table)
 
 
+def _print_balances(state: State, providers: Sequence[str]) -> None:
+    """One line per provider that reports its balance (or could not be asked)."""
+    client = state.client()
+    for name in providers:
+        try:
+            balance = client.balance(name)
+        except ProviderError as exc:
+            console.print(f"balance of {name}: unavailable ({exc})")
+            continue
+        if balance is not None:
+            console.print(f"balance of {name}: {balance}")
+
+
 @click.command("status")
 @click.argument("campaign", required=False)
 @pass_state
 def status_command(state: State, campaign: str | None) -> None:
-    """Progress of CAMPAIGN (or of every campaign): counts by state."""
+    """Progress of CAMPAIGN (or of every campaign): counts by state; the balance of the
+    providers that report one."""
     client = state.client()
-    _print_status(state, [_find(state, campaign)] if campaign else client.campaigns())
+    campaigns = [_find(state, campaign)] if campaign else client.campaigns()
+    _print_status(state, campaigns)
+    if campaign:
+        providers = [p for c in campaigns for p in _providers(client, c)]
+    else:
+        providers = sorted(client.providers)
+    _print_balances(state, list(dict.fromkeys(providers)))
+
+
+def _providers(client: Client, campaign: Campaign) -> list[str]:
+    """The configured providers a campaign sends through (its fallback's too)."""
+    names = [campaign.provider or client.default_provider]
+    if campaign.fallback is not None:
+        names.append(campaign.fallback.provider or client.default_provider)
+    return [n for n in names if n is not None and n in client.providers]
 
 
 def _lifecycle(name: str, method: str, summary: str) -> click.Command:
@@ -282,10 +315,22 @@ def _lifecycle(name: str, method: str, summary: str) -> click.Command:
         hidden=not sends,
         help="then send what is due, with a progress bar (or leave it to `msgkit worker`)",
     )
+    @click.option(
+        "--over-balance",
+        is_flag=True,
+        hidden=not sends,
+        help="start even if the estimated cost exceeds the provider's balance",
+    )
     @pass_state
-    def command(state: State, campaign: str, send: bool) -> None:
+    def command(state: State, campaign: str, send: bool, over_balance: bool) -> None:
         found = _find(state, campaign)
-        getattr(state.client(), method)(found)
+        client = state.client()
+        if sends:
+            getattr(client, method)(found, over_balance=over_balance)
+        elif over_balance:
+            raise click.UsageError(f"--over-balance is for start and resume, not {name}")
+        else:
+            getattr(client, method)(found)
         if sends and send:
             run_with_progress(state, [found])
         now = state.client().campaign(found.id)

@@ -17,7 +17,7 @@ from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.planning import PlanItem, PlanSummary
 from msgkit.core.policy import SendPolicy
 from msgkit.core.preview import MessagePreview
-from msgkit.core.pricing import Prices
+from msgkit.core.pricing import Balance, Prices
 from msgkit.core.segments import Audience, ControlGroup
 from msgkit.core.templates import Template
 from msgkit.engine.clock import Clock
@@ -205,13 +205,21 @@ class AsyncClient:
         """See `Client.preview_message`."""
         return await self._call(self.sync.preview_message, campaign, contact)
 
-    async def start(self, campaign: Campaign | str) -> InitResult:
+    async def start(self, campaign: Campaign | str, *, over_balance: bool = False) -> InitResult:
         """See `Client.start`."""
-        return await self._call(self.sync.start, campaign)
+        return await self._call(self.sync.start, campaign, over_balance=over_balance)
 
-    async def resume(self, campaign: Campaign | str) -> InitResult:
+    async def resume(self, campaign: Campaign | str, *, over_balance: bool = False) -> InitResult:
         """See `Client.resume`."""
-        return await self._call(self.sync.resume, campaign)
+        return await self._call(self.sync.resume, campaign, over_balance=over_balance)
+
+    async def balance(self, provider: str | None = None) -> Balance | None:
+        """See `Client.balance`."""
+        return await self._call(self.sync.balance, provider)
+
+    async def balances(self, providers: Iterable[str]) -> dict[str, Balance | None]:
+        """See `Client.balances`."""
+        return await self._call(self.sync.balances, list(providers))
 
     async def schedule(self, campaign: Campaign | str, at: datetime) -> Campaign:
         """See `Client.schedule`."""

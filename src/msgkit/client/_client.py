@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 import uuid
@@ -35,7 +36,7 @@ from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.planning import PlanItem, PlannedMessage, PlanSummary, plan
 from msgkit.core.policy import SendPolicy
 from msgkit.core.preview import MessagePreview
-from msgkit.core.pricing import Prices
+from msgkit.core.pricing import Balance, Prices, shortfall
 from msgkit.core.segments import Audience, ControlGroup
 from msgkit.core.templates import Template
 from msgkit.engine.clock import Clock, SystemClock
@@ -50,10 +51,12 @@ from msgkit.engine.runner import CampaignRunner, InitResult
 from msgkit.engine.sync import run_sync
 from msgkit.engine.transport import Transport
 from msgkit.exceptions import (
+    AccountError,
     ConfigError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    ProviderError,
 )
 from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.inbound.sink import StoreSink
@@ -64,6 +67,8 @@ from msgkit.store import Store, open_store
 from msgkit.store.base import AuditEntry, ListInfo, MessageRow, Progress, StoredReply
 
 __all__ = ["Client", "ImportedList"]
+
+log = logging.getLogger("msgkit.client")
 
 #: How many contacts an imported list keeps to show (`ImportedList.preview`).
 PREVIEW_ROWS = 5
@@ -519,14 +524,26 @@ class Client:
             "for who is skipped and why), or pass contact=",
         )
 
-    def start(self, campaign: Campaign | str) -> InitResult:
+    def start(self, campaign: Campaign | str, *, over_balance: bool = False) -> InitResult:
         """Start (or resume) a campaign now: plan its audience into the outbox.
+
+        Where the provider of a step reports its balance (`balance`) and the estimated
+        cost of the campaign (`estimate`, in the balance's currency; the fallback step's
+        with its provider's) exceeds it, the campaign is refused: top up the account, or
+        pass ``over_balance=True``. A provider that reports no balance, or a cost that is
+        unknown (no prices, a country without one), never refuses.
+
+        Args:
+            campaign: The campaign (its id, name or the object).
+            over_balance: Start even when the estimated cost exceeds the balance.
 
         Returns:
             What was planned: ``summary`` (recipients, skips by reason, segments, cost:
             what `estimate` said), rows written, fallbacks.
 
         Raises:
+            AccountError: The estimated cost exceeds the provider's balance (saying both);
+                the campaign is left as it was.
             MsgkitError: When the campaign cannot be planned as it is (a provider or list
                 missing, a variable no column provides, a template its channel refuses or
                 not approved yet); it is left as it was, to be fixed and started again.
@@ -534,12 +551,85 @@ class Client:
         current = self.campaign(campaign)
         with self._audited("campaign.start", current):
             self.runner.check(self.runner.with_list_ids(current), sending=True)
+            if not over_balance:
+                self._check_balance(current)
             _, result = self.runner.start(current, now=self.clock.now())
             return result
 
-    def resume(self, campaign: Campaign | str) -> InitResult:
-        """Resume a stopped campaign (what was sent is not sent again)."""
-        return self.start(campaign)
+    def resume(self, campaign: Campaign | str, *, over_balance: bool = False) -> InitResult:
+        """Resume a stopped campaign (what was sent is not sent again); the balance is
+        checked as `start` does."""
+        return self.start(campaign, over_balance=over_balance)
+
+    def _check_balance(self, campaign: Campaign) -> None:
+        """Refuse a campaign whose estimated cost exceeds its provider's balance.
+
+        Raises:
+            AccountError: Naming the cost, the balance and the fix.
+            ProviderError: A balance query failed.
+        """
+        main, fallback = self.runner.routes(campaign)
+        routes = [r for r in (main, fallback) if r is not None]
+        # Only priced providers can have a known cost: ask no one else.
+        names = sorted({r.provider for r in routes if r.provider and r.provider in self.prices})
+        if not names:
+            return
+        balances = {n: b for n, b in self.balances(names).items() if b is not None}
+        if not balances:
+            return
+        summary = self.runner.estimate(campaign, now=self.clock.now())
+        costs: dict[str, Decimal] = {}
+        currencies: dict[str, str | None] = {}
+        for route, step in ((main, summary), (fallback, summary.fallback)):
+            if route is None or step is None or step.cost is None or not route.provider:
+                continue
+            costs[route.provider] = costs.get(route.provider, Decimal(0)) + step.cost
+            currencies[route.provider] = step.currency
+        for name, balance in balances.items():
+            cost = costs.get(name)
+            missing = shortfall(cost, currencies.get(name), balance)
+            if missing is None:
+                continue
+            raise AccountError(
+                f"campaign {campaign.name!r} would cost about {cost} {balance.currency}, "
+                f"more than the balance of {balance} (short by {missing})",
+                provider=name,
+                hint="top up the account, or start it anyway: "
+                "start(campaign, over_balance=True) (msgkit start --over-balance)",
+            )
+
+    def balance(self, provider: str | None = None) -> Balance | None:
+        """The balance a provider reports (default: the default provider).
+
+        Asked through the engine's transport (an in-process simulator without network).
+
+        Returns:
+            The balance, or None when the provider cannot report one or reports none.
+
+        Raises:
+            ConfigError: No provider of that name is configured.
+            ProviderError: The query failed (credentials, network).
+        """
+        name = provider or self.default_provider
+        if name is None:
+            raise ConfigError(
+                "no provider is configured", key="providers", hint="configure a provider"
+            )
+        return self.balances([name])[name]
+
+    def balances(self, providers: Iterable[str]) -> dict[str, Balance | None]:
+        """The balance each of ``providers`` reports (None where it reports none), asked
+        in one run of the engine's transport; see `balance`."""
+        names = list(dict.fromkeys(providers))
+
+        async def ask(stop: asyncio.Event) -> dict[str, Balance | None]:
+            dispatcher = self.dispatcher()
+            try:
+                return {name: await dispatcher.balance(name) for name in names}
+            finally:
+                await dispatcher.aclose()
+
+        return run_sync(ask)
 
     def schedule(self, campaign: Campaign | str, at: datetime) -> Campaign:
         """Schedule a draft to start at ``at`` (a worker starts it then)."""
@@ -865,6 +955,14 @@ class Client:
             until: Count the triggers before this time (aware).
         """
         current = self.campaign(campaign)
+        provider = current.provider or self.default_provider
+        balance = None
+        if provider is not None and provider in self.providers:
+            try:
+                balance = self.balance(provider)
+            except ProviderError:
+                # A report reads the store: an unreachable provider leaves its balance out.
+                log.warning("the balance of %r could not be read", provider, exc_info=True)
         return build_report(
             self.store,
             current.id,
@@ -872,6 +970,7 @@ class Client:
             until=until,
             now=self.clock.now(),
             prices=self.prices,
+            balance=balance,
         )
 
     def save_segment(

@@ -16,6 +16,10 @@ In ``msgkit.toml`` the prices sit with the provider they belong to::
     TW = 0.04
     CN = 0.032
 
+A provider that can report its account's balance gives a `Balance`; `shortfall` says by
+how much an estimated cost exceeds it (what keeps `msgkit.Client.start` from starting a
+campaign the account cannot pay for).
+
 For adapters given as objects, pass ``Client(prices={"sms": Prices(...)})`` (or the same
 table as a mapping: ``{"sms": {"price": 0.045, "prices": {"TW": 0.04}}}``).
 
@@ -42,7 +46,7 @@ import attrs
 from msgkit.core.delivery import Channel
 from msgkit.exceptions import ConfigError
 
-__all__ = ["PRICE_SETTINGS", "Prices"]
+__all__ = ["PRICE_SETTINGS", "Balance", "Prices", "shortfall"]
 
 #: The settings of a ``[providers.NAME]`` table that are prices, not adapter settings.
 PRICE_SETTINGS = ("price", "prices", "currency")
@@ -196,3 +200,67 @@ class Prices:
         if not given:
             return None
         return cls.parse(given, key=key)
+
+
+def _balance_amount(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
+        raise ValueError(f"a balance must be a number, not {type(value).__name__}")
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a balance") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a balance")
+    return number
+
+
+def _balance_currency(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a currency")
+    return value.strip().upper()
+
+
+@attrs.frozen(kw_only=True)
+class Balance:
+    """What an account has left to spend, as its provider reports it.
+
+    Attributes:
+        amount: The balance (negative when the account is overdrawn).
+        currency: Its currency (``"USD"``), upper case.
+
+    Example:
+        >>> Balance(amount="12.34", currency="usd")
+        Balance(amount=Decimal('12.34'), currency='USD')
+    """
+
+    amount: Decimal = attrs.field(converter=_balance_amount)
+    currency: str = attrs.field(converter=_balance_currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+def shortfall(
+    cost: Decimal | None, currency: str | None, balance: Balance | None
+) -> Decimal | None:
+    """By how much an estimated ``cost`` (in ``currency``) exceeds ``balance``.
+
+    Returns:
+        The amount missing, or None when the balance covers the cost, or when they
+        cannot be compared: no balance reported, a cost that is unknown, or a cost in
+        another currency than the balance (a cost that names none is taken to be in the
+        balance's).
+
+    Example:
+        >>> b = Balance(amount="10", currency="USD")
+        >>> shortfall(Decimal("12.5"), "USD", b), shortfall(Decimal("9"), None, b)
+        (Decimal('2.5'), None)
+        >>> shortfall(Decimal("12.5"), "TWD", b) is None
+        True
+    """
+    if cost is None or balance is None:
+        return None
+    if currency is not None and currency.strip().upper() != balance.currency:
+        return None
+    missing = cost - balance.amount
+    return missing if missing > 0 else None

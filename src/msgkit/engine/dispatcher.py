@@ -48,6 +48,7 @@ from msgkit.core.fatigue import FrequencyCap, SentRecord, history_since
 from msgkit.core.message import Change, Elapsed, Followup, Sent, Timer
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import at_send, caps_in_force
+from msgkit.core.pricing import Balance
 from msgkit.engine.clock import Clock, SystemClock
 from msgkit.engine.housekeeping import (
     Housekeeping,
@@ -61,16 +62,19 @@ from msgkit.engine.retry import RetryPolicy
 from msgkit.engine.runner import IN_FLIGHT, CampaignRunner, sent_records
 from msgkit.engine.transport import HttpxTransport, Transport
 from msgkit.exceptions import (
+    ConfigError,
     InvalidPhoneError,
     InvalidTransitionError,
     NotFoundError,
     ProviderError,
     RejectedError,
+    UnavailableError,
 )
 from msgkit.providers.base import (
     OutboundMessage,
     Outcome,
     Provider,
+    ReportsBalance,
     SendRequest,
     SendResult,
 )
@@ -335,6 +339,40 @@ class Dispatcher:
         """Perform a status query, within the concurrency limit."""
         async with self._semaphore:
             return await self._transport(provider).send(request)
+
+    async def balance(self, provider: str) -> Balance | None:
+        """The balance ``provider`` reports, asked through this dispatcher's transport.
+
+        Returns:
+            The balance, or None when the provider cannot report one
+            (`msgkit.providers.base.ReportsBalance`) or reports none.
+
+        Raises:
+            ConfigError: No provider of that name is configured.
+            ProviderError: The query failed (`UnavailableError` when it could not be
+                performed, `AuthError` for refused credentials).
+        """
+        found = self.providers.get(provider)
+        if found is None:
+            raise ConfigError(
+                f"no provider named {provider!r} is configured",
+                key="provider",
+                hint="configured: " + (", ".join(sorted(self.providers)) or "none"),
+            )
+        if not isinstance(found, ReportsBalance):
+            return None
+        request = found.build_balance()
+        if request is None:
+            return None
+        try:
+            response = await self._query(provider, request)
+        except httpx.TransportError as exc:
+            raise UnavailableError(
+                f"the balance query could not be performed ({type(exc).__name__})",
+                provider=provider,
+                hint="check the provider's base_url and the network, then try again",
+            ) from exc
+        return found.parse_balance(response)
 
     # --- running ------------------------------------------------------------------
 

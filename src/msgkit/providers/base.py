@@ -32,6 +32,10 @@ address that is not E.164): nothing was sent; build each message alone to find i
 `Provider.parse_status` raises a `ProviderError` when the status query itself failed,
 which must never be read as "the provider does not know this message".
 
+A provider that can report its account's balance offers `ReportsBalance`
+(``build_balance`` / ``parse_balance``); `msgkit.Client.balance` asks it, and
+`msgkit.Client.start` refuses a campaign whose estimated cost exceeds it.
+
 A provider may also run inside the process (`InProcess`: the simulator of
 `msgkit.testing`, a fake of your own): the client then reaches it without network,
 polls its receipts often, and feeds the replies and clicks it produced to the store as
@@ -50,6 +54,7 @@ import httpx
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.events import Click, Reply
 from msgkit.core.message import Message, Outcome
+from msgkit.core.pricing import Balance
 from msgkit.core.templates import ContentRules
 from msgkit.exceptions import ProviderError
 
@@ -60,6 +65,7 @@ __all__ = [
     "OutboundMessage",
     "Outcome",
     "Provider",
+    "ReportsBalance",
     "SendRequest",
     "SendResult",
     "StatusResult",
@@ -232,6 +238,24 @@ class Provider(Protocol):
 
         Raises:
             ProviderError: The query itself failed; ask again later.
+        """
+        ...
+
+
+@runtime_checkable
+class ReportsBalance(Protocol):
+    """A provider that can report its account's balance (a capability any provider may
+    offer; `msgkit.Client.balance` checks for it with ``isinstance``)."""
+
+    def build_balance(self) -> httpx.Request | None:
+        """The balance query, or None when this account cannot be asked."""
+        ...
+
+    def parse_balance(self, response: httpx.Response) -> Balance | None:
+        """The balance the query answered, or None when the account reports none.
+
+        Raises:
+            ProviderError: The query itself failed (credentials, an unreadable answer).
         """
         ...
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from msgkit.core.pricing import Prices
+from msgkit.core.pricing import Balance, Prices
 from msgkit.reports._model import ChannelCounts, Funnel, GroupStats, outcome
 from msgkit.reports._model import channel_counts as _channel_counts
 from msgkit.reports._model import funnel as _funnel
@@ -46,6 +46,7 @@ def build_report(
     now: datetime,
     prices: Mapping[str, Prices] | None = None,
     zone: str | None = None,
+    balance: Balance | None = None,
 ) -> Report:
     """The report of one campaign, from the store.
 
@@ -57,6 +58,7 @@ def build_report(
         now: When the report is made.
         prices: Prices by provider, for the cost (None: the cost is not known).
         zone: The time zone of the trigger dates (default: the campaign's policy's).
+        balance: The balance the campaign's provider reports, to show with the figures.
 
     Raises:
         NotFoundError: There is no such campaign.
@@ -119,4 +121,5 @@ def build_report(
         control=GroupStats.of(engagement.control),
         treated=GroupStats.of(engagement.treated),
         notes=tuple(notes),
+        balance=balance,
     )

@@ -16,6 +16,7 @@ import attrs
 from rich.console import Group
 from rich.table import Table
 
+from msgkit.core.pricing import Balance
 from msgkit.exceptions import ConfigError
 from msgkit.reports._model import ChannelCounts, Funnel, GroupStats, lift
 
@@ -102,6 +103,8 @@ class Report:
         control: The triggers held out in the control group.
         treated: The triggers meant to be sent.
         notes: What a reader needs to read the figures right.
+        balance: The balance the campaign's provider reported when the report was made,
+            where it reports one.
     """
 
     campaign_id: str
@@ -123,6 +126,7 @@ class Report:
     control: GroupStats = attrs.field(factory=GroupStats)
     treated: GroupStats = attrs.field(factory=GroupStats)
     notes: tuple[str, ...] = ()
+    balance: Balance | None = None
 
     # --- the comparison ------------------------------------------------------------------
 
@@ -176,6 +180,9 @@ class Report:
             "click_lift": self.click_lift,
             "reply_lift": self.reply_lift,
             "notes": list(self.notes),
+            "balance": None
+            if self.balance is None
+            else {"amount": str(self.balance.amount), "currency": self.balance.currency},
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -293,6 +300,14 @@ class Report:
                 ],
             )
         )
+        if self.balance is not None:
+            sections.append(
+                (
+                    "Account",
+                    ["balance", "currency"],
+                    [[str(self.balance.amount), self.balance.currency]],
+                )
+            )
         if self.control.triggers:
             sections.append(
                 (

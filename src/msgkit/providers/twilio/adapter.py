@@ -18,6 +18,9 @@ Reconciliation lists the messages sent to the number since the day of sending
 (``To``, ``DateSent>``) and matches on the body (and the sender when it is a number):
 the newest match wins. Two identical texts to one number the same day cannot be told
 apart; that is reported as found (nobody is messaged twice).
+
+The account's balance: ``GET /2010-04-01/Accounts/{AccountSid}/Balance.json`` answers
+``{"balance": "12.34", "currency": "USD"}`` (`TwilioSms.build_balance`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from msgkit.core.delivery import Channel, MessageState
+from msgkit.core.pricing import Balance
 from msgkit.exceptions import RejectedError
 from msgkit.providers import content
 from msgkit.providers.base import (
@@ -146,7 +150,8 @@ class TwilioSms:
         self._authorization = f"Basic {credentials}"
         self._sender = sender
         self._callback = status_callback
-        self._base = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._account = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
+        self._base = f"{self._account}/Messages.json"
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -304,3 +309,43 @@ class TwilioSms:
             provider_message_id=text_or_none(newest.get("sid")),
             error_code=text_or_none(newest.get("error_code")),
         )
+
+    def build_balance(self) -> httpx.Request:
+        """The account's balance query."""
+        return httpx.Request(
+            "GET",
+            f"{self._account}/Balance.json",
+            headers={"Authorization": self._authorization},
+        )
+
+    def parse_balance(self, response: httpx.Response) -> Balance:
+        """The balance Twilio reports.
+
+        Raises:
+            ProviderError: The query failed (an `AuthError` for refused credentials) or
+                answered no balance.
+        """
+        body = json_body(response)
+        status = response.status_code
+        if not response.is_success:
+            outcome = Outcome.ACCOUNT if status in (401, 403) else Outcome.RETRY
+            raw_code = text_or_none(dig(body, "code"))
+            code = int(raw_code) if raw_code is not None and raw_code.isdigit() else None
+            raise error_for(
+                outcome,
+                f"Twilio balance query failed (HTTP {status})",
+                provider=self.name,
+                status=status,
+                code=raw_code,
+                auth=status == 401 or code in _AUTH_CODES,
+                hint=_HINTS.get(code) if code is not None else None,
+            )
+        try:
+            return Balance(amount=dig(body, "balance"), currency=dig(body, "currency"))
+        except ValueError as exc:
+            raise error_for(
+                Outcome.RETRY,
+                f"Twilio answered no balance ({exc})",
+                provider=self.name,
+                status=status,
+            ) from None

@@ -19,6 +19,7 @@ import httpx
 
 from msgkit.core.delivery import Channel, MessageState
 from msgkit.core.events import Click, Reply
+from msgkit.core.pricing import Balance
 from msgkit.core.templates import ContentRules
 from msgkit.exceptions import (
     AccountError,
@@ -260,3 +261,27 @@ class SimulatorProvider:
             provider_message_id=data.get("sid"),
             error_code=data.get("code"),
         )
+
+    def build_balance(self) -> httpx.Request:
+        """The balance query (``GET /v1/balance``)."""
+        return httpx.Request("GET", f"{self.base_url}/v1/balance")
+
+    def parse_balance(self, response: httpx.Response) -> Balance | None:
+        """The balance the simulator reports, or None when it reports none (404).
+
+        Raises:
+            ProviderError: Any other failure.
+        """
+        if response.status_code == 404:
+            return None
+        try:
+            if not response.is_success:
+                raise ValueError(f"HTTP {response.status_code}")
+            data = response.json()
+            return Balance(amount=data["balance"], currency=data["currency"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnavailableError(
+                f"the simulator answered no balance ({exc})",
+                provider=self.name,
+                status=response.status_code,
+            ) from None

@@ -14,6 +14,7 @@ any ASGI server for real HTTP. Its small JSON protocol::
       429 Retry-After: n     402 {"code": "NO_BALANCE"}     500
     GET  /v1/messages/{id}   200 {"id", "sid", "status", "code"} | 404
     GET  /v1/stats           counts
+    GET  /v1/balance         200 {"balance": "12.34", "currency": "USD"} | 404 (none reported)
     GET  /v1/inbound?after=n {"events": [{"seq", "type": "reply", "from", "to", "text",
                                           "at", "message_id"} |
                                          {"seq", "type": "click", "message_id", "code",
@@ -41,6 +42,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -100,6 +102,10 @@ class Received:
     param: str | None = None
 
 
+def _decimal(value: object) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -121,6 +127,9 @@ class SimulatorServer:
         click_rate: Share of delivered messages with a link whose (first) link is
             clicked.
         account_error: Refuse everything with HTTP 402 (no balance).
+        balance: The account's balance it reports (``GET /v1/balance``), or None to
+            report none. Sending does not draw it down.
+        currency: The currency of ``balance``.
         rules: Behaviour by the end of the number.
         slow_seconds: How long ``slow`` numbers take to answer.
         seed: Makes every draw reproducible.
@@ -138,6 +147,10 @@ class SimulatorServer:
     opt_out_rate: float = 0.0
     click_rate: float = 0.0
     account_error: bool = False
+    balance: Decimal | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_decimal)
+    )
+    currency: str = "USD"
     rules: Mapping[str, Behaviour] = attrs.field(factory=dict)
     slow_seconds: float = 5.0
     seed: int = 0
@@ -325,6 +338,10 @@ class SimulatorServer:
             return (404, [], {"error": "not found"}) if found is None else (200, [], found)
         if method == "GET" and path == "/v1/stats":
             return 200, [], self.stats()
+        if method == "GET" and path == "/v1/balance":
+            if self.balance is None:
+                return 404, [], {"error": "this account reports no balance"}
+            return 200, [], {"balance": str(self.balance), "currency": self.currency}
         if method == "GET" and path == "/v1/inbound":
             after = int(parse_qs(query.decode()).get("after", ["0"])[0])
             return 200, [], {"events": self.inbound(after)}

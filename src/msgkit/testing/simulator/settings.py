@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Literal
 
 from msgkit.providers.config import ProviderSettings, validate_settings
@@ -35,6 +36,8 @@ class SimulatorSettings(ProviderSettings):
         latency: Seconds each request takes (min, max).
         seed: Makes every draw reproducible.
         sender: The default sender of messages that name none.
+        balance: The account balance it reports, or None for none.
+        currency: The currency of ``balance``.
     """
 
     channel: Literal["sms", "line", "webchat"] = "sms"
@@ -52,6 +55,8 @@ class SimulatorSettings(ProviderSettings):
     latency: tuple[float, float] = (0.0, 0.0)
     seed: int = 0
     sender: str | None = None
+    balance: Decimal | None = None
+    currency: str = "USD"
 
 
 def from_config(
@@ -72,6 +77,8 @@ def from_config(
             click_rate=cfg.click_rate,
             latency=cfg.latency,
             seed=cfg.seed,
+            balance=cfg.balance,
+            currency=cfg.currency,
         )
     return SimulatorProvider(
         name,
