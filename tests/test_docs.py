@@ -144,6 +144,7 @@ MODULES = [
     "msgkit.core.policy",
     "msgkit.core.pricing",
     "msgkit.core.planning",
+    "msgkit.core.timing",
     "msgkit.providers.alibaba.adapter",
     "msgkit.providers.twilio.adapter",
     "msgkit.providers.twilio.webhooks",
