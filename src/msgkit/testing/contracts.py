@@ -56,53 +56,73 @@ from msgkit.providers.base import Capabilities, OutboundMessage, Outcome, Provid
 from msgkit.providers.transport import send_batch
 from msgkit.store import Change, SQLStore
 
-__all__ = ["ProviderContract", "StoreContract"]
+__all__ = [
+    "ProviderContract",
+    "StoreContract",
+    "phone",
+    "planned_message",
+    "planned_messages",
+    "running_campaign",
+    "skipped",
+]
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 # --- stores -------------------------------------------------------------------------------
 
 
-def _phone(i: int) -> str:
+def phone(i: int) -> str:
     """A distinct valid-looking Taiwan mobile number."""
     return f"+8869{i:08d}"
 
 
-def _planned(
-    campaign_id: str, count: int, *, now: datetime, start: int = 0, **fields: Any
+def planned_message(**fields: Any) -> PlannedMessage:
+    """A planned message with test defaults for the fields not given (``id``,
+    ``channel``, ``to`` and ``text`` at least are yours to give or keep)."""
+    test = bool(fields.get("test", False))
+    defaults: dict[str, Any] = {
+        "step": 0,
+        "channel": Channel.SMS,
+        "provider": "sim",
+        "text": "hello",
+        "kind": TemplateKind.NOTIFICATION,
+        "template_code": None,
+        "params": {},
+        "sender": None,
+        "encoding": "GSM-7",
+        "segments": 1,
+        "expires_at": None,
+        "deferred": False,
+        "test": test,
+        "counts_toward_caps": not test,
+    }
+    return PlannedMessage(**{**defaults, **fields})
+
+
+def planned_messages(
+    campaign_id: str, count: int, *, now: datetime, start: int = 0, step: int = 0, **fields: Any
 ) -> list[PlannedMessage]:
-    """``count`` planned messages to distinct recipients."""
-    test = bool(fields.pop("test", False))
+    """``count`` planned messages of ``step`` to distinct recipients (`phone` numbers
+    ``start`` on), due ``now``."""
     out = []
     for i in range(start, start + count):
-        key = f"{campaign_id}:{_phone(i)}:0"
-        values: dict[str, Any] = {
-            "id": hashlib.sha256(key.encode()).hexdigest()[:32],
-            "key": key,
-            "campaign_id": campaign_id,
-            "contact_key": _phone(i),
-            "step": 0,
-            "to": _phone(i),
-            "not_before": now,
-            "channel": Channel.SMS,
-            "provider": "sim",
-            "text": "hello",
-            "kind": TemplateKind.NOTIFICATION,
-            "template_code": None,
-            "params": {},
-            "sender": None,
-            "encoding": "GSM-7",
-            "segments": 1,
-            "expires_at": None,
-            "deferred": False,
-            "test": test,
-            "counts_toward_caps": not test,
-        }
-        out.append(PlannedMessage(**{**values, **fields}))
+        key = f"{campaign_id}:{phone(i)}:{step}"
+        out.append(
+            planned_message(
+                id=hashlib.sha256(key.encode()).hexdigest()[:32],
+                key=key,
+                campaign_id=campaign_id,
+                contact_key=phone(i),
+                step=step,
+                to=phone(i),
+                not_before=now,
+                **fields,
+            )
+        )
     return out
 
 
-def _skipped(**fields: Any) -> Skip:
+def skipped(**fields: Any) -> Skip:
     """A skip (suppressed) with defaults for the fields not given."""
     defaults: dict[str, Any] = {
         "step": 0,
@@ -112,7 +132,9 @@ def _skipped(**fields: Any) -> Skip:
     return Skip(**{**defaults, **fields})
 
 
-def _running(name: str = "c", *, kind: CampaignKind = CampaignKind.BULK, **fields: Any) -> Campaign:
+def running_campaign(
+    name: str = "c", *, kind: CampaignKind = CampaignKind.BULK, **fields: Any
+) -> Campaign:
     """A campaign that is running."""
     return (
         Campaign(name=name, template=Template(body="hello"), kind=kind, **fields)
@@ -208,8 +230,8 @@ class StoreContract:
 
     def test_insert_is_idempotent(self, store: SQLStore) -> None:
         """Planning the same messages twice writes them once and counts duplicates."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        batch = _planned(campaign.id, 1200, now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        batch = planned_messages(campaign.id, 1200, now=NOW)
         first = store.insert_messages(batch, now=NOW)
         again = store.insert_messages(batch, now=NOW)
         assert (first.inserted, first.duplicates) == (1200, 0)
@@ -218,8 +240,8 @@ class StoreContract:
 
     def test_media_is_stored_with_the_message(self, store: SQLStore) -> None:
         """A message's media URLs read back as they were planned; none reads back empty."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        with_media, plain = _planned(campaign.id, 2, now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        with_media, plain = planned_messages(campaign.id, 2, now=NOW)
         with_media = attrs.evolve(with_media, media=("https://cdn.example.com/a.png",))
         store.insert_messages([with_media, plain], now=NOW)
         assert store.get_message(with_media.id).media == ("https://cdn.example.com/a.png",)
@@ -241,8 +263,8 @@ class StoreContract:
         """Every field of a message record reads back as planned (its state added)."""
         store = make_store()
         try:
-            campaign = store.save_campaign(_running(), now=NOW)
-            [planned] = _planned(campaign.id, 1, now=NOW, **fields)
+            campaign = store.save_campaign(running_campaign(), now=NOW)
+            [planned] = planned_messages(campaign.id, 1, now=NOW, **fields)
             store.insert_messages([planned], now=NOW)
             row = store.get_message(planned.id)
             assert row.state is (
@@ -264,9 +286,9 @@ class StoreContract:
 
     def test_skips_are_recorded_with_their_reason(self, store: SQLStore) -> None:
         """Skipped contacts are stored (not forgotten) and counted by reason."""
-        campaign = store.save_campaign(_running(), now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
         store.insert_messages(
-            [_skipped(key=f"{campaign.id}:x{i}:0", campaign_id=campaign.id, contact_key=f"x{i}")
+            [skipped(key=f"{campaign.id}:x{i}:0", campaign_id=campaign.id, contact_key=f"x{i}")
              for i in range(3)],
             now=NOW,
         )  # fmt: skip
@@ -277,8 +299,8 @@ class StoreContract:
 
     def test_claim_moves_to_queued_once(self, store: SQLStore) -> None:
         """Two claims never return the same message."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        store.insert_messages(_planned(campaign.id, 10, now=NOW), now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        store.insert_messages(planned_messages(campaign.id, 10, now=NOW), now=NOW)
         lease = NOW + timedelta(minutes=1)
         a = store.claim(worker="a", now=NOW, limit=6, lease_until=lease)
         b = store.claim(worker="b", now=NOW, limit=6, lease_until=lease)
@@ -290,15 +312,15 @@ class StoreContract:
     def test_claim_ignores_campaigns_not_running(self, store: SQLStore) -> None:
         """Messages of a draft or stopped campaign are not claimed; test sends are."""
         draft = store.save_campaign(Campaign(name="d"), now=NOW)
-        store.insert_messages(_planned(draft.id, 2, now=NOW), now=NOW)
-        store.insert_messages(_planned(draft.id, 1, now=NOW, start=10, test=True), now=NOW)
+        store.insert_messages(planned_messages(draft.id, 2, now=NOW), now=NOW)
+        store.insert_messages(planned_messages(draft.id, 1, now=NOW, start=10, test=True), now=NOW)
         claimed = store.claim(worker="w", now=NOW, limit=10, lease_until=NOW)
-        assert [m.recipient for m in claimed] == [_phone(10)]
+        assert [m.recipient for m in claimed] == [phone(10)]
 
     def test_apply_follows_the_lifecycle(self, store: SQLStore) -> None:
         """Allowed events apply and are logged; others are refused without changing anything."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        [m] = _planned(campaign.id, 1, now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        [m] = planned_messages(campaign.id, 1, now=NOW)
         store.insert_messages([m], now=NOW)
         store.claim(worker="w", now=NOW, limit=1, lease_until=NOW)
         results = store.apply(
@@ -324,8 +346,8 @@ class StoreContract:
     def test_a_change_applies_only_to_the_state_it_was_decided_in(self, store: SQLStore) -> None:
         """Fields decided for a message in one state (say, "report this unknown message")
         are not written once it has moved on (another worker resent it meanwhile)."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        [m] = _planned(campaign.id, 1, now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        [m] = planned_messages(campaign.id, 1, now=NOW)
         store.insert_messages([m], now=NOW)
         [result] = store.apply(
             [
@@ -356,8 +378,8 @@ class StoreContract:
 
     def test_apply_respects_the_holding_worker(self, store: SQLStore) -> None:
         """A worker cannot move a message another worker holds."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        [m] = _planned(campaign.id, 1, now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        [m] = planned_messages(campaign.id, 1, now=NOW)
         store.insert_messages([m], now=NOW)
         store.claim(worker="a", now=NOW, limit=1, lease_until=NOW)
         [result] = store.apply(
@@ -368,41 +390,41 @@ class StoreContract:
 
     def test_history_counts_sends_not_tests(self, store: SQLStore) -> None:
         """Accepted messages enter the send history with the campaign's tags; test sends do not."""
-        campaign = store.save_campaign(_running(tags=["promo"]), now=NOW)
-        real = _planned(campaign.id, 1, now=NOW)
-        test = _planned(campaign.id, 1, now=NOW, start=1, test=True)
+        campaign = store.save_campaign(running_campaign(tags=["promo"]), now=NOW)
+        real = planned_messages(campaign.id, 1, now=NOW)
+        test = planned_messages(campaign.id, 1, now=NOW, start=1, test=True)
         store.insert_messages(real + test, now=NOW)
         claimed = store.claim(worker="w", now=NOW, limit=5, lease_until=NOW)
         store.apply([Change(message_id=c.id, event=MessageEvent.SEND) for c in claimed], now=NOW)
         store.apply([Change(message_id=c.id, event=MessageEvent.ACCEPT) for c in claimed], now=NOW)
-        history = store.history([_phone(0), _phone(1)], since=NOW - timedelta(days=1))
-        assert list(history) == [_phone(0)]
-        assert history[_phone(0)][0][0] == "sms"
-        assert history[_phone(0)][0][4] == ("promo",)
+        history = store.history([phone(0), phone(1)], since=NOW - timedelta(days=1))
+        assert list(history) == [phone(0)]
+        assert history[phone(0)][0][0] == "sms"
+        assert history[phone(0)][0][4] == ("promo",)
 
     def test_history_counts_planned_messages_of_other_campaigns(self, store: SQLStore) -> None:
         """Pending messages count at their planned time; ended ones, the excluded campaign's
         and the excluded ids do not; only the states asked for count."""
-        other = store.save_campaign(_running("other", tags=["promo"]), now=NOW)
-        mine = store.save_campaign(_running("mine"), now=NOW)
+        other = store.save_campaign(running_campaign("other", tags=["promo"]), now=NOW)
+        mine = store.save_campaign(running_campaign("mine"), now=NOW)
         later = NOW + timedelta(hours=2)
-        store.insert_messages(_planned(other.id, 3, now=later), now=NOW)
-        store.insert_messages(_planned(mine.id, 1, now=NOW), now=NOW)
-        [cancelled] = _planned(other.id, 1, now=NOW, start=3)
+        store.insert_messages(planned_messages(other.id, 3, now=later), now=NOW)
+        store.insert_messages(planned_messages(mine.id, 1, now=NOW), now=NOW)
+        [cancelled] = planned_messages(other.id, 1, now=NOW, start=3)
         store.insert_messages([cancelled], now=NOW)
         store.apply([Change(message_id=cancelled.id, event=MessageEvent.SKIP)], now=NOW)
         since = NOW - timedelta(days=1)
-        recipients = [_phone(i) for i in range(4)]
+        recipients = [phone(i) for i in range(4)]
         assert store.history(recipients, since=since) == {}
         pending = (MessageState.PLANNED, MessageState.DEFERRED)
         found = store.history(recipients, since=since, pending=pending, exclude_campaign=mine.id)
-        assert sorted(found) == [_phone(0), _phone(1), _phone(2)]
-        assert found[_phone(0)] == [("sms", later, other.id, "bulk", ("promo",))]
-        mine_too = store.history([_phone(0)], since=since, pending=pending)
-        assert [r[2] for r in mine_too[_phone(0)]] == [mine.id, other.id]
-        ids = [m.id for m in _planned(other.id, 1, now=later)]
-        assert store.history([_phone(0)], since=since, pending=pending, exclude_ids=ids)[
-            _phone(0)
+        assert sorted(found) == [phone(0), phone(1), phone(2)]
+        assert found[phone(0)] == [("sms", later, other.id, "bulk", ("promo",))]
+        mine_too = store.history([phone(0)], since=since, pending=pending)
+        assert [r[2] for r in mine_too[phone(0)]] == [mine.id, other.id]
+        ids = [m.id for m in planned_messages(other.id, 1, now=later)]
+        assert store.history([phone(0)], since=since, pending=pending, exclude_ids=ids)[
+            phone(0)
         ] == [("sms", NOW, mine.id, "bulk", ())]
         in_flight = store.history(recipients, since=since, pending=[MessageState.SENDING])
         assert in_flight == {}
@@ -410,8 +432,8 @@ class StoreContract:
     def test_history_counts_a_message_that_may_have_been_sent(self, store: SQLStore) -> None:
         """A message lost in flight (unknown), even once reported and no longer reconciled,
         counts toward caps at the time its send began: it may have reached the person."""
-        other = store.save_campaign(_running("other"), now=NOW)
-        [lost] = _planned(other.id, 1, now=NOW)
+        other = store.save_campaign(running_campaign("other"), now=NOW)
+        [lost] = planned_messages(other.id, 1, now=NOW)
         store.insert_messages([lost], now=NOW)
         store.claim(worker="w", now=NOW, limit=5, lease_until=NOW)
         store.apply([Change(message_id=lost.id, event=MessageEvent.SEND)], now=NOW)
@@ -420,9 +442,9 @@ class StoreContract:
             [Change(message_id=lost.id, event=None, fields={"not_before": None})], now=NOW
         )
         found = store.history(
-            [_phone(0)], since=NOW - timedelta(days=1), pending=[MessageState.UNKNOWN]
+            [phone(0)], since=NOW - timedelta(days=1), pending=[MessageState.UNKNOWN]
         )
-        assert [(r[0], r[2]) for r in found[_phone(0)]] == [("sms", other.id)]
+        assert [(r[0], r[2]) for r in found[phone(0)]] == [("sms", other.id)]
 
     def test_lists_and_contacts(self, store: SQLStore) -> None:
         """Contacts keep order, phone facts and attributes; deleting a list removes its rows."""
@@ -490,8 +512,8 @@ class StoreContract:
 
     def test_links_and_clicks(self, store: SQLStore) -> None:
         """A click on a known code is recorded against the recipient's message."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        [m] = _planned(campaign.id, 1, now=NOW, link_param="aB3dE9")
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        [m] = planned_messages(campaign.id, 1, now=NOW, link_param="aB3dE9")
         store.insert_messages([m], now=NOW)
         store.save_links(campaign.id, {"Xy12": ("shop", "https://shop.example.com/")})
         assert store.record_click("Xy12", "aB3dE9", now=NOW) == "https://shop.example.com/"
@@ -528,10 +550,9 @@ class StoreContract:
     def test_a_reported_unknown_parent_releases_its_fallback(self, store: SQLStore) -> None:
         """An unknown parent with no fallback time (written before the wait was kept with
         it) releases its waiting fallback once it is reported, not never."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        [parent] = _planned(campaign.id, 1, now=NOW)
-        [child] = _planned(campaign.id, 1, now=NOW, step=1, parent_id=parent.id)
-        child = attrs.evolve(child, id="c" * 32, key=child.key + ":fallback")
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        [parent] = planned_messages(campaign.id, 1, now=NOW)
+        [child] = planned_messages(campaign.id, 1, now=NOW, step=1, parent_id=parent.id)
         store.insert_messages([parent, child], now=NOW)
         store.claim(worker="w", now=NOW, limit=5, lease_until=NOW)
         store.apply(
@@ -549,8 +570,8 @@ class StoreContract:
 
     def test_cancel_pending(self, store: SQLStore) -> None:
         """Cancelling a campaign skips what has not been sent and leaves the rest."""
-        campaign = store.save_campaign(_running(), now=NOW)
-        store.insert_messages(_planned(campaign.id, 4, now=NOW), now=NOW)
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        store.insert_messages(planned_messages(campaign.id, 4, now=NOW), now=NOW)
         [first] = store.claim(worker="w", now=NOW, limit=1, lease_until=NOW)
         store.apply([Change(message_id=first.id, event=MessageEvent.SEND)], now=NOW)
         assert store.cancel_pending(campaign.id, now=NOW, detail="deleted") == 3
@@ -577,8 +598,8 @@ class StoreContract:
         """Whatever events arrive, the stored state is what the lifecycle table says."""
         store = make_store()
         try:
-            campaign = store.save_campaign(_running(), now=NOW)
-            [m] = _planned(campaign.id, 1, now=NOW)
+            campaign = store.save_campaign(running_campaign(), now=NOW)
+            [m] = planned_messages(campaign.id, 1, now=NOW)
             store.insert_messages([m], now=NOW)
             state = MessageState.PLANNED
             for event in events:
