@@ -58,6 +58,9 @@ __all__ = [
 log = logging.getLogger("msgkit.engine")
 
 _BATCH = 1000
+#: Recipients planned per write: the store commits a bulk write in large transactions
+#: (random-key indexes make small commits cost a page per row per index).
+_WRITE = 10_000
 #: An initializing campaign not touched for this long was left by a dead process.
 STALE_INIT = timedelta(minutes=2)
 
@@ -428,14 +431,14 @@ class CampaignRunner:
         written = InsertResult()
         fallbacks = 0
         wait = campaign.fallback.wait if campaign.fallback is not None else None
-        for index, batch in enumerate(_batched(pairs, _BATCH)):
+        for index, batch in enumerate(_batched(pairs, _WRITE)):
             linked = [_linked(p, c, wait) for p, c in batch]
             written = written + self.store.insert_messages([p for p, _ in linked], now=now)
             children = [c for _, c in linked if c is not None]
             if children:
                 fallbacks += sum(isinstance(c, PlannedMessage) for c in children)
                 written = written + self.store.insert_messages(children, now=now)
-            if index % 20 == 19:
+            if index % 2 == 1:
                 self.store.save_campaign(campaign, now=now)  # still alive
         return campaign, InitResult(
             summary=summary,

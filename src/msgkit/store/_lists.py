@@ -10,7 +10,7 @@ from datetime import datetime
 from msgkit.core.contacts import Contact, Phone
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
-from msgkit.store._base import SQLBase, chunks, instant, ms
+from msgkit.store._base import BULK_BATCH, SQLBase, chunks, instant, ms
 from msgkit.store.base import InsertResult, ListInfo
 
 
@@ -96,7 +96,7 @@ class ListTables(SQLBase):
     def add_contacts(self, list_id: str, contacts: Iterable[Contact]) -> InsertResult:
         """Append contacts to a list, one transaction per batch; a key already there is kept."""
         total = InsertResult()
-        for chunk in chunks(contacts):
+        for chunk in chunks(contacts, BULK_BATCH):
             with self._tx() as cur:
                 top = self._q(
                     cur, "SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE list_id = ?", (list_id,)

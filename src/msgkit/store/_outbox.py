@@ -14,7 +14,7 @@ from msgkit.core.message import Message
 from msgkit.core.planning import Skip, message_id
 from msgkit.core.templates import TemplateKind
 from msgkit.exceptions import NotFoundError
-from msgkit.store._base import BATCH, SQLBase, chunks, dt, ms, trigger_range
+from msgkit.store._base import BATCH, BULK_BATCH, SQLBase, chunks, dt, ms, trigger_range
 from msgkit.store.base import (
     Change,
     ChangeResult,
@@ -144,7 +144,7 @@ class OutboxTables(SQLBase):
         now: datetime,
         priority: bool = False,
     ) -> InsertResult:
-        """Write planned messages and skips, one transaction per batch.
+        """Write planned messages and skips, one transaction per batch (``BULK_BATCH``).
 
         A message whose idempotency key is already in the outbox is not written again
         and is counted as a duplicate: planning the same audience twice is harmless.
@@ -159,7 +159,7 @@ class OutboxTables(SQLBase):
         """
         total = InsertResult()
         stamp = ms(now)
-        for chunk in chunks(items):
+        for chunk in chunks(items, BULK_BATCH):
             rows = []
             for item in chunk:
                 if isinstance(item, Skip):
