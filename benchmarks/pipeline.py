@@ -90,7 +90,7 @@ else:
         prof.enable()
     imported = client.import_list(
         path, phone="phone", variables={"name": "name", "points": "points"},
-        types={"points": "int"}, region="TW",
+        types={"points": "int"}, region="TW", max_bytes=1 << 31,  # 1M rows: ~47 MB
     )
     if prof:
         prof.disable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -248,11 +249,19 @@ def _phone_info(phone: Phone | None) -> str | None:
 def _phone_from(e164: str | None, info: str | None) -> Phone | None:
     if e164 is None or info is None:
         return None
-    region, country_code, number_type, zones = json.loads(info)
+    region, country_code, number_type, zones = _phone_fields(info)
     return Phone(
         e164=e164,
         region=region,
         country_code=country_code,
         number_type=number_type,
-        time_zones=tuple(zones),
+        time_zones=zones,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _phone_fields(info: str) -> tuple[str, int, str, tuple[str, ...]]:
+    """The decoded ``phone_info`` column: a list shares a handful of distinct values
+    (region, type, zones), so each is parsed once, not once per contact."""
+    region, country_code, number_type, zones = json.loads(info)
+    return region, country_code, number_type, tuple(zones)
