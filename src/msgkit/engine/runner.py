@@ -60,7 +60,7 @@ log = logging.getLogger("msgkit.engine")
 _BATCH = 1000
 #: Recipients planned per write: the store commits a bulk write in large transactions
 #: (random-key indexes make small commits cost a page per row per index).
-_WRITE = 10_000
+_WRITE = 20_000
 #: An initializing campaign not touched for this long was left by a dead process.
 STALE_INIT = timedelta(minutes=2)
 
@@ -438,7 +438,7 @@ class CampaignRunner:
             if children:
                 fallbacks += sum(isinstance(c, PlannedMessage) for c in children)
                 written = written + self.store.insert_messages(children, now=now)
-            if index % 2 == 1:
+            if index % 2 == 1:  # every 40,000 recipients
                 self.store.save_campaign(campaign, now=now)  # still alive
         return campaign, InitResult(
             summary=summary,
