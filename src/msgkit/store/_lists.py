@@ -243,7 +243,17 @@ def _names(variables: Iterable[str] | None) -> str | None:
 def _phone_info(phone: Phone | None) -> str | None:
     if phone is None:
         return None
-    return json.dumps([phone.region, phone.country_code, phone.number_type, list(phone.time_zones)])
+    return _phone_info_text(
+        phone.region, phone.country_code, phone.number_type, tuple(phone.time_zones)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _phone_info_text(
+    region: str, country_code: int, number_type: str, zones: tuple[str, ...]
+) -> str:
+    """The ``phone_info`` column of a number's facts, written once per distinct value."""
+    return json.dumps([region, country_code, number_type, list(zones)])
 
 
 def _phone_from(e164: str | None, info: str | None) -> Phone | None:
