@@ -41,6 +41,15 @@ import json, resource, sys, time
 path, db, step, profile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 
 def peak():
+    # VmHWM: this process's own high-water mark (ru_maxrss would also count the parent's
+    # memory, which Linux carries across fork + exec).
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 out = {}

@@ -159,13 +159,15 @@ class OutboxTables(SQLBase):
         """
         total = InsertResult()
         stamp = ms(now)
-        for chunk in chunks(items, BULK_BATCH):
-            rows = []
-            for item in chunk:
-                if isinstance(item, Skip):
-                    rows.append(_skip_row(item, stamp, priority))
-                else:
-                    rows.append(_planned_row(item, stamp, priority))
+        # Rows are made as the items stream by: only the rows of one transaction are
+        # held, never the items of a whole batch besides.
+        rows_of = (
+            _skip_row(item, stamp, priority)
+            if isinstance(item, Skip)
+            else _planned_row(item, stamp, priority)
+            for item in items
+        )
+        for rows in chunks(rows_of, BULK_BATCH):
             with self._tx() as cur:
                 written = self._many(
                     cur,
