@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from phonenumbers import timezone as pn_timezone
 
+from msgkit.core._phonefast import fast_parse
 from msgkit.exceptions import ConfigError, InvalidPhoneError
 
 __all__ = [
@@ -169,6 +170,21 @@ def _parse(text: str, region: str | None) -> Phone | InvalidPhoneError:
             "a national number needs a region",
             "write it with +country code, or give the default region (e.g. region='TW')",
         )
+    fields = fast_parse(text, region)
+    if fields is not None:
+        e164, where, country_code, number_type, zones = fields
+        return Phone(
+            e164=e164,
+            region=where,
+            country_code=country_code,
+            number_type=number_type,
+            time_zones=zones,
+        )
+    return _parse_with_phonenumbers(text, region)
+
+
+def _parse_with_phonenumbers(text: str, region: str | None) -> Phone | InvalidPhoneError:
+    """What phonenumbers says of a number (`fast_parse` answers the same, faster, or not)."""
     try:
         number = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException as exc:

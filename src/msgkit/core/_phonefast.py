@@ -1,0 +1,377 @@
+"""The fast path of phone parsing: phonenumbers' own rules, compiled once per region.
+
+`phonenumbers` costs tens of microseconds a number, mostly in Python-level bookkeeping
+around its regular expressions (it compiles and looks them up on every call, builds a
+`PhoneNumber`, classifies it once for validity, again for its type and again for its
+time zones). This module reads the same metadata (`PhoneMetadata`, the time-zone
+prefix table) and applies the same steps to the shapes real recipient lists hold —
+digits with an optional leading ``+``, national numbers with a trunk prefix — with
+everything compiled once per region and number length:
+
+* ``parse``: the country code (``+cc``), the region's IDD and "country code written
+  without +" checks, the national prefix (``national_prefix_for_parsing``), the length
+  test that decides whether to keep it stripped;
+* ``is_possible_number_with_reason``: the lengths of the country's main region;
+* ``region_code_for_number`` / ``number_type`` / ``is_valid_number``: one regular
+  expression per (region, length) that tries the number types in phonenumbers' order;
+* ``time_zones_for_number``: the longest time-zone prefix, or the country's zones.
+
+`fast_parse` answers only when every step is the ordinary case and the number is
+valid; for anything else (invalid numbers, an IDD written in a national number, a
+national prefix transform rule that applies, a country code written without ``+``)
+it returns ``None`` and the caller asks phonenumbers itself. So an answer from here is
+phonenumbers' answer, which the tests check over every region phonenumbers supports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import phonenumbers
+from phonenumbers import PhoneMetadata
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+__all__ = ["fast_parse"]
+
+Fields = tuple[str, str, int, str, tuple[str, ...]]
+"""e164, region ("001" when non-geographic), country code, number type, time zones."""
+
+# phonenumbers' limits (phonenumberutil._MIN_LENGTH_FOR_NSN / _MAX_LENGTH_FOR_NSN).
+_MIN_NSN = 2
+_MAX_NSN = 17
+_MAX_DIGITS = 40  # longer inputs go to phonenumbers
+_RESULT = phonenumbers.ValidationResult
+_UNKNOWN_ZONE = "Etc/Unknown"
+_NON_GEO = "001"
+# The order phonenumbers' _number_type_helper tries the types in, before fixed/mobile.
+_SPECIAL_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+_TYPE_NAMES = {
+    value: name.lower()
+    for name, value in vars(phonenumbers.PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+_GEOGRAPHIC_MOBILE = frozenset(
+    cc
+    for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+    if phonenumbers.is_number_type_geographical(phonenumbers.PhoneNumberType.MOBILE, cc)
+)
+_ZONE_PREFIX_LENGTHS = sorted({len(prefix) for prefix in TIMEZONE_DATA}, reverse=True)
+
+
+def _verdict(length: int, desc: Any) -> int:
+    """phonenumbers' _test_number_length(number, metadata) for a number of this length
+    (type UNKNOWN: the general desc's lengths), as a ValidationResult."""
+    lengths: Sequence[int] = desc.possible_length
+    if length in desc.possible_length_local_only:
+        return _RESULT.IS_POSSIBLE_LOCAL_ONLY
+    if lengths[0] == length:
+        return _RESULT.IS_POSSIBLE
+    if lengths[0] > length:
+        return _RESULT.TOO_SHORT
+    if lengths[-1] < length:
+        return _RESULT.TOO_LONG
+    return _RESULT.IS_POSSIBLE if length in lengths[1:] else _RESULT.INVALID_LENGTH
+
+
+def _lengths(desc: Any, *results: int) -> frozenset[int]:
+    return frozenset(n for n in range(_MAX_DIGITS + 1) if _verdict(n, desc) in results)
+
+
+def _pattern(desc: Any) -> str | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return str(desc.national_number_pattern)
+
+
+def _applies(desc: Any, length: int) -> str | None:
+    """The desc's pattern if a number of this length can match it (_is_number_matching_desc)."""
+    pattern = _pattern(desc)
+    if pattern is None or (desc.possible_length and length not in desc.possible_length):
+        return None
+    return pattern
+
+
+class _Territory:
+    """One region's metadata, compiled for parsing and classifying its numbers."""
+
+    __slots__ = (
+        "_by_length",
+        "country_code",
+        "general",
+        "idd",
+        "leading",
+        "keep_stripped",
+        "metadata",
+        "national_prefix",
+        "possible",
+        "too_long",
+        "region",
+        "transforms",
+    )
+
+    def __init__(self, region: str, metadata: Any) -> None:
+        self.region = region
+        self.metadata = metadata
+        self.country_code = str(metadata.country_code)
+        general = _pattern(metadata.general_desc)
+        self.general = None if general is None else re.compile(general)
+        self.leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
+        self.idd = re.compile(metadata.international_prefix or "NonMatch")
+        prefix = metadata.national_prefix_for_parsing
+        self.national_prefix = re.compile(prefix) if prefix else None
+        self.transforms = bool(metadata.national_prefix_transform_rule)
+        general_desc = metadata.general_desc
+        # parse keeps a national prefix stripped unless what is left is TOO_SHORT,
+        # IS_POSSIBLE_LOCAL_ONLY or INVALID_LENGTH.
+        self.keep_stripped = _lengths(general_desc, _RESULT.IS_POSSIBLE, _RESULT.TOO_LONG)
+        self.possible = _lengths(general_desc, _RESULT.IS_POSSIBLE)
+        self.too_long = _lengths(general_desc, _RESULT.TOO_LONG)
+        self._by_length: dict[int, re.Pattern[str] | None] = {}
+
+    def matches_general(self, digits: str) -> bool:
+        """phonenumbers' _match_national_number(digits, general_desc, False)."""
+        return self.general is not None and self.general.fullmatch(digits) is not None
+
+    def strip_national_prefix(self, digits: str) -> str | None:
+        """_maybe_strip_national_prefix_carrier_code's number, or None where a transform
+        rule applies (left to phonenumbers)."""
+        if self.national_prefix is None or not digits:
+            return digits
+        match = self.national_prefix.match(digits)
+        if match is None:
+            return digits
+        groups = match.groups()
+        if self.transforms and (not groups or groups[-1] is not None):
+            return None
+        rest = digits[match.end() :]
+        if self.matches_general(digits) and not self.matches_general(rest):
+            return digits
+        return rest
+
+    def number_type(self, nsn: str) -> str:
+        """phonenumbers' _number_type_helper(nsn, metadata), as the lower-case type name."""
+        length = len(nsn)
+        try:
+            classifier = self._by_length[length]
+        except KeyError:
+            classifier = self._by_length[length] = self._classifier(length)
+        if classifier is None:
+            return "unknown"
+        match = classifier.fullmatch(nsn)
+        if match is None or match.lastgroup is None:
+            return "unknown"
+        return match.lastgroup
+
+    def _classifier(self, length: int) -> re.Pattern[str] | None:
+        # One alternation tried in phonenumbers' order: fullmatch picks the first
+        # alternative that matches the whole number, as its chain of ifs does.
+        meta = self.metadata
+        general = _applies(meta.general_desc, length)
+        if general is None:
+            return None
+        branches = []
+        for name in _SPECIAL_TYPES:
+            pattern = _applies(getattr(meta, name), length)
+            if pattern is not None:
+                branches.append(f"(?P<{name}>{pattern})")
+        fixed = _applies(meta.fixed_line, length)
+        mobile = _applies(meta.mobile, length)
+        if meta.same_mobile_and_fixed_line_pattern:
+            if fixed is not None:
+                branches.append(f"(?P<fixed_line_or_mobile>{fixed})")
+        else:
+            if fixed is not None and mobile is not None:
+                branches.append(f"(?P<fixed_line_or_mobile>(?=(?:{mobile})\\Z)(?:{fixed}))")
+            if fixed is not None:
+                branches.append(f"(?P<fixed_line>{fixed})")
+            if mobile is not None:
+                branches.append(f"(?P<mobile>{mobile})")
+        if not branches:
+            return None
+        return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(branches)})")
+
+
+class _Country:
+    """A calling code: its regions in phonenumbers' order, and its time zones."""
+
+    __slots__ = ("code", "digits", "main", "mobile_geo", "prefix_lengths", "regions", "zones")
+
+    def __init__(self, code: int, regions: tuple[_Territory, ...]) -> None:
+        self.code = code
+        self.digits = str(code)
+        self.regions = regions
+        self.main = regions[0]
+        self.mobile_geo = code in _GEOGRAPHIC_MOBILE
+        # Only the prefix lengths some zone prefix of this code has (same answer as
+        # trying every length, fewer lookups).
+        self.prefix_lengths = [
+            n
+            for n in _ZONE_PREFIX_LENGTHS
+            if any(p.startswith(self.digits) or self.digits.startswith(p) for p in _ZONES_BY_LEN[n])
+        ]
+        self.zones = _without_unknown(self._country_zones())
+
+    def _country_zones(self) -> tuple[str, ...]:
+        # phonenumbers.timezone._country_level_time_zones_for_number, as written there.
+        for prefix_len in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+            prefix = self.digits[: 1 + prefix_len]
+            if prefix in TIMEZONE_DATA:
+                return tuple(TIMEZONE_DATA[prefix])
+        return (_UNKNOWN_ZONE,)
+
+    def time_zones(self, number_type: str, e164_digits: str) -> tuple[str, ...]:
+        """phonenumbers.timezone.time_zones_for_number, without "Etc/Unknown"."""
+        if not (
+            number_type in ("fixed_line", "fixed_line_or_mobile")
+            or (self.mobile_geo and number_type == "mobile")
+        ):
+            return self.zones
+        for n in self.prefix_lengths:
+            zones = TIMEZONE_DATA.get(e164_digits[:n])
+            if zones is not None:
+                return _without_unknown(tuple(zones))
+        return ()
+
+    def classify(self, nsn: str) -> tuple[str, str] | None:
+        """(region, type) as region_code_for_number and number_type give them, or None
+        when the number is not valid (no region, or type unknown)."""
+        if len(self.regions) == 1:
+            territory = self.main
+            kind = territory.number_type(nsn)
+        else:
+            for territory in self.regions:
+                if territory.leading is not None:
+                    if territory.leading.match(nsn):
+                        kind = territory.number_type(nsn)
+                        break
+                else:
+                    kind = territory.number_type(nsn)
+                    if kind != "unknown":
+                        break
+            else:
+                return None
+        if kind == "unknown":
+            return None
+        return territory.region, kind
+
+
+_ZONES_BY_LEN: dict[int, list[str]] = {}
+for _prefix in TIMEZONE_DATA:
+    _ZONES_BY_LEN.setdefault(len(_prefix), []).append(_prefix)
+
+
+def _without_unknown(zones: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(z for z in zones if z != _UNKNOWN_ZONE)
+
+
+_COUNTRIES: dict[int, _Country | None] = {}
+_TERRITORIES: dict[str, _Territory | None] = {}
+
+
+def _territory(region: str, code: int) -> _Territory | None:
+    key = region if region != _NON_GEO else f"{_NON_GEO}+{code}"
+    try:
+        return _TERRITORIES[key]
+    except KeyError:
+        pass
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    usable = metadata is not None and metadata.general_desc and metadata.general_desc.possible_length
+    territory = _Territory(region, metadata) if usable else None
+    _TERRITORIES[key] = territory
+    return territory
+
+
+def _country(code: int) -> _Country | None:
+    try:
+        return _COUNTRIES[code]
+    except KeyError:
+        pass
+    country = None
+    names = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if names:
+        regions = tuple(_territory(name, code) for name in names)
+        if all(t is not None for t in regions):
+            country = _Country(code, tuple(t for t in regions if t is not None))
+    _COUNTRIES[code] = country
+    return country
+
+
+def _country_of(digits: str) -> tuple[_Country, str] | None:
+    """phonenumbers' _extract_country_code: the first 1 to 3 digits that are a code."""
+    if digits[:1] == "0":
+        return None
+    for n in (1, 2, 3):
+        code = int(digits[:n])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            country = _country(code)
+            return None if country is None else (country, digits[n:])
+    return None
+
+
+def fast_parse(text: str, region: str | None) -> Fields | None:
+    """The fields of a valid number, or None to ask phonenumbers.
+
+    Args:
+        text: Digits, optionally after one ``+`` (separators already removed).
+        region: The default region for a national number (upper-case, supported).
+    """
+    if len(text) > _MAX_DIGITS:
+        return None
+    if text[:1] == "+":
+        digits = text[1:]
+        if not digits.isdigit() or not digits.isascii() or len(digits) <= _MIN_NSN:
+            return None
+        found = _country_of(digits)
+        if found is None:
+            return None
+        country, national = found
+        territory = country.main  # parse reads a +number with its code's main region
+    else:
+        if region is None or not text.isdigit() or not text.isascii():
+            return None
+        territory = _territory(region, 0)  # type: ignore[assignment]
+        if territory is None or territory.idd.match(text):
+            return None
+        code = territory.metadata.country_code
+        country = _country(code)  # type: ignore[assignment]
+        if country is None:
+            return None
+        if text.startswith(territory.country_code) and _looks_international(text, territory):
+            return None
+        national = text
+    if len(national) < _MIN_NSN:
+        return None
+    stripped = territory.strip_national_prefix(national)
+    if stripped is None:
+        return None
+    if len(stripped) in territory.keep_stripped:
+        national = stripped
+    if not _MIN_NSN <= len(national) <= _MAX_NSN or len(national) not in country.main.possible:
+        return None
+    classified = country.classify(national)
+    if classified is None:
+        return None
+    where, kind = classified
+    e164_digits = country.digits + national
+    return "+" + e164_digits, where, country.code, kind, country.time_zones(kind, e164_digits)
+
+
+def _looks_international(text: str, territory: _Territory) -> bool:
+    """_maybe_extract_country_code's test for a country code written without ``+``."""
+    rest = territory.strip_national_prefix(text[len(territory.country_code) :])
+    if rest is None:
+        return True
+    return (
+        not territory.matches_general(text) and territory.matches_general(rest)
+    ) or len(text) in territory.too_long
