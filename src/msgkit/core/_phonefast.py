@@ -66,7 +66,6 @@ _GEOGRAPHIC_MOBILE = frozenset(
     for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
     if phonenumbers.is_number_type_geographical(phonenumbers.PhoneNumberType.MOBILE, cc)
 )
-_ZONE_PREFIX_LENGTHS = sorted({len(prefix) for prefix in TIMEZONE_DATA}, reverse=True)
 
 
 def _verdict(length: int, desc: Any) -> int:
@@ -215,11 +214,10 @@ class _Country:
         self.mobile_geo = code in _GEOGRAPHIC_MOBILE
         # Only the prefix lengths some zone prefix of this code has (same answer as
         # trying every length, fewer lookups).
-        self.prefix_lengths = [
-            n
-            for n in _ZONE_PREFIX_LENGTHS
-            if any(p.startswith(self.digits) or self.digits.startswith(p) for p in _ZONES_BY_LEN[n])
-        ]
+        digits = self.digits
+        lengths = set(_ZONE_LENGTHS_UNDER.get(digits, ()))
+        lengths.update(n for n in range(1, len(digits) + 1) if digits[:n] in TIMEZONE_DATA)
+        self.prefix_lengths = sorted(lengths, reverse=True)
         self.zones = _without_unknown(self._country_zones())
 
     def _country_zones(self) -> tuple[str, ...]:
@@ -238,9 +236,9 @@ class _Country:
         ):
             return self.zones
         for n in self.prefix_lengths:
-            zones = TIMEZONE_DATA.get(e164_digits[:n])
+            zones = _ZONES.get(e164_digits[:n])
             if zones is not None:
-                return _without_unknown(tuple(zones))
+                return zones
         return ()
 
     def classify(self, nsn: str) -> tuple[str, str] | None:
@@ -266,13 +264,20 @@ class _Country:
         return territory.region, kind
 
 
-_ZONES_BY_LEN: dict[int, list[str]] = {}
+# The lengths of the time-zone prefixes that begin with each 1-3 digit string.
+_ZONE_LENGTHS_UNDER: dict[str, set[int]] = {}
 for _prefix in TIMEZONE_DATA:
-    _ZONES_BY_LEN.setdefault(len(_prefix), []).append(_prefix)
+    for _n in (1, 2, 3):
+        if len(_prefix) >= _n:
+            _ZONE_LENGTHS_UNDER.setdefault(_prefix[:_n], set()).add(len(_prefix))
 
 
 def _without_unknown(zones: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(z for z in zones if z != _UNKNOWN_ZONE)
+
+
+# TIMEZONE_DATA without "Etc/Unknown" (as msgkit reports zones), one tuple per prefix.
+_ZONES = {prefix: _without_unknown(tuple(zones)) for prefix, zones in TIMEZONE_DATA.items()}
 
 
 _COUNTRIES: dict[int, _Country | None] = {}
