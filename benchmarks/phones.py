@@ -192,7 +192,7 @@ def main() -> int:
         started = time.perf_counter()
         got = [with_msgkit(raw, region) for raw, region in chunk]
         spent["msgkit"] += time.perf_counter() - started
-        for (raw, region), want, have in zip(chunk, expected, got):
+        for (raw, region), want, have in zip(chunk, expected, got, strict=True):
             if want != have:
                 differences += 1
                 if differences <= 10:

@@ -109,13 +109,13 @@ class _Territory:
         "country_code",
         "general",
         "idd",
-        "leading",
         "keep_stripped",
+        "leading",
         "metadata",
         "national_prefix",
         "possible",
-        "too_long",
         "region",
+        "too_long",
         "transforms",
     )
 
@@ -290,9 +290,9 @@ def _territory(region: str, code: int) -> _Territory | None:
         return _TERRITORIES[key]
     except KeyError:
         pass
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-    usable = metadata is not None and metadata.general_desc and metadata.general_desc.possible_length
-    territory = _Territory(region, metadata) if usable else None
+    metadata: Any = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    general = None if metadata is None else metadata.general_desc
+    territory = _Territory(region, metadata) if general and general.possible_length else None
     _TERRITORIES[key] = territory
     return territory
 
@@ -333,6 +333,8 @@ def fast_parse(text: str, region: str | None) -> Fields | None:
     """
     if len(text) > _MAX_DIGITS:
         return None
+    territory: _Territory | None
+    country: _Country | None
     if text[:1] == "+":
         digits = text[1:]
         if not digits.isdigit() or not digits.isascii() or len(digits) <= _MIN_NSN:
@@ -345,11 +347,11 @@ def fast_parse(text: str, region: str | None) -> Fields | None:
     else:
         if region is None or not text.isdigit() or not text.isascii():
             return None
-        territory = _territory(region, 0)  # type: ignore[assignment]
+        territory = _territory(region, 0)
         if territory is None or territory.idd.match(text):
             return None
         code = territory.metadata.country_code
-        country = _country(code)  # type: ignore[assignment]
+        country = _country(code)
         if country is None:
             return None
         if text.startswith(territory.country_code) and _looks_international(text, territory):
@@ -377,6 +379,6 @@ def _looks_international(text: str, territory: _Territory) -> bool:
     rest = territory.strip_national_prefix(text[len(territory.country_code) :])
     if rest is None:
         return True
-    return (
-        not territory.matches_general(text) and territory.matches_general(rest)
-    ) or len(text) in territory.too_long
+    return (not territory.matches_general(text) and territory.matches_general(rest)) or len(
+        text
+    ) in territory.too_long
