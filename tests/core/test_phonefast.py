@@ -19,7 +19,7 @@ from phonenumbers import timezone as pn_timezone
 from msgkit import InvalidPhoneError
 from msgkit.contacts import parse_phone
 from msgkit.core import contacts
-from msgkit.core._phonefast import fast_parse
+from msgkit.core._phonefast import Refused, fast_parse
 
 REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
 NON_GEO = sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
@@ -90,6 +90,11 @@ def fast_agrees_with_phonenumbers(text: str, region: str | None) -> bool:
     if fields is None:
         return False
     slow = contacts._parse_with_phonenumbers(text, region)
+    if isinstance(fields, Refused):
+        assert isinstance(slow, InvalidPhoneError), (text, region, fields, slow)
+        fast = contacts._refused(text, contacts.PhoneErrorReason(fields.reason), fields.region)
+        assert (fast.message, fast.reason, fast.hint) == (slow.message, slow.reason, slow.hint)
+        return True
     assert isinstance(slow, contacts.Phone), (text, region, fields, slow)
     assert fields == (slow.e164, slow.region, slow.country_code, slow.number_type, slow.time_zones)
     return True
@@ -221,13 +226,30 @@ def test_common_shapes_take_the_fast_path(raw: str, region: str | None) -> None:
         ("886912345678", "TW"),
         ("002 886 912 345 678", "TW"),  # Taiwan's IDD in a national number
         ("011 44 7400 123456", "US"),
-        ("15 2345 6789", "AR"),  # Argentina's national prefix transform rule
-        ("09123456789", "TW"),  # one digit too many
+        ("011 15 2345-6789", "AR"),  # Argentina's national prefix transform rule
     ],
 )
 def test_unusual_shapes_are_left_to_phonenumbers(raw: str, region: str | None) -> None:
     """What the fast path does not prove it can read, phonenumbers reads."""
     assert not fast_agrees_with_phonenumbers(contacts._normalise(raw), region)
+    assert msgkit_result(raw, region) == reference(raw, region)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("09123456789", "TW"),  # one digit too many
+        ("0912 34", "TW"),
+        ("+886 112 345 678", None),  # no such number in Taiwan
+        ("+1 (415) 555-010", None),
+        ("+44 7400 1234567", None),
+        ("+39 06", None),
+    ],
+)
+def test_typos_are_refused_on_the_fast_path(raw: str, region: str | None) -> None:
+    """A number with a digit too many or too few is refused as phonenumbers refuses it."""
+    assert isinstance(fast_parse(contacts._normalise(raw), region), Refused)
+    assert fast_agrees_with_phonenumbers(contacts._normalise(raw), region)
     assert msgkit_result(raw, region) == reference(raw, region)
 
 

@@ -27,16 +27,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-__all__ = ["fast_parse"]
+__all__ = ["Fields", "Refused", "fast_parse"]
 
 Fields = tuple[str, str, int, str, tuple[str, ...]]
 """e164, region ("001" when non-geographic), country code, number type, time zones."""
+
+
+class Refused(NamedTuple):
+    """phonenumbers refuses the number: msgkit's reason, and the main region of its code."""
+
+    reason: str
+    region: str
+
 
 # phonenumbers' limits (phonenumberutil._MIN_LENGTH_FOR_NSN / _MAX_LENGTH_FOR_NSN).
 _MIN_NSN = 2
@@ -44,6 +52,10 @@ _MAX_NSN = 17
 _MAX_DIGITS = 40  # longer inputs go to phonenumbers
 _RESULT = phonenumbers.ValidationResult
 _UNKNOWN_ZONE = "Etc/Unknown"
+_REASONS = {  # ValidationResult -> msgkit's reason (the rest: too_short)
+    _RESULT.TOO_LONG: "too_long",
+    _RESULT.INVALID_LENGTH: "invalid_length",
+}
 _NON_GEO = "001"
 # The order phonenumbers' _number_type_helper tries the types in, before fixed/mobile.
 _SPECIAL_TYPES = (
@@ -109,11 +121,13 @@ class _Territory:
         "country_code",
         "general",
         "idd",
+        "invalid",
         "keep_stripped",
         "leading",
         "metadata",
         "national_prefix",
         "possible",
+        "refusals",
         "region",
         "too_long",
         "transforms",
@@ -136,6 +150,14 @@ class _Territory:
         self.keep_stripped = _lengths(general_desc, _RESULT.IS_POSSIBLE, _RESULT.TOO_LONG)
         self.possible = _lengths(general_desc, _RESULT.IS_POSSIBLE)
         self.too_long = _lengths(general_desc, _RESULT.TOO_LONG)
+        # is_possible_number_with_reason's answer, as msgkit names it, for the lengths
+        # that are not possible.
+        self.refusals = {
+            n: Refused(_REASONS.get(_verdict(n, general_desc), "too_short"), region)
+            for n in range(_MAX_NSN + 1)
+            if n not in self.possible
+        }
+        self.invalid = Refused("invalid_for_region", region)
         self._by_length: dict[int, re.Pattern[str] | None] = {}
 
     def matches_general(self, digits: str) -> bool:
@@ -324,8 +346,8 @@ def _country_of(digits: str) -> tuple[_Country, str] | None:
     return None
 
 
-def fast_parse(text: str, region: str | None) -> Fields | None:
-    """The fields of a valid number, or None to ask phonenumbers.
+def fast_parse(text: str, region: str | None) -> Fields | Refused | None:
+    """The fields of a valid number, why phonenumbers refuses it, or None to ask it.
 
     Args:
         text: Digits, optionally after one ``+`` (separators already removed).
@@ -345,8 +367,8 @@ def fast_parse(text: str, region: str | None) -> Fields | None:
         country, national = found
         territory = country.main  # parse reads a +number with its code's main region
     else:
-        if region is None or not text.isdigit() or not text.isascii():
-            return None
+        if region is None or not text.isdigit() or not text.isascii() or len(text) < _MIN_NSN:
+            return None  # (phonenumbers: not a number below two digits)
         territory = _territory(region, 0)
         if territory is None or territory.idd.match(text):
             return None
@@ -357,18 +379,21 @@ def fast_parse(text: str, region: str | None) -> Fields | None:
         if text.startswith(territory.country_code) and _looks_international(text, territory):
             return None
         national = text
+    main = country.main
     if len(national) < _MIN_NSN:
-        return None
+        return Refused("too_short", main.region)
     stripped = territory.strip_national_prefix(national)
     if stripped is None:
         return None
     if len(stripped) in territory.keep_stripped:
         national = stripped
-    if not _MIN_NSN <= len(national) <= _MAX_NSN or len(national) not in country.main.possible:
-        return None
+    if len(national) > _MAX_NSN:
+        return Refused("too_long", main.region)
+    if len(national) not in main.possible:
+        return main.refusals[len(national)]
     classified = country.classify(national)
     if classified is None:
-        return None
+        return main.invalid
     where, kind = classified
     e164_digits = country.digits + national
     return "+" + e164_digits, where, country.code, kind, country.time_zones(kind, e164_digits)

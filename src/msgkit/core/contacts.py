@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from phonenumbers import timezone as pn_timezone
 
-from msgkit.core._phonefast import fast_parse
+from msgkit.core._phonefast import Refused, fast_parse
 from msgkit.exceptions import ConfigError, InvalidPhoneError
 
 __all__ = [
@@ -170,17 +170,19 @@ def _parse(text: str, region: str | None) -> Phone | InvalidPhoneError:
             "a national number needs a region",
             "write it with +country code, or give the default region (e.g. region='TW')",
         )
-    fields = fast_parse(text, region)
-    if fields is not None:
-        e164, where, country_code, number_type, zones = fields
-        return Phone(
-            e164=e164,
-            region=where,
-            country_code=country_code,
-            number_type=number_type,
-            time_zones=zones,
-        )
-    return _parse_with_phonenumbers(text, region)
+    answer = fast_parse(text, region)
+    if answer is None:
+        return _parse_with_phonenumbers(text, region)
+    if isinstance(answer, Refused):
+        return _refused(text, PhoneErrorReason(answer.reason), answer.region)
+    e164, where, country_code, number_type, zones = answer
+    return Phone(
+        e164=e164,
+        region=where,
+        country_code=country_code,
+        number_type=number_type,
+        time_zones=zones,
+    )
 
 
 def _parse_with_phonenumbers(text: str, region: str | None) -> Phone | InvalidPhoneError:
@@ -196,7 +198,7 @@ def _parse_with_phonenumbers(text: str, region: str | None) -> Phone | InvalidPh
             phonenumbers.NumberParseException.TOO_SHORT_NSN: PhoneErrorReason.TOO_SHORT,
             phonenumbers.NumberParseException.TOO_LONG: PhoneErrorReason.TOO_LONG,
         }.get(exc.error_type, PhoneErrorReason.NOT_A_NUMBER)
-        return _invalid(text, reason, _MESSAGES[reason], _HINTS[reason])
+        return _refused(text, reason)
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
         reason = {
@@ -206,16 +208,11 @@ def _parse_with_phonenumbers(text: str, region: str | None) -> Phone | InvalidPh
             phonenumbers.ValidationResult.TOO_LONG: PhoneErrorReason.TOO_LONG,
             phonenumbers.ValidationResult.INVALID_LENGTH: PhoneErrorReason.INVALID_LENGTH,
         }.get(possible, PhoneErrorReason.TOO_SHORT)
-        return _invalid(text, reason, _MESSAGES[reason], _HINTS[reason])
+        return _refused(text, reason)
     country_code = number.country_code or 0  # always set once parsed
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_country_code(country_code)
-        return _invalid(
-            text,
-            PhoneErrorReason.INVALID_FOR_REGION,
-            f"not a valid number in {where}",
-            "check the digits and the region (a national number is read in the default region)",
-        )
+        return _refused(text, PhoneErrorReason.INVALID_FOR_REGION, where)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
     return Phone(
@@ -225,6 +222,17 @@ def _parse_with_phonenumbers(text: str, region: str | None) -> Phone | InvalidPh
         number_type=_TYPE_NAMES.get(phonenumbers.number_type(number), "unknown"),
         time_zones=zones,
     )
+
+
+def _refused(text: str, reason: PhoneErrorReason, where: str = "") -> InvalidPhoneError:
+    if reason is PhoneErrorReason.INVALID_FOR_REGION:
+        return _invalid(
+            text,
+            reason,
+            f"not a valid number in {where}",
+            "check the digits and the region (a national number is read in the default region)",
+        )
+    return _invalid(text, reason, _MESSAGES[reason], _HINTS[reason])
 
 
 _MESSAGES = {
