@@ -16,11 +16,14 @@ everything compiled once per region and number length:
   expression per (region, length) that tries the number types in phonenumbers' order;
 * ``time_zones_for_number``: the longest time-zone prefix, or the country's zones.
 
-`fast_parse` answers only when every step is the ordinary case and the number is
-valid; for anything else (invalid numbers, an IDD written in a national number, a
-national prefix transform rule that applies, a country code written without ``+``)
+`fast_parse` answers (the fields, or the reason phonenumbers refuses the number) only
+when parsing took the ordinary course; for anything else (an unknown country code, an
+IDD written in a national number, a national prefix transform rule that applies, as in
+Argentina, a country code written without ``+``, fewer than two digits, more than 40)
 it returns ``None`` and the caller asks phonenumbers itself. So an answer from here is
-phonenumbers' answer, which the tests check over every region phonenumbers supports.
+phonenumbers' answer, which tests/core/test_phonefast.py checks over every region and
+non-geographic code phonenumbers supports, and benchmarks/phones.py over a million
+numbers.
 """
 
 from __future__ import annotations
@@ -176,7 +179,7 @@ class _Territory:
         if self.transforms and (not groups or groups[-1] is not None):
             return None
         rest = digits[match.end() :]
-        if self.matches_general(digits) and not self.matches_general(rest):
+        if not self.matches_general(rest) and self.matches_general(digits):
             return digits
         return rest
 
@@ -339,11 +342,28 @@ def _country_of(digits: str) -> tuple[_Country, str] | None:
     if digits[:1] == "0":
         return None
     for n in (1, 2, 3):
-        code = int(digits[:n])
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        code = _CODES.get(digits[:n])
+        if code is not None:
             country = _country(code)
             return None if country is None else (country, digits[n:])
     return None
+
+
+_CODES = {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+_NATIONAL: dict[str, tuple[_Territory, _Country] | None] = {}
+
+
+def _national(region: str) -> tuple[_Territory, _Country] | None:
+    """The region a national number is read in, and its calling code."""
+    try:
+        return _NATIONAL[region]
+    except KeyError:
+        pass
+    territory = _territory(region, 0)
+    country = None if territory is None else _country(territory.metadata.country_code)
+    found = None if territory is None or country is None else (territory, country)
+    _NATIONAL[region] = found
+    return found
 
 
 def fast_parse(text: str, region: str | None) -> Fields | Refused | None:
@@ -355,8 +375,6 @@ def fast_parse(text: str, region: str | None) -> Fields | Refused | None:
     """
     if len(text) > _MAX_DIGITS:
         return None
-    territory: _Territory | None
-    country: _Country | None
     if text[:1] == "+":
         digits = text[1:]
         if not digits.isdigit() or not digits.isascii() or len(digits) <= _MIN_NSN:
@@ -369,12 +387,11 @@ def fast_parse(text: str, region: str | None) -> Fields | Refused | None:
     else:
         if region is None or not text.isdigit() or not text.isascii() or len(text) < _MIN_NSN:
             return None  # (phonenumbers: not a number below two digits)
-        territory = _territory(region, 0)
-        if territory is None or territory.idd.match(text):
+        found_region = _national(region)
+        if found_region is None:
             return None
-        code = territory.metadata.country_code
-        country = _country(code)
-        if country is None:
+        territory, country = found_region
+        if territory.idd.match(text):
             return None
         if text.startswith(territory.country_code) and _looks_international(text, territory):
             return None
