@@ -161,7 +161,7 @@ class _Territory:
             if n not in self.possible
         }
         self.invalid = Refused("invalid_for_region", region)
-        self._by_length: dict[int, re.Pattern[str] | None] = {}
+        self._by_length: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None] | None] = {}
 
     def matches_general(self, digits: str) -> bool:
         """phonenumbers' _match_national_number(digits, general_desc, False)."""
@@ -192,38 +192,36 @@ class _Territory:
             classifier = self._by_length[length] = self._classifier(length)
         if classifier is None:
             return "unknown"
-        match = classifier.fullmatch(nsn)
-        if match is None or match.lastgroup is None:
+        types, mobile = classifier
+        match = types.fullmatch(nsn)
+        if match is None or self.general is None or self.general.fullmatch(nsn) is None:
             return "unknown"
-        return match.lastgroup
+        kind = match.lastgroup or "unknown"
+        if kind == "fixed_line" and (
+            self.metadata.same_mobile_and_fixed_line_pattern
+            or (mobile is not None and mobile.fullmatch(nsn))
+        ):
+            return "fixed_line_or_mobile"
+        return kind
 
-    def _classifier(self, length: int) -> re.Pattern[str] | None:
+    def _classifier(self, length: int) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
         # One alternation tried in phonenumbers' order: fullmatch picks the first
-        # alternative that matches the whole number, as its chain of ifs does.
+        # alternative that matches the whole number, as its chain of ifs does; a fixed
+        # line that is also a mobile (or shares its pattern) is fixed_line_or_mobile.
         meta = self.metadata
-        general = _applies(meta.general_desc, length)
-        if general is None:
+        if _applies(meta.general_desc, length) is None:
             return None
         branches = []
-        for name in _SPECIAL_TYPES:
+        for name in (*_SPECIAL_TYPES, "fixed_line", "mobile"):
+            if name == "mobile" and meta.same_mobile_and_fixed_line_pattern:
+                continue
             pattern = _applies(getattr(meta, name), length)
             if pattern is not None:
                 branches.append(f"(?P<{name}>{pattern})")
-        fixed = _applies(meta.fixed_line, length)
-        mobile = _applies(meta.mobile, length)
-        if meta.same_mobile_and_fixed_line_pattern:
-            if fixed is not None:
-                branches.append(f"(?P<fixed_line_or_mobile>{fixed})")
-        else:
-            if fixed is not None and mobile is not None:
-                branches.append(f"(?P<fixed_line_or_mobile>(?=(?:{mobile})\\Z)(?:{fixed}))")
-            if fixed is not None:
-                branches.append(f"(?P<fixed_line>{fixed})")
-            if mobile is not None:
-                branches.append(f"(?P<mobile>{mobile})")
         if not branches:
             return None
-        return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(branches)})")
+        mobile = _applies(meta.mobile, length)
+        return re.compile("|".join(branches)), None if mobile is None else re.compile(mobile)
 
 
 class _Country:
