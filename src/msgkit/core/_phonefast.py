@@ -71,11 +71,6 @@ _SPECIAL_TYPES = (
     "uan",
     "voicemail",
 )
-_TYPE_NAMES = {
-    value: name.lower()
-    for name, value in vars(phonenumbers.PhoneNumberType).items()
-    if name.isupper() and isinstance(value, int)
-}
 _GEOGRAPHIC_MOBILE = frozenset(
     cc
     for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
