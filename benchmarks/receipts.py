@@ -36,6 +36,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -54,9 +55,9 @@ IN_FLIGHT = 64
 PUSH = 100
 REPLAY_EVERY = 20
 UNDELIVERED_EVERY = 10
-ALIBABA_TOKEN = "push-token-0123456789"  # noqa: S105 (a benchmark's secret)
-LINE_SECRET = "line-channel-secret"  # noqa: S105
-TWILIO_TOKEN = "twilio-auth-token"  # noqa: S105
+ALIBABA_TOKEN = "push-token-0123456789"
+LINE_SECRET = "line-channel-secret"
+TWILIO_TOKEN = "twilio-auth-token"
 OK_ALIBABA = json.dumps({"code": 0, "msg": "成功"}, ensure_ascii=False).encode()
 
 
@@ -65,8 +66,6 @@ OK_ALIBABA = json.dumps({"code": 0, "msg": "成功"}, ensure_ascii=False).encode
 
 def serve_msgkit(db: str, port: int) -> None:
     """The app ``msgkit serve`` runs, over the SQLite file ``db``."""
-    import uvicorn  # noqa: PLC0415
-
     from msgkit import Client  # noqa: PLC0415
     from msgkit.inbound import Endpoint  # noqa: PLC0415
 
@@ -75,9 +74,7 @@ def serve_msgkit(db: str, port: int) -> None:
         [
             Endpoint(name="ali", kind="alibaba", secret=ALIBABA_TOKEN),
             Endpoint(name="line", kind="line", secret=LINE_SECRET),
-            Endpoint(
-                name="tw", kind="twilio", secret=TWILIO_TOKEN, public_url=f"http://x:{port}"
-            ),
+            Endpoint(name="tw", kind="twilio", secret=TWILIO_TOKEN, public_url=f"http://x:{port}"),
         ]
     )
     _run(app, port)
@@ -138,8 +135,10 @@ class Server:
     def __init__(self, *args: str) -> None:
         self.port = _free_port()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, __file__, "--serve", *args, str(self.port)], env=env
+        profile = os.environ.get("RECEIPTS_PROFILE")  # a folder: cProfile the servers
+        prefix = ["-m", "cProfile", "-o", f"{profile}/{args[0]}.prof"] if profile else []
+        self.process = subprocess.Popen(
+            [sys.executable, *prefix, __file__, "--serve", *args, str(self.port)], env=env
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -156,7 +155,7 @@ class Server:
         raise SystemExit("the server did not start in 30 s")
 
     def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
+        self.process.send_signal(signal.SIGINT)  # uvicorn stops; a profile is written
         self.process.wait(timeout=30)
 
 
@@ -179,7 +178,11 @@ def seed(db: Path, counts: dict[str, int]) -> dict[str, list[str]]:
     for provider, count in counts.items():
         store.insert_messages(
             planned_messages(
-                campaign.id, count, now=now, start=start, provider=provider,
+                campaign.id,
+                count,
+                now=now,
+                start=start,
+                provider=provider,
                 channel=channels[provider],
             ),
             now=now,
@@ -417,8 +420,10 @@ def main() -> int:
                 took = asyncio.run(drive(msgkit_server.url, requests, check=True))
                 figures[name] = (base, took, len(requests))
         problems = verify(db, ids)
-        print(f"{IN_FLIGHT} requests in flight; uvicorn (httptools) in another process; "
-              "SQLite synchronous=FULL; 1 in 20 requests replayed (not counted)")
+        print(
+            f"{IN_FLIGHT} requests in flight; uvicorn (httptools) in another process; "
+            "SQLite synchronous=FULL; 1 in 20 requests replayed (not counted)"
+        )
         labels = {
             "ali": f"Alibaba SmsReport, pushes of {PUSH}",
             "line": "LINE delivery webhooks, 1 a request",
@@ -428,8 +433,10 @@ def main() -> int:
             n = counts[name]
             print(f"{labels[name]} ({n} receipts, {requests} requests)")
             print(f"  msgkit StoreSink app      {n / took:10.0f} receipts/s")
-            print(f"  baseline: minimal ASGI    {n / base:10.0f} receipts/s"
-                  f"   msgkit = {base / took:5.2f}x")
+            print(
+                f"  baseline: minimal ASGI    {n / base:10.0f} receipts/s"
+                f"   msgkit = {base / took:5.2f}x"
+            )
         every = [m for found in ids.values() for m in found]
         one = bare_updates(shutil.copy(pristine, folder / "bare1.db"), every, len(every))
         per = bare_updates(shutil.copy(pristine, folder / "bare2.db"), every, PUSH)
