@@ -43,7 +43,7 @@ import logging
 import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from msgkit.core.delivery import MessageEvent
@@ -328,10 +328,12 @@ class StoreSink:
         if not matched:
             return
         now = self._clock()
-        changes = [  # a "sent" that beats the send result starts the fallback's wait
-            decide(message, event.observation, context=Context(fallback_wait=wait), now=now)
-            for event, (message, wait) in matched
-        ]
+        contexts: dict[timedelta | None, Context] = {}  # one per fallback wait
+        changes = []
+        for event, (message, wait) in matched:
+            context = contexts.get(wait) or contexts.setdefault(wait, Context(fallback_wait=wait))
+            # a "sent" that beats the send result starts the fallback's wait
+            changes.append(decide(message, event.observation, context=context, now=now))
         results = self.store.apply(changes, now=now)
         for result, change, (event, _) in zip(results, changes, matched, strict=True):
             if not result.applied or change.event is None:

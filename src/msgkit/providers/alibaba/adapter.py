@@ -190,7 +190,7 @@ def number_key(raw: str) -> str:
         >>> number_key("+86 138-0013-8000"), number_key("85212345678")
         ('13800138000', '85212345678')
     """
-    digits = "".join(ch for ch in raw if ch.isdigit())
+    digits = raw if raw.isdigit() else "".join(ch for ch in raw if ch.isdigit())
     if digits.startswith("0086"):
         digits = digits[2:]
     if digits.startswith("86") and len(digits) == 13:

@@ -180,7 +180,7 @@ def parse_twilio_status(
             provider_message_id=form.get("MessageSid") or form.get("SmsSid") or None,
             error_code=(form.get("ErrorCode") or None) if failed else None,
             error_message=(form.get("ErrorMessage") or None) if failed else None,
-            phone=e164_or_none(form.get("To")),
+            phone=e164_or_none(form.get("To"), validate=False),  # a number we sent to
             occurred_at=now,
         )
     ]
