@@ -188,6 +188,8 @@ def verify_token(given: str, expected: str) -> None:
 
 def lenient_text(value: Any) -> Any:
     """A value that comes as a number in some versions and as text in others, as text."""
+    if isinstance(value, str) or value is None:  # the usual case first
+        return value
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (int, float)):
