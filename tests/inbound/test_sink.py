@@ -502,3 +502,70 @@ async def test_a_failing_store_fails_the_call(store: MemoryStore) -> None:
     store.close()
     with pytest.raises(Exception, match="closed"):
         await StoreSink(store, clock=lambda: NOW).receipts([_receipt("delivered", mid)])
+
+
+def _a_message_in(store: MemoryStore, start: str) -> str:
+    """A message brought to ``start`` (sending, submitted or unknown) as the engine does."""
+    campaign = store.save_campaign(running(), now=NOW)
+    [m] = planned(campaign.id, 1, now=NOW, fallback_wait=timedelta(minutes=5))
+    store.insert_messages([m], now=NOW)
+    store.claim(worker="w", now=NOW, limit=1, lease_until=NOW)
+    store.apply([Change(message_id=m.id, event=MessageEvent.SEND)], now=NOW)
+    if start == "submitted":
+        store.apply(
+            [
+                Change(
+                    message_id=m.id, event=MessageEvent.ACCEPT, fields={"provider_message_id": "P"}
+                )
+            ],
+            now=NOW,
+        )
+    elif start == "unknown":
+        store.apply([Change(message_id=m.id, event=MessageEvent.LOSE)], now=NOW)
+    return m.id
+
+
+@given(
+    start=st.sampled_from(["sending", "submitted", "unknown"]),
+    pushes=st.lists(
+        st.tuples(
+            st.sampled_from(["sent", "delivered", "undelivered", "failed"]),
+            st.sampled_from([None, "P", "Q"]),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_receipts_in_one_group_end_as_they_would_one_by_one(
+    start: str, pushes: list[tuple[str, str | None]]
+) -> None:
+    """Receipts for one message written in one group leave it as the same receipts
+    written one call each: state, fields and event log."""
+    outcomes = []
+    for together in (True, False):
+        store = MemoryStore()
+        try:
+            mid = _a_message_in(store, start)
+            sink = StoreSink(store, clock=lambda: NOW)
+            receipts = [
+                _receipt(state, mid, provider_message_id=pid, error_code="E")
+                for state, pid in pushes
+            ]
+            if together:
+                sink._receipts(receipts)
+            else:
+                for receipt in receipts:
+                    sink._receipts([receipt])
+            row = store.get_message(mid)
+            outcomes.append(
+                (
+                    row.state,
+                    row.provider_message_id,
+                    row.error_code,
+                    row.fallback_at,
+                    store.events(mid),
+                )
+            )
+        finally:
+            store.close()
+    assert outcomes[0] == outcomes[1]

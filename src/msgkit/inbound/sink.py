@@ -324,9 +324,25 @@ class StoreSink:
         return matched
 
     def _receipts(self, events: Sequence[DeliveryReceipt]) -> None:
+        """Apply receipts as if one after another: a message's n-th receipt (a replay,
+        a "sent" then a "delivered") is decided on what its (n-1)-th left (rounds)."""
         matched = self._match(events)
-        if not matched:
-            return
+        while matched:
+            seen: set[str] = set()
+            first: list[tuple[DeliveryReceipt, ReceiptFacts]] = []
+            later: list[tuple[DeliveryReceipt, ReceiptFacts]] = []
+            for item in matched:
+                mid = item[1][0].id
+                (later if mid in seen else first).append(item)
+                seen.add(mid)
+            self._apply_receipts(first)
+            if not later:
+                return
+            fresh = self.store.receipt_facts(sorted({item[1][0].id for item in later}))
+            matched = [(event, fresh[facts[0].id]) for event, facts in later]
+
+    def _apply_receipts(self, matched: list[tuple[DeliveryReceipt, ReceiptFacts]]) -> None:
+        """Decide and apply receipts for distinct messages, in one transaction."""
         now = self._clock()
         contexts: dict[timedelta | None, Context] = {}  # one per fallback wait
         changes = []
