@@ -20,12 +20,14 @@ failed.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from msgkit.core.delivery import Channel
@@ -210,8 +212,15 @@ def _is_json(request: WebhookRequest) -> bool:
     return "json" in request.header("content-type")
 
 
-def _multi(request: WebhookRequest) -> dict[str, list[str]]:
-    return parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+def _multi(request: WebhookRequest) -> Mapping[str, list[str]]:
+    return _form_of(request.body)
+
+
+@functools.lru_cache(maxsize=256)
+def _form_of(body: bytes) -> Mapping[str, list[str]]:
+    """The POST form of a body (read once for the signature and once for the events:
+    cached; read-only)."""
+    return MappingProxyType(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _verify(request: WebhookRequest) -> None:
