@@ -8,6 +8,9 @@ with a baseline measured in the same run, so the ratio means something on any ma
 - reading an Alibaba SmsReport push of 1000 receipts against ``json.loads`` of it;
 - the ASGI app taking signed LINE webhooks (verify, parse, hand to a sink) against
   computing the HMAC alone.
+
+Receipts over real HTTP into the store, the path users take, are measured by
+``benchmarks/receipts.py``.
 """
 
 from __future__ import annotations

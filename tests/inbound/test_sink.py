@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import doctest
 import logging
 from collections.abc import Iterator, Sequence
@@ -411,3 +412,160 @@ async def test_the_campaign_scope_widens_an_opt_out(store: MemoryStore, sink: St
     _submit(store, planned(campaign.id, 2, now=NOW, sender="Acme"))
     await sink.replies([_reply("STOP", 4)])
     assert _suppressed(store, "sms")
+
+
+# -- group commit ------------------------------------------------------------------------
+
+
+class _Recorder:
+    """A write function that records each group, and fails on ``bad`` events."""
+
+    def __init__(self, bad: frozenset[int] = frozenset()) -> None:
+        self.groups: list[list[int]] = []
+        self.bad = bad
+
+    def __call__(self, events: Sequence[int]) -> None:
+        if self.bad & set(events):
+            raise ValueError("a bad event")
+        self.groups.append(list(events))
+
+
+async def test_concurrent_receipts_share_one_group() -> None:
+    """Events submitted while no group is being written go in one write, in order."""
+    write = _Recorder()
+    group = sink_module.GroupCommit(write)
+    await asyncio.gather(*(group.submit([n, n + 100]) for n in range(10)))
+    assert write.groups == [[n + k for n in range(10) for k in (0, 100)]]
+
+
+async def test_a_caller_returns_only_once_its_events_are_written() -> None:
+    """submit returns after the write of its group, not before."""
+    write = _Recorder()
+    group = sink_module.GroupCommit(write)
+    await group.submit([1])
+    assert write.groups == [[1]]
+
+
+async def test_a_bad_event_fails_only_its_own_caller() -> None:
+    """When a group fails, each caller's events are written again alone: the others
+    are taken, the one with the bad event gets the error."""
+    write = _Recorder(bad=frozenset({3}))
+    group = sink_module.GroupCommit(write)
+    outcomes = await asyncio.gather(*(group.submit([n]) for n in range(5)), return_exceptions=True)
+    assert [type(o).__name__ for o in outcomes] == ["NoneType"] * 3 + ["ValueError", "NoneType"]
+    assert sorted(e for g in write.groups for e in g) == [0, 1, 2, 4]
+
+
+@given(
+    sizes=st.lists(st.integers(1, 7), min_size=1, max_size=30),
+    limit=st.integers(1, 20),
+    waves=st.integers(1, 4),
+)
+def test_every_event_is_written_once_in_groups_within_the_limit(
+    sizes: list[int], limit: int, waves: int
+) -> None:
+    """Whatever the callers and the limit: every event is written once, in the order
+    submitted, and a group exceeds the limit only when one caller's events do."""
+    write = _Recorder()
+    group = sink_module.GroupCommit(write, limit=limit)
+    batches, start = [], 0
+    for size in sizes:
+        batches.append(list(range(start, start + size)))
+        start += size
+
+    async def callers() -> None:
+        per_wave = -(-len(batches) // waves)
+        for w in range(0, len(batches), per_wave):  # some arrive while a group is written
+            await asyncio.gather(*(group.submit(b) for b in batches[w : w + per_wave]))
+
+    asyncio.run(callers())
+    assert [e for g in write.groups for e in g] == list(range(start))
+    for written in write.groups:
+        assert len(written) <= max(limit, *sizes)
+
+
+async def test_replays_in_one_group_apply_once(store: MemoryStore, sink: StoreSink) -> None:
+    """The same receipts pushed again while the first push is being written (one
+    group) deliver each message once."""
+    ids = _sent(store, 3)
+    pushes = [[_receipt("delivered", mid) for mid in ids] for _ in range(3)]
+    await asyncio.gather(*(sink.receipts(p) for p in pushes))
+    for mid in ids:
+        assert store.get_message(mid).state is MessageState.DELIVERED
+        assert [e[1] for e in store.events(mid)].count("deliver") == 1
+
+
+async def test_a_failing_store_fails_the_call(store: MemoryStore) -> None:
+    """When the store cannot take the receipts, the caller gets the error (the app
+    answers 500, the provider pushes again)."""
+    [mid] = _sent(store)
+    store.close()
+    with pytest.raises(Exception, match="closed"):
+        await StoreSink(store, clock=lambda: NOW).receipts([_receipt("delivered", mid)])
+
+
+def _a_message_in(store: MemoryStore, start: str) -> str:
+    """A message brought to ``start`` (sending, submitted or unknown) as the engine does."""
+    campaign = store.save_campaign(running(), now=NOW)
+    [m] = planned(campaign.id, 1, now=NOW, fallback_wait=timedelta(minutes=5))
+    store.insert_messages([m], now=NOW)
+    store.claim(worker="w", now=NOW, limit=1, lease_until=NOW)
+    store.apply([Change(message_id=m.id, event=MessageEvent.SEND)], now=NOW)
+    if start == "submitted":
+        store.apply(
+            [
+                Change(
+                    message_id=m.id, event=MessageEvent.ACCEPT, fields={"provider_message_id": "P"}
+                )
+            ],
+            now=NOW,
+        )
+    elif start == "unknown":
+        store.apply([Change(message_id=m.id, event=MessageEvent.LOSE)], now=NOW)
+    return m.id
+
+
+@given(
+    start=st.sampled_from(["sending", "submitted", "unknown"]),
+    pushes=st.lists(
+        st.tuples(
+            st.sampled_from(["sent", "delivered", "undelivered", "failed"]),
+            st.sampled_from([None, "P", "Q"]),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_receipts_in_one_group_end_as_they_would_one_by_one(
+    start: str, pushes: list[tuple[str, str | None]]
+) -> None:
+    """Receipts for one message written in one group leave it as the same receipts
+    written one call each: state, fields and event log."""
+    outcomes = []
+    for together in (True, False):
+        store = MemoryStore()
+        try:
+            mid = _a_message_in(store, start)
+            sink = StoreSink(store, clock=lambda: NOW)
+            receipts = [
+                _receipt(state, mid, provider_message_id=pid, error_code="E")
+                for state, pid in pushes
+            ]
+            if together:
+                sink._receipts(receipts)
+            else:
+                for receipt in receipts:
+                    sink._receipts([receipt])
+            row = store.get_message(mid)
+            outcomes.append(
+                (
+                    row.state,
+                    row.provider_message_id,
+                    row.error_code,
+                    row.fallback_at,
+                    store.events(mid),
+                )
+            )
+        finally:
+            store.close()
+    assert outcomes[0] == outcomes[1]

@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from msgkit.providers.webhooks import WebhookRequest, WebhookRoute
+from msgkit.core.contacts import is_e164
+from msgkit.providers.alibaba.adapter import number_key
+from msgkit.providers.webhooks import WebhookRequest, WebhookRoute, e164_or_none
 
 segment = st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=8)
 
@@ -58,3 +60,33 @@ def test_a_webhook_request_shows_no_path_token() -> None:
     )
     assert "TOK123" not in repr(request)
     assert "/hooks/ali/***/report" in repr(request)
+
+
+_numbers = st.one_of(
+    st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True),
+    st.text(st.sampled_from("+0123456789 -()٣"), max_size=16),
+    st.sampled_from(["+14155550100", "+886912345678", "+1 415 555 0100", "0912345678", ""]),
+)
+
+
+@given(_numbers)
+def test_unvalidated_numbers_trust_e164_only(raw: str) -> None:
+    """Without validation, a number written in E.164 is taken as written; any other
+    form reads as it does with validation."""
+    fast = e164_or_none(raw, validate=False)
+    if is_e164(raw):
+        assert fast == raw
+    else:
+        assert fast == e164_or_none(raw)
+
+
+@given(st.text(st.sampled_from("+0123456789 -٣x"), max_size=20))
+def test_number_key_keeps_the_digits(raw: str) -> None:
+    """Alibaba's number key is the number's digits (a leading 0086 or 86 of a Chinese
+    mobile dropped), whether or not it had separators."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if digits.startswith("0086"):
+        digits = digits[2:]
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    assert number_key(raw) == digits

@@ -1,8 +1,11 @@
 """Phone numbers and contacts.
 
 `parse_phone` turns what people type into E.164 (``+886912345678``), with the reason
-when it cannot. Results are cached: a campaign that meets the same number twice, or a
-worker that parses the same audience again, pays `phonenumbers` once.
+when it cannot. The answer is phonenumbers' answer: the usual shapes (digits, ``+`` or a
+trunk prefix) are read by a fast path compiled from phonenumbers' own metadata, several
+times quicker than phonenumbers and checked against it over every region; anything else
+is read by phonenumbers itself. Results are cached: a campaign that meets the same number
+twice, or a worker that parses the same audience again, pays once.
 
 Phone numbers are personal data. `Phone` and `Contact` print masked (``+8869****5678``);
 read `Phone.e164` when the real number is needed. `PhoneCipher` encrypts numbers at rest
@@ -32,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from phonenumbers import timezone as pn_timezone
 
+from msgkit.core._phonefast import Refused, fast_parse
 from msgkit.exceptions import ConfigError, InvalidPhoneError
 
 __all__ = [
@@ -169,6 +173,23 @@ def _parse(text: str, region: str | None) -> Phone | InvalidPhoneError:
             "a national number needs a region",
             "write it with +country code, or give the default region (e.g. region='TW')",
         )
+    answer = fast_parse(text, region)
+    if answer is None:
+        return _parse_with_phonenumbers(text, region)
+    if isinstance(answer, Refused):
+        return _refused(text, PhoneErrorReason(answer.reason), answer.region)
+    e164, where, country_code, number_type, zones = answer
+    return Phone(
+        e164=e164,
+        region=where,
+        country_code=country_code,
+        number_type=number_type,
+        time_zones=zones,
+    )
+
+
+def _parse_with_phonenumbers(text: str, region: str | None) -> Phone | InvalidPhoneError:
+    """What phonenumbers says of a number (`fast_parse` answers the same, faster, or not)."""
     try:
         number = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException as exc:
@@ -180,7 +201,7 @@ def _parse(text: str, region: str | None) -> Phone | InvalidPhoneError:
             phonenumbers.NumberParseException.TOO_SHORT_NSN: PhoneErrorReason.TOO_SHORT,
             phonenumbers.NumberParseException.TOO_LONG: PhoneErrorReason.TOO_LONG,
         }.get(exc.error_type, PhoneErrorReason.NOT_A_NUMBER)
-        return _invalid(text, reason, _MESSAGES[reason], _HINTS[reason])
+        return _refused(text, reason)
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
         reason = {
@@ -190,16 +211,11 @@ def _parse(text: str, region: str | None) -> Phone | InvalidPhoneError:
             phonenumbers.ValidationResult.TOO_LONG: PhoneErrorReason.TOO_LONG,
             phonenumbers.ValidationResult.INVALID_LENGTH: PhoneErrorReason.INVALID_LENGTH,
         }.get(possible, PhoneErrorReason.TOO_SHORT)
-        return _invalid(text, reason, _MESSAGES[reason], _HINTS[reason])
+        return _refused(text, reason)
     country_code = number.country_code or 0  # always set once parsed
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_country_code(country_code)
-        return _invalid(
-            text,
-            PhoneErrorReason.INVALID_FOR_REGION,
-            f"not a valid number in {where}",
-            "check the digits and the region (a national number is read in the default region)",
-        )
+        return _refused(text, PhoneErrorReason.INVALID_FOR_REGION, where)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
     return Phone(
@@ -209,6 +225,17 @@ def _parse(text: str, region: str | None) -> Phone | InvalidPhoneError:
         number_type=_TYPE_NAMES.get(phonenumbers.number_type(number), "unknown"),
         time_zones=zones,
     )
+
+
+def _refused(text: str, reason: PhoneErrorReason, where: str = "") -> InvalidPhoneError:
+    if reason is PhoneErrorReason.INVALID_FOR_REGION:
+        return _invalid(
+            text,
+            reason,
+            f"not a valid number in {where}",
+            "check the digits and the region (a national number is read in the default region)",
+        )
+    return _invalid(text, reason, _MESSAGES[reason], _HINTS[reason])
 
 
 _MESSAGES = {

@@ -41,9 +41,10 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from msgkit.core.delivery import MessageEvent
 from msgkit.core.message import Change, Context, Followup, decide
@@ -61,9 +62,16 @@ from msgkit.exceptions import NotFoundError
 from msgkit.inbound.events import Click, DeliveryReceipt, Reply
 from msgkit.providers.common import utc_now
 from msgkit.store.base import MessageRow
-from msgkit.store.protocols import DeliveryStore
+from msgkit.store.protocols import DeliveryStore, ReceiptFacts
 
-__all__ = ["POSSIBLE_OPT_OUT", "REVIEW_PATTERNS", "StoreSink", "optout_entry"]
+__all__ = [
+    "GROUP_LIMIT",
+    "POSSIBLE_OPT_OUT",
+    "REVIEW_PATTERNS",
+    "GroupCommit",
+    "StoreSink",
+    "optout_entry",
+]
 
 log = logging.getLogger("msgkit.inbound")
 
@@ -129,6 +137,82 @@ def optout_entry(
     return suppression_key(reply.from_address, scope=scope, channel=reply.channel, sender=sender)
 
 
+#: The most events one group commit takes; more wait for the next.
+GROUP_LIMIT = 5000
+
+T = TypeVar("T")
+
+
+class GroupCommit(Generic[T]):
+    """Events of concurrent callers written together: one transaction (one fsync) for
+    all that arrived while the previous one was being written.
+
+    `submit` returns when its events are durable, or raises what writing them raised.
+    When a group fails, each caller's events are written again alone, so that a bad
+    one fails only its own caller. A group is written in a worker thread, off the
+    event loop; use it from one event loop at a time.
+
+    Args:
+        write: Writes events, in one transaction (it is called with many callers'
+            events at once: it must treat them as it would one after another).
+        limit: The most events a group takes.
+    """
+
+    def __init__(self, write: Callable[[Sequence[T]], None], *, limit: int = GROUP_LIMIT) -> None:
+        self._write = write
+        self._limit = limit
+        self._waiting: deque[tuple[Sequence[T], asyncio.Future[None]]] = deque()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, events: Sequence[T]) -> None:
+        """Write ``events`` with those of the callers waiting now; return once durable."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((events, done))
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            if writer is not None and writer.get_loop() is not loop:  # a loop gone before
+                self._waiting = deque(w for w in self._waiting if w[1].get_loop() is loop)
+            self._writer = loop.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group = [self._waiting.popleft()]
+            size = len(group[0][0])
+            while self._waiting and size + len(self._waiting[0][0]) <= self._limit:
+                size += len(self._waiting[0][0])
+                group.append(self._waiting.popleft())
+            try:
+                await self._commit(group)
+            finally:  # cancelled: its callers are not left waiting
+                for _, done in group:
+                    if not done.done():
+                        done.cancel()
+
+    async def _commit(self, group: list[tuple[Sequence[T], asyncio.Future[None]]]) -> None:
+        try:
+            await asyncio.to_thread(self._write, [e for events, _ in group for e in events])
+        except Exception as exc:  # noqa: BLE001 - handed to its callers
+            if len(group) > 1:
+                for one in group:
+                    await self._commit([one])
+                return
+            _settle(group[0][1], exc)
+            return
+        for _, done in group:
+            _settle(done, None)
+
+
+def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
+    if done.done():  # its caller went away
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
 def _external_id(reply: Reply) -> str:
     """The reply's key as a stored id (a digest: no phone number in it)."""
     return hashlib.sha256("\x1f".join(reply.key).encode("utf-8")).hexdigest()[:32]
@@ -159,6 +243,7 @@ class StoreSink:
         self._clock = clock or utc_now
         self._keywords = keywords
         self._patterns = tuple(re.compile(p, re.IGNORECASE) for p in review_patterns)
+        self._group: GroupCommit[DeliveryReceipt] = GroupCommit(self._receipts)
 
     def __repr__(self) -> str:
         return f"StoreSink({self.store!r})"
@@ -166,8 +251,13 @@ class StoreSink:
     # --- the protocol -----------------------------------------------------------------
 
     async def receipts(self, events: Sequence[DeliveryReceipt]) -> None:
-        """Apply delivery receipts: message states, and the LINE fallback's cancellation."""
-        await asyncio.to_thread(self._receipts, events)
+        """Apply delivery receipts: message states, and the LINE fallback's cancellation.
+
+        Returns once they are durable. The receipts of concurrent calls share one
+        transaction (`GroupCommit`).
+        """
+        if events:
+            await self._group.submit(events)
 
     async def replies(self, events: Sequence[Reply]) -> None:
         """Store replies, and act on opt-out and opt-in keywords."""
@@ -208,60 +298,70 @@ class StoreSink:
 
     # --- receipts ---------------------------------------------------------------------
 
-    def _rows(self, ids: Iterable[str]) -> dict[str, MessageRow]:
-        wanted = sorted(set(ids))
-        found: dict[str, MessageRow] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            found.update((r.id, r) for r in self.store.messages(ids=chunk, limit=len(chunk)))
-        return found
-
-    def _match(self, events: Sequence[DeliveryReceipt]) -> list[tuple[DeliveryReceipt, MessageRow]]:
-        rows = self._rows(e.message_id for e in events if e.message_id)
+    def _match(
+        self, events: Sequence[DeliveryReceipt]
+    ) -> list[tuple[DeliveryReceipt, ReceiptFacts]]:
+        facts = self.store.receipt_facts([e.message_id for e in events if e.message_id])
         by_provider: dict[str, list[str]] = defaultdict(list)
         for event in events:
-            if event.message_id not in rows and event.provider_message_id:
+            if event.message_id not in facts and event.provider_message_id:
                 by_provider[event.provider].append(event.provider_message_id)
         ours = {
             (provider, pid): mid
             for provider, pids in by_provider.items()
             for pid, mid in self.store.resolve_provider_ids(provider, pids).items()
         }
-        rows.update(self._rows(ours.values()))
+        facts.update(self.store.receipt_facts(list(ours.values())))
         matched = []
         for event in events:
-            mid = event.message_id if event.message_id in rows else None
+            mid = event.message_id if event.message_id in facts else None
             if mid is None and event.provider_message_id:
                 mid = ours.get((event.provider, event.provider_message_id))
             if mid is None:
                 log.info("%s: a receipt for no message of ours, ignored: %r", event.provider, event)
                 continue
-            matched.append((event, rows[mid]))
+            matched.append((event, facts[mid]))
         return matched
 
     def _receipts(self, events: Sequence[DeliveryReceipt]) -> None:
+        """Apply receipts as if one after another: a message's n-th receipt (a replay,
+        a "sent" then a "delivered") is decided on what its (n-1)-th left (rounds)."""
         matched = self._match(events)
-        if not matched:
-            return
+        while matched:
+            seen: set[str] = set()
+            first: list[tuple[DeliveryReceipt, ReceiptFacts]] = []
+            later: list[tuple[DeliveryReceipt, ReceiptFacts]] = []
+            for item in matched:
+                mid = item[1][0].id
+                (later if mid in seen else first).append(item)
+                seen.add(mid)
+            self._apply_receipts(first)
+            if not later:
+                return
+            fresh = self.store.receipt_facts(sorted({item[1][0].id for item in later}))
+            matched = [(event, fresh[facts[0].id]) for event, facts in later]
+
+    def _apply_receipts(self, matched: list[tuple[DeliveryReceipt, ReceiptFacts]]) -> None:
+        """Decide and apply receipts for distinct messages, in one transaction."""
         now = self._clock()
-        changes = [  # a "sent" that beats the send result starts the fallback's wait
-            decide(
-                row, event.observation, context=Context(fallback_wait=row.fallback_wait), now=now
-            )
-            for event, row in matched
-        ]
+        contexts: dict[timedelta | None, Context] = {}  # one per fallback wait
+        changes = []
+        for event, (message, wait) in matched:
+            context = contexts.get(wait) or contexts.setdefault(wait, Context(fallback_wait=wait))
+            # a "sent" that beats the send result starts the fallback's wait
+            changes.append(decide(message, event.observation, context=context, now=now))
         results = self.store.apply(changes, now=now)
         for result, change, (event, _) in zip(results, changes, matched, strict=True):
             if not result.applied or change.event is None:
                 log.debug("%r changes nothing (the message is %s)", event, result.old)
-        rows = {row.id: row for _, row in matched}
+        waits = {message.id: wait for _, (message, wait) in matched}
         # A message with a fallback waiting carries its fallback wait.
         parents = {
             r.message_id
             for r, change in zip(results, changes, strict=True)
             if r.applied
             and Followup.CANCEL_FALLBACK in change.followups
-            and rows[r.message_id].fallback_wait is not None
+            and waits[r.message_id] is not None
         }
         if parents:
             self._cancel_fallbacks(parents, now)

@@ -30,7 +30,7 @@ from typing import Annotated, Any, TypeVar
 import attrs
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
-from msgkit.core.contacts import parse_phone
+from msgkit.core.contacts import is_e164, parse_phone
 from msgkit.core.events import DeliveryReceipt, Reply
 from msgkit.exceptions import InvalidPhoneError, ProviderError, SignatureError
 from msgkit.providers.config import ProviderSettings
@@ -188,6 +188,8 @@ def verify_token(given: str, expected: str) -> None:
 
 def lenient_text(value: Any) -> Any:
     """A value that comes as a number in some versions and as text in others, as text."""
+    if isinstance(value, str) or value is None:  # the usual case first
+        return value
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (int, float)):
@@ -240,10 +242,19 @@ def our_id(value: str | None) -> str | None:
     return value if value and "." not in value else None
 
 
-def e164_or_none(raw: str | None) -> str | None:
-    """A phone number in E.164, or None when absent or unreadable."""
+def e164_or_none(raw: str | None, *, validate: bool = True) -> str | None:
+    """A phone number in E.164, or None when absent or unreadable.
+
+    Args:
+        raw: The number as the provider wrote it.
+        validate: Check it with `parse_phone` (tens of µs); without, a number already
+            written in E.164 is trusted — right for receipts, which name numbers we sent
+            to (another form is still parsed).
+    """
     if not raw:
         return None
+    if not validate and is_e164(raw):
+        return raw
     try:
         return parse_phone(raw).e164
     except InvalidPhoneError:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from msgkit.core.delivery import MessageState
+from msgkit.core.message import MessageStatus
 from msgkit.core.optout import SuppressionKey
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
@@ -16,6 +17,30 @@ from msgkit.store.base import Engagement, GroupCounts, StoredReply
 
 class InboundTables(SQLBase):
     """History for frequency caps, suppression lists, links and clicks, replies."""
+
+    # --- receipts ----------------------------------------------------------------------
+
+    def receipt_facts(
+        self, ids: Sequence[str]
+    ) -> dict[str, tuple[MessageStatus, timedelta | None]]:
+        """What `msgkit.core.message.decide` reads of these messages when a receipt
+        comes (the ones the outbox holds), and their fallback's wait: four columns and
+        one JSON field, not the whole record."""
+        wait = self.dialect.json_text("payload", "fallback_wait")
+        found: dict[str, tuple[MessageStatus, timedelta | None]] = {}
+        for chunk in chunks(sorted(set(ids))):
+            for mid, state, sent_at, pid, seconds in self._read(
+                f"SELECT id, state, sent_at, provider_message_id, {wait} FROM messages "
+                f"WHERE id IN ({self._in(chunk)})",
+                chunk,
+            ):
+                found[mid] = (
+                    MessageStatus(
+                        id=mid, state=state, sent_at=dt(sent_at), provider_message_id=pid
+                    ),
+                    None if seconds is None else timedelta(seconds=float(seconds)),
+                )
+        return found
 
     # --- history and suppression -------------------------------------------------------
 

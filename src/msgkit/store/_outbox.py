@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -279,7 +280,7 @@ class OutboxTables(SQLBase):
                 ).fetchall():
                     if worker is None or row[6] == worker:
                         current[row[0]] = _Current(row[1], row[2], row[3], row[4], bool(row[5]))
-            updates: list[tuple[str, tuple[Any, ...]]] = []
+            updates: list[tuple[str, str, tuple[Any, ...]]] = []
             events: list[tuple[Any, ...]] = []
             history: list[tuple[Any, ...]] = []
             for change in changes:
@@ -299,12 +300,11 @@ class OutboxTables(SQLBase):
                         unknown = set(fields) - _SETTABLE
                         if unknown:
                             raise ValueError(f"cannot set {sorted(unknown)} on a message")
-                        names = sorted(fields)
+                        names = tuple(sorted(fields))
                         updates.append(
                             (
-                                "UPDATE messages SET "
-                                + ", ".join(f"{n} = ?" for n in names)
-                                + " WHERE id = ? AND state = ?",
+                                change.message_id,
+                                _update_sql(names, state=False, send=False),
                                 (*(fields[n] for n in names), change.message_id, old.value),
                             )
                         )
@@ -329,13 +329,11 @@ class OutboxTables(SQLBase):
                     raise ValueError(f"cannot set {sorted(unknown)} on a message")
                 if change.event is MessageEvent.SEND:
                     fields.setdefault("sent_at", stamp)
-                names = sorted(fields)
-                assignments = "".join(f", {n} = ?" for n in names)
-                attempts = ", attempts = attempts + 1" if change.event is MessageEvent.SEND else ""
+                names = tuple(sorted(fields))
                 updates.append(
                     (
-                        f"UPDATE messages SET state = ?, updated_at = ?{assignments}{attempts} "
-                        "WHERE id = ? AND state = ?",
+                        change.message_id,
+                        _update_sql(names, state=True, send=change.event is MessageEvent.SEND),
                         (
                             new.value,
                             stamp,
@@ -345,7 +343,9 @@ class OutboxTables(SQLBase):
                         ),
                     )
                 )
-                current[change.message_id] = attrs.evolve(known, state=new.value)
+                current[change.message_id] = _Current(
+                    new.value, known.campaign_id, known.recipient, known.channel, known.counts
+                )
                 events.append(
                     (
                         change.message_id,
@@ -362,13 +362,19 @@ class OutboxTables(SQLBase):
                 results.append(
                     ChangeResult(message_id=change.message_id, applied=True, old=old, new=new)
                 )
-            # Consecutive updates of the same shape go in one executemany, in order.
-            run: list[tuple[Any, ...]] = []
-            for index, (sql, params) in enumerate(updates):
-                run.append(params)
-                if index + 1 == len(updates) or updates[index + 1][0] != sql:
-                    self._many(cur, sql, run)
-                    run = []
+            # Updates of the same shape go in one executemany; the updates of one message
+            # apply in order (its n-th in the n-th round; a round changes each once).
+            rounds: list[dict[str, list[tuple[Any, ...]]]] = []
+            seen: dict[str, int] = {}
+            for message_id, sql, params in updates:
+                n = seen.get(message_id, 0)
+                seen[message_id] = n + 1
+                if n == len(rounds):
+                    rounds.append({})
+                rounds[n].setdefault(sql, []).append(params)
+            for shapes in rounds:
+                for sql, rows in shapes.items():
+                    self._many(cur, sql, rows)
             self._many(
                 cur,
                 "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state, "
@@ -841,6 +847,16 @@ _INSERT_COLUMN_LIST = (
 )
 _INSERT_COLUMNS = ", ".join(_INSERT_COLUMN_LIST)
 _INSERT_WIDTH = len(_INSERT_COLUMN_LIST)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_sql(names: tuple[str, ...], *, state: bool, send: bool) -> str:
+    """The UPDATE of one change: its state (and time) when it has an event, these
+    columns, one more attempt for a send; guarded by the state it was decided in."""
+    sets = [*(("state = ?", "updated_at = ?") if state else ()), *(f"{n} = ?" for n in names)]
+    if send:
+        sets.append("attempts = attempts + 1")
+    return f"UPDATE messages SET {', '.join(sets)} WHERE id = ? AND state = ?"
 
 
 def _enum_value(value: Any) -> Any:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from msgkit.core.campaigns import Campaign
 from msgkit.core.contacts import Contact
 from msgkit.core.delivery import MessageState
+from msgkit.core.message import MessageStatus
 from msgkit.core.optout import SuppressionKey
 from msgkit.core.planning import PlannedMessage, Skip
 from msgkit.store.base import (
@@ -41,8 +42,12 @@ __all__ = [
     "DeliveryStore",
     "Inbox",
     "Outbox",
+    "ReceiptFacts",
     "Store",
 ]
+
+#: A message as a receipt's decision needs it: its status and its fallback's wait.
+ReceiptFacts = tuple[MessageStatus, timedelta | None]
 
 #: One send of the history: (channel, time, campaign id, campaign kind, campaign tags).
 Sent = tuple[str, datetime, str | None, str | None, tuple[str, ...]]
@@ -329,6 +334,11 @@ class Outbox(Protocol):
 class Inbox(Protocol):
     """What comes back and what it leads to: send history, suppression, short links and
     clicks, replies."""
+
+    def receipt_facts(self, ids: Sequence[str]) -> dict[str, ReceiptFacts]:
+        """What `msgkit.core.message.decide` reads of these messages when a receipt
+        comes (the ones the outbox holds), and their fallback's wait."""
+        ...
 
     def history(
         self,

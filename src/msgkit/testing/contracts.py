@@ -651,6 +651,98 @@ class StoreContract:
         finally:
             store.close()
 
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(
+        changes=st.lists(
+            st.tuples(
+                st.integers(0, 2),
+                st.none() | st.sampled_from(list(MessageEvent)),
+                st.sampled_from([{}, {"error_code": "E1"}, {"error_code": "E2", "error": "x"}]),
+            ),
+            max_size=15,
+        )
+    )
+    def test_one_apply_is_its_changes_one_by_one(
+        self,
+        make_store: Callable[[], SQLStore],
+        changes: list[tuple[int, MessageEvent | None, dict[str, str]]],
+    ) -> None:
+        """Changes applied in one call (messages and shapes interleaved) end as they
+        would one call each: results, states, fields and event logs."""
+        stores = [make_store(), make_store()]
+        try:
+            outcomes = []
+            for n, store in enumerate(stores):
+                campaign = store.save_campaign(running_campaign(), now=NOW)
+                messages = planned_messages(campaign.id, 3, now=NOW)
+                store.insert_messages(messages, now=NOW)
+                batch = [
+                    Change(message_id=messages[i].id, event=event, fields=fields)
+                    for i, event, fields in changes
+                ]
+                if n == 0:
+                    results = store.apply(batch, now=NOW)
+                else:
+                    results = [r for c in batch for r in store.apply([c], now=NOW)]
+                rows = [store.get_message(m.id) for m in messages]
+                outcomes.append(
+                    (
+                        [(r.applied, r.old, r.new) for r in results],
+                        [(r.state, r.error_code, r.error, r.attempts) for r in rows],
+                        [store.events(m.id) for m in messages],
+                    )
+                )
+            assert outcomes[0] == outcomes[1]
+        finally:
+            for store in stores:
+                store.close()
+
+    def test_receipt_facts_are_what_decide_reads(self, store: SQLStore) -> None:
+        """A receipt's decision reads each message's id, state, send time and provider
+        id, and its fallback's wait; ids the outbox does not hold are left out."""
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        waiting, plain = planned_messages(campaign.id, 2, now=NOW)
+        waiting = attrs.evolve(waiting, fallback_wait=timedelta(minutes=3))
+        store.insert_messages([waiting, plain], now=NOW)
+        store.claim(worker="w", now=NOW, limit=2, lease_until=NOW)
+        store.apply([Change(message_id=waiting.id, event=MessageEvent.SEND)], now=NOW)
+        store.apply(
+            [
+                Change(
+                    message_id=waiting.id,
+                    event=MessageEvent.ACCEPT,
+                    fields={"provider_message_id": "P"},
+                )
+            ],
+            now=NOW,
+        )
+        facts = store.receipt_facts([waiting.id, plain.id, "nope", waiting.id])
+        assert set(facts) == {waiting.id, plain.id}
+        status, wait = facts[waiting.id]
+        assert (status.id, status.state, status.sent_at, status.provider_message_id) == (
+            waiting.id,
+            MessageState.SUBMITTED,
+            NOW,
+            "P",
+        )
+        assert wait == timedelta(minutes=3)
+        status, wait = facts[plain.id]
+        assert (status.state, status.sent_at, status.provider_message_id, wait) == (
+            MessageState.QUEUED,
+            None,
+            None,
+            None,
+        )
+        assert store.receipt_facts([]) == {}
+
 
 # --- providers ----------------------------------------------------------------------------
 

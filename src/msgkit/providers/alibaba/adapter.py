@@ -71,6 +71,7 @@ Uncertain
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -190,7 +191,7 @@ def number_key(raw: str) -> str:
         >>> number_key("+86 138-0013-8000"), number_key("85212345678")
         ('13800138000', '85212345678')
     """
-    digits = "".join(ch for ch in raw if ch.isdigit())
+    digits = raw if raw.isdigit() else "".join(ch for ch in raw if ch.isdigit())
     if digits.startswith("0086"):
         digits = digits[2:]
     if digits.startswith("86") and len(digits) == 13:
@@ -237,8 +238,12 @@ def message_key(biz_id: str, number: str) -> str:
 def china_time(value: Any) -> datetime | None:
     """A time as Alibaba writes it (``2026-03-01 12:00:00``, China time), in UTC, or None."""
     text = text_or_none(value)
-    if text is None:
-        return None
+    return None if text is None else _china_time(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _china_time(text: str) -> datetime | None:
+    """`china_time` of a text (the receipts of a push share a few seconds: cached)."""
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -20,12 +20,14 @@ failed.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from msgkit.core.delivery import Channel
@@ -180,7 +182,7 @@ def parse_twilio_status(
             provider_message_id=form.get("MessageSid") or form.get("SmsSid") or None,
             error_code=(form.get("ErrorCode") or None) if failed else None,
             error_message=(form.get("ErrorMessage") or None) if failed else None,
-            phone=e164_or_none(form.get("To")),
+            phone=e164_or_none(form.get("To"), validate=False),  # a number we sent to
             occurred_at=now,
         )
     ]
@@ -210,8 +212,15 @@ def _is_json(request: WebhookRequest) -> bool:
     return "json" in request.header("content-type")
 
 
-def _multi(request: WebhookRequest) -> dict[str, list[str]]:
-    return parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+def _multi(request: WebhookRequest) -> Mapping[str, list[str]]:
+    return _form_of(request.body)
+
+
+@functools.lru_cache(maxsize=256)
+def _form_of(body: bytes) -> Mapping[str, list[str]]:
+    """The POST form of a body (read once for the signature and once for the events:
+    cached; read-only)."""
+    return MappingProxyType(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _verify(request: WebhookRequest) -> None:
