@@ -256,3 +256,21 @@ def test_a_class_that_moved_still_decodes(monkeypatch: pytest.MonkeyPatch) -> No
     ):
         monkeypatch.delattr(module, name)  # as if moved to another module
     assert codec.loads(OLD.read_text(encoding="utf-8")) == _old_campaign()
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.dates()
+    | st.sampled_from([msgkit.Channel.SMS, msgkit.Channel.LINE])
+)
+
+
+@given(st.dictionaries(st.text(max_size=4) | st.sampled_from(["$td", "$date", "$x"]), _scalars))
+def test_dumps_of_a_flat_dict_is_the_walked_encoding(value: dict[str, Any]) -> None:
+    """dumps writes a flat dict exactly as encoding it value by value would."""
+    walked = json.dumps(codec.encode(value), ensure_ascii=False, separators=(",", ":"))
+    assert codec.dumps(value) == walked

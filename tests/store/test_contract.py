@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from msgkit import Campaign, ConfigError
+from msgkit.contacts import Contact, parse_phone
 from msgkit.store import MemoryStore, SQLiteStore, SQLStore, codec, open_store
 from msgkit.store.migrations import LATEST
 from msgkit.testing import StoreContract
+from msgkit.testing.contracts import planned_messages, running_campaign
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -112,3 +114,27 @@ def test_upgrade_from_schema_1_keeps_creation_order(
     new_list = store.create_list("new", [], now=NOW)
     assert [c.id for c in store.list_campaigns()] == ["c", "a", "b", "0"]
     assert [x["id"] for x in store.list_lists()] == ["c", "a", "b", new_list]
+
+
+def test_bulk_writes_span_several_transactions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan or list larger than one bulk transaction is written whole, each row once,
+    and written again it only counts duplicates."""
+    monkeypatch.setattr("msgkit.store._outbox.BULK_BATCH", 7)
+    monkeypatch.setattr("msgkit.store._lists.BULK_BATCH", 7)
+    store = SQLiteStore(tmp_path / "bulk.db")
+    campaign = store.save_campaign(running_campaign(), now=NOW)
+    first = store.insert_messages(planned_messages(campaign.id, 10, now=NOW), now=NOW)
+    again = store.insert_messages(planned_messages(campaign.id, 30, now=NOW), now=NOW)
+    assert (first.inserted, first.duplicates) == (10, 0)
+    assert (again.inserted, again.duplicates) == (20, 10)
+    assert len(store.messages(campaign_id=campaign.id, limit=100)) == 30
+    list_id = store.create_list("l", ["phone"], now=NOW)
+    contacts = [Contact(phone=parse_phone(f"+8869120001{i:02d}")) for i in range(30)]
+    added = store.add_contacts(list_id, [*contacts, *contacts[:5]])
+    assert (added.inserted, added.duplicates) == (30, 5)
+    back = [c for chunk in store.iter_contacts(list_id, chunk=4) for c in chunk]
+    assert back == contacts
+    assert store.get_list(list_id)["rows"] == 30
+    store.close()

@@ -299,7 +299,7 @@ class Client:
             list_name = name or (Path(source).name if isinstance(source, (str, Path)) else "list")
             with self._new_list(list_name, job.columns, variables=job.variables) as list_id:
                 preview: tuple[Contact, ...] = ()
-                for batch in job.batches(1000):
+                for batch in job.batches(20_000):
                     preview = preview or tuple(batch[:PREVIEW_ROWS])
                     self.store.add_contacts(list_id, batch)
                 self.store.add_rejections(

@@ -17,7 +17,6 @@ import itertools
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import attrs
 
@@ -58,6 +57,9 @@ __all__ = [
 log = logging.getLogger("msgkit.engine")
 
 _BATCH = 1000
+#: Recipients planned per write: the store commits a bulk write in large transactions
+#: (random-key indexes make small commits cost a page per row per index).
+_WRITE = 20_000
 #: An initializing campaign not touched for this long was left by a dead process.
 STALE_INIT = timedelta(minutes=2)
 
@@ -428,14 +430,25 @@ class CampaignRunner:
         written = InsertResult()
         fallbacks = 0
         wait = campaign.fallback.wait if campaign.fallback is not None else None
-        for index, batch in enumerate(_batched(pairs, _BATCH)):
-            linked = [_linked(p, c, wait) for p, c in batch]
-            written = written + self.store.insert_messages([p for p, _ in linked], now=now)
-            children = [c for _, c in linked if c is not None]
-            if children:
-                fallbacks += sum(isinstance(c, PlannedMessage) for c in children)
-                written = written + self.store.insert_messages(children, now=now)
-            if index % 20 == 19:
+        remaining = iter(pairs)
+        taken = _WRITE
+
+        def linked() -> Iterator[PlanItem]:
+            # One batch of recipients, streamed to the store (each message next to its
+            # fallback): nothing of a batch is held but the rows being written.
+            nonlocal fallbacks, taken
+            taken = 0
+            for pair in itertools.islice(remaining, _WRITE):
+                taken += 1
+                first, second = _linked(*pair, wait)
+                yield first
+                if second is not None:
+                    fallbacks += isinstance(second, PlannedMessage)
+                    yield second
+
+        while taken == _WRITE:  # a full batch: there may be more
+            written = written + self.store.insert_messages(linked(), now=now)
+            if taken == _WRITE:
                 self.store.save_campaign(campaign, now=now)  # still alive
         return campaign, InitResult(
             summary=summary,
@@ -613,9 +626,3 @@ def _linked(
     if isinstance(child, PlannedMessage):
         child = attrs.evolve(child, parent_id=_item_id(parent))
     return parent, child
-
-
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch

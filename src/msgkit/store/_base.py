@@ -13,9 +13,26 @@ import attrs
 from msgkit.exceptions import ConfigError
 from msgkit.store.migrations import LATEST, MIGRATIONS
 
-__all__ = ["BATCH", "Dialect", "SQLBase", "chunks", "dt", "instant", "ms", "trigger_range"]
+__all__ = [
+    "BATCH",
+    "BULK_BATCH",
+    "Dialect",
+    "SQLBase",
+    "chunks",
+    "dt",
+    "instant",
+    "ms",
+    "trigger_range",
+]
 
 BATCH = 500
+#: Rows per transaction of a bulk write (a list's contacts, a campaign's plan). The
+#: outbox's unique ids, keys, recipients and link parameters are hashes: each row lands
+#: on a random page of each of those indexes, so a commit writes about one page per row
+#: per index once the indexes outgrow a few thousand pages. Fewer, larger commits share
+#: those pages. Measured on SQLite, 300,000 outbox rows (64 MiB page cache): 500 rows
+#: per commit ~12,000 rows/s, 10,000 ~28,000/s, 20,000 ~40,000/s, 50,000 ~42,000/s.
+BULK_BATCH = 20_000
 
 
 def ms(value: datetime | None) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -10,7 +11,7 @@ from datetime import datetime
 from msgkit.core.contacts import Contact, Phone
 from msgkit.exceptions import NotFoundError
 from msgkit.store import codec
-from msgkit.store._base import SQLBase, chunks, instant, ms
+from msgkit.store._base import BULK_BATCH, SQLBase, chunks, instant, ms
 from msgkit.store.base import InsertResult, ListInfo
 
 
@@ -96,7 +97,7 @@ class ListTables(SQLBase):
     def add_contacts(self, list_id: str, contacts: Iterable[Contact]) -> InsertResult:
         """Append contacts to a list, one transaction per batch; a key already there is kept."""
         total = InsertResult()
-        for chunk in chunks(contacts):
+        for chunk in chunks(contacts, BULK_BATCH):
             with self._tx() as cur:
                 top = self._q(
                     cur, "SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE list_id = ?", (list_id,)
@@ -242,17 +243,35 @@ def _names(variables: Iterable[str] | None) -> str | None:
 def _phone_info(phone: Phone | None) -> str | None:
     if phone is None:
         return None
-    return json.dumps([phone.region, phone.country_code, phone.number_type, list(phone.time_zones)])
+    return _phone_info_text(
+        phone.region, phone.country_code, phone.number_type, tuple(phone.time_zones)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _phone_info_text(
+    region: str, country_code: int, number_type: str, zones: tuple[str, ...]
+) -> str:
+    """The ``phone_info`` column of a number's facts, written once per distinct value."""
+    return json.dumps([region, country_code, number_type, list(zones)])
 
 
 def _phone_from(e164: str | None, info: str | None) -> Phone | None:
     if e164 is None or info is None:
         return None
-    region, country_code, number_type, zones = json.loads(info)
+    region, country_code, number_type, zones = _phone_fields(info)
     return Phone(
         e164=e164,
         region=region,
         country_code=country_code,
         number_type=number_type,
-        time_zones=tuple(zones),
+        time_zones=zones,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _phone_fields(info: str) -> tuple[str, int, str, tuple[str, ...]]:
+    """The decoded ``phone_info`` column: a list shares a handful of distinct values
+    (region, type, zones), so each is parsed once, not once per contact."""
+    region, country_code, number_type, zones = json.loads(info)
+    return region, country_code, number_type, tuple(zones)

@@ -15,7 +15,7 @@ from msgkit.core.message import Message
 from msgkit.core.planning import Skip, message_id
 from msgkit.core.templates import TemplateKind
 from msgkit.exceptions import NotFoundError
-from msgkit.store._base import BATCH, SQLBase, chunks, dt, ms, trigger_range
+from msgkit.store._base import BATCH, BULK_BATCH, SQLBase, chunks, dt, ms, trigger_range
 from msgkit.store.base import (
     Change,
     ChangeResult,
@@ -145,7 +145,7 @@ class OutboxTables(SQLBase):
         now: datetime,
         priority: bool = False,
     ) -> InsertResult:
-        """Write planned messages and skips, one transaction per batch.
+        """Write planned messages and skips, one transaction per batch (``BULK_BATCH``).
 
         A message whose idempotency key is already in the outbox is not written again
         and is counted as a duplicate: planning the same audience twice is harmless.
@@ -160,13 +160,15 @@ class OutboxTables(SQLBase):
         """
         total = InsertResult()
         stamp = ms(now)
-        for chunk in chunks(items):
-            rows = []
-            for item in chunk:
-                if isinstance(item, Skip):
-                    rows.append(_skip_row(item, stamp, priority))
-                else:
-                    rows.append(_planned_row(item, stamp, priority))
+        # Rows are made as the items stream by: only the rows of one transaction are
+        # held, never the items of a whole batch besides.
+        rows_of = (
+            _skip_row(item, stamp, priority)
+            if isinstance(item, Skip)
+            else _planned_row(item, stamp, priority)
+            for item in items
+        )
+        for rows in chunks(rows_of, BULK_BATCH):
             with self._tx() as cur:
                 written = self._many(
                     cur,

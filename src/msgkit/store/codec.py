@@ -202,9 +202,24 @@ def decode(data: Any) -> Any:
     return {k: decode(v) for k, v in data.items()}
 
 
+#: The exact types `encode` keeps as they are (an Enum subclass of one is not among them).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def dumps(value: Any) -> str:
-    """`encode` as a compact JSON string."""
-    return json.dumps(encode(value), ensure_ascii=False, separators=(",", ":"))
+    """`encode` as a compact JSON string.
+
+    A flat dict of plain keys and plain values (a contact's attributes, mostly) is its
+    own encoding: it is written as it is, without walking it (measured: the walk was
+    ~9 µs of a 1,000,000-row import's per-row cost).
+    """
+    if type(value) is dict and all(
+        type(k) is str and k[:1] != "$" and type(v) in _PLAIN for k, v in value.items()
+    ):
+        data: Any = value
+    else:
+        data = encode(value)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def loads(text: str) -> Any:

@@ -47,7 +47,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from msgkit.core.campaigns import Campaign, CampaignKind, Fallback
-from msgkit.core.contacts import Contact, parse_phone
+from msgkit.core.contacts import Contact, Phone, parse_phone
 from msgkit.core.delivery import MESSAGE, Channel, MessageEvent, MessageState, SkipReason
 from msgkit.core.planning import PlannedMessage, Skip
 from msgkit.core.templates import ContentRules, Template, TemplateKind
@@ -69,6 +69,21 @@ __all__ = [
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 # --- stores -------------------------------------------------------------------------------
+
+_phone_facts = st.lists(
+    st.builds(
+        Phone,
+        e164=st.integers(10**9, 10**12).map(lambda n: f"+{n}"),
+        region=st.sampled_from(["TW", "US", "JP", "GB", "001"]),
+        country_code=st.sampled_from([1, 44, 81, 886, 800]),
+        number_type=st.sampled_from(["mobile", "fixed_line", "fixed_line_or_mobile", "voip"]),
+        time_zones=st.lists(
+            st.sampled_from(["Asia/Taipei", "America/New_York", "Europe/London", "Etc/Unknown"]),
+            max_size=3,
+        ).map(tuple),
+    ),
+    max_size=30,
+)
 
 
 def phone(i: int) -> str:
@@ -467,6 +482,31 @@ class StoreContract:
             store.get_list(list_id)
         assert list(store.iter_contacts(list_id)) == []
         assert store.rejections(list_id) == []
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(phones=_phone_facts)
+    def test_contacts_read_back_with_their_phone_facts(
+        self, make_store: Callable[[], SQLStore], phones: list[Phone]
+    ) -> None:
+        """Every contact reads back with its own region, calling code, type and zones,
+        however many contacts share (or not) the same facts."""
+        store = make_store()
+        try:
+            list_id = store.create_list("facts", ["phone"], now=NOW)
+            contacts = [Contact(phone=p, key=f"k{i}") for i, p in enumerate(phones)]
+            store.add_contacts(list_id, contacts)
+            back = [c for chunk in store.iter_contacts(list_id, chunk=7) for c in chunk]
+            assert [c.phone for c in back] == phones
+        finally:
+            store.close()
 
     def test_list_being_imported_is_hidden_until_finished(self, store: SQLStore) -> None:
         """A list written with an importer is not listed, found or read until finish_list."""
