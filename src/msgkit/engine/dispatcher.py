@@ -26,6 +26,7 @@ reason and put its messages back, instead of failing the whole list.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -50,6 +51,7 @@ from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import at_send, caps_in_force
 from msgkit.core.pricing import Balance
 from msgkit.engine.clock import Clock, SystemClock
+from msgkit.engine.commit import GroupCommit
 from msgkit.engine.housekeeping import (
     Housekeeping,
     cancelled,
@@ -60,7 +62,7 @@ from msgkit.engine.housekeeping import (
 from msgkit.engine.ratelimit import TokenBucket
 from msgkit.engine.retry import RetryPolicy
 from msgkit.engine.runner import IN_FLIGHT, CampaignRunner, sent_records
-from msgkit.engine.transport import HttpxTransport, Transport
+from msgkit.engine.transport import AiohttpTransport, Transport
 from msgkit.exceptions import (
     ConfigError,
     InvalidPhoneError,
@@ -80,7 +82,7 @@ from msgkit.providers.base import (
 )
 from msgkit.providers.common import results as results_for
 from msgkit.providers.transport import SendRun
-from msgkit.store.base import MessageRow
+from msgkit.store.base import ChangeResult, MessageRow
 from msgkit.store.protocols import DeliveryStore
 
 __all__ = [
@@ -226,7 +228,7 @@ class Dispatcher:
         store: The outbox.
         providers: Configured providers by name.
         transport: How requests are performed: one for all providers, or one per
-            provider name (missing names use an `HttpxTransport`).
+            provider name (missing names use an `AiohttpTransport`).
         clock: The clock to read and sleep on.
         settings: How it works.
         worker: This worker's id (unique per running process).
@@ -272,6 +274,8 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
         self._send_lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
+        # Message changes of concurrent chunks share transactions (one fsync for many).
+        self._commit = GroupCommit(self._write)
         self._campaigns: dict[str, Campaign] = {}
         self._stop: asyncio.Event | None = None
         self.runner = runner
@@ -295,16 +299,20 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
+    async def _write(self, changes: list[Change], now: datetime) -> list[ChangeResult]:
+        return await self._db(self.store.apply, changes, now=now, worker=self.worker)
+
     def _transport(self, provider: str) -> Transport:
         found = self._transports.get(provider) or self._default_transport
         if found is None:
-            found = HttpxTransport()
+            found = AiohttpTransport(max_connections=max(64, self.settings.concurrency))
             self._default_transport = found
             self._own_transport = True  # made here: closed by `aclose`
         return found
 
     async def aclose(self) -> None:
         """Close the transports this dispatcher opened, and its store thread."""
+        await self._commit.flush()
         if self._own_transport and self._default_transport is not None:
             await self._default_transport.aclose()
         self._executor.shutdown(wait=True)
@@ -403,6 +411,7 @@ class Dispatcher:
                     wait = min(wait, self.settings.idle_poll)
                 await self._pause(max(wait, 0.001))
         finally:
+            await self._commit.flush()
             await self._db(self.store.release_worker, self.worker, now=self.clock.now())
         return self.stats
 
@@ -512,8 +521,7 @@ class Dispatcher:
                     )
                     for r in members
                 )
-        if changes:
-            await self._db(self.store.apply, changes, now=now, worker=self.worker)
+        await self._commit.apply(changes, now)
         return sendable
 
     async def _history(self, groups: Mapping[tuple[str, str], Sequence[MessageRow]]) -> _History:
@@ -583,14 +591,15 @@ class Dispatcher:
         async with self._semaphore:
             if self._stopping():
                 return  # still queued: given back when the run ends
-            # Checked and marked under one lock, so that two chunks to the same person
-            # cannot both pass a cap that allows one more.
-            async with self._send_lock:
+            # Checked and marked under one lock when caps bind, so that two chunks to the
+            # same person cannot both pass a cap that allows one more. Without caps the
+            # check of one chunk does not depend on another's: their marks share commits.
+            capped = any(history.caps.get(r.id) for r in rows)
+            async with self._send_lock if capped else contextlib.nullcontext():
                 now = self.clock.now()
                 lease = now + self.settings.lease
                 go, held = self._recheck(campaign, rows, now, history)
-                marked = await self._db(
-                    self.store.apply,
+                marked = await self._commit.apply(
                     [
                         *(
                             Change(
@@ -602,8 +611,7 @@ class Dispatcher:
                         ),
                         *held,
                     ],
-                    now=now,
-                    worker=self.worker,
+                    now,
                 )
                 held_ids = {c.message_id for c in held}
                 sending = {
@@ -823,7 +831,7 @@ class Dispatcher:
                 suppress.append((key.scope, key.address, "opted out at the provider", name))
             if Followup.STOP_CAMPAIGN in change.followups and account_error is None:
                 account_error = error or ProviderError("account refused", provider=name)
-        await self._db(self.store.apply, changes, now=now, worker=self.worker)
+        await self._commit.apply(changes, now)
         if suppress:
             await self._db(self.store.suppress, suppress, now=now)
         if account_error is not None and campaign is not None:
