@@ -272,6 +272,7 @@ class Dispatcher:
         self._provider_buckets: dict[str, TokenBucket] = {}
         self._campaign_buckets: dict[str, tuple[float, TokenBucket]] = {}
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self._ahead = asyncio.Semaphore(2 * self.settings.concurrency)
         self._send_lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
         # Message changes of concurrent chunks share transactions (one fsync for many).
@@ -588,7 +589,9 @@ class Dispatcher:
         bucket = self._campaign_bucket(campaign) if campaign else None
         if bucket is not None and not await self._unless_stopped(bucket.take(len(rows))):
             return  # asked to stop while paced: still queued, given back at the end
-        async with self._semaphore:
+        # Chunks are checked and marked up to `concurrency` ahead of those in flight, so
+        # that waiting for the mark's commit does not leave a request slot idle.
+        async with self._ahead:
             if self._stopping():
                 return  # still queued: given back when the run ends
             # Checked and marked under one lock when caps bind, so that two chunks to the
@@ -623,7 +626,8 @@ class Dispatcher:
             batch = [r for r in rows if r.id in sending]
             if not batch:
                 return
-            results = await self._send_batch(name, provider, batch)
+            async with self._semaphore:  # marked: it goes, even when asked to stop now
+                results = await self._send_batch(name, provider, batch)
         changes = await self._record(name, campaign, {r.id: r for r in batch}, results)
         for change in changes:
             if change.event in _WITHDRAWN:
