@@ -140,7 +140,7 @@ class ProviderApp:
 
 
 def main() -> None:
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 - the server process only
 
     # IPPROTO_TCP given, so that asyncio sets TCP_NODELAY on accepted connections (with
     # proto 0 it does not, and every answer waits for a delayed ACK: 40 ms)
@@ -163,9 +163,7 @@ def main() -> None:
 @contextmanager
 def start_server() -> Iterator[str]:
     """Run the server in another process; yields its base URL."""
-    process = subprocess.Popen(  # noqa: S603 - our own script
-        [sys.executable, __file__], stdout=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline())

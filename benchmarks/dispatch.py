@@ -33,7 +33,6 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -42,16 +41,16 @@ import aiohttp
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import start_server  # noqa: E402
+from _server import start_server
 
-import msgkit  # noqa: E402
-from msgkit.engine.dispatcher import DispatcherSettings  # noqa: E402
-from msgkit.providers.alibaba import AlibabaSms  # noqa: E402
-from msgkit.providers.line import LineNotifications  # noqa: E402
-from msgkit.providers.twilio import TwilioSms  # noqa: E402
+import msgkit
+from msgkit.engine.dispatcher import DispatcherSettings
+from msgkit.providers.alibaba import AlibabaSms
+from msgkit.providers.line import LineNotifications
+from msgkit.providers.twilio import TwilioSms
 
 SID = "AC" + "0" * 32
-TOKEN = "bench-token"  # noqa: S105 - a local server's
+TOKEN = "bench-token"
 FAILURES: list[str] = []
 RUNS = itertools.count(1)
 
@@ -67,13 +66,13 @@ def cn(i: int) -> str:
 
 
 def stats(url: str, *, times: bool = False) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url}/_stats{'?times=1' if times else ''}") as r:  # noqa: S310
+    with urllib.request.urlopen(f"{url}/_stats{'?times=1' if times else ''}") as r:
         found: dict[str, Any] = json.loads(r.read())
         return found
 
 
 def reset(url: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{url}/_reset", method="POST")).close()  # noqa: S310
+    urllib.request.urlopen(urllib.request.Request(f"{url}/_reset", method="POST")).close()
 
 
 def check(what: str, ok: bool, detail: str) -> None:
@@ -140,7 +139,7 @@ async def raw_httpx(url: str, count: int, concurrency: int) -> float:
 
 
 def apprise_loop(url: str, count: int) -> float:
-    import apprise
+    import apprise  # noqa: PLC0415 - a baseline only
 
     notifier = apprise.Apprise()
     notifier.add(url.replace("http://", "json://") + "/apprise")
@@ -212,7 +211,9 @@ def msgkit_run(
 
 
 def twilio(url: str) -> TwilioSms:
-    return TwilioSms("twilio", account_sid=SID, auth_token=TOKEN, sender="+15005550006", base_url=url)
+    return TwilioSms(
+        "twilio", account_sid=SID, auth_token=TOKEN, sender="+15005550006", base_url=url
+    )
 
 
 def measure_twilio(url: str, folder: Path, count: int, settings: DispatcherSettings) -> float:
@@ -309,7 +310,10 @@ def main() -> None:
         check_server(url, "twilio", n, "raw aiohttp")
         nx = max(100, n // 10)
         reset(url)
-        figure(f"raw httpx.AsyncClient loop, {c} in flight ({nx})", nx / asyncio.run(raw_httpx(url, nx, c)))
+        figure(
+            f"raw httpx.AsyncClient loop, {c} in flight ({nx})",
+            nx / asyncio.run(raw_httpx(url, nx, c)),
+        )
         check_server(url, "twilio", nx, "raw httpx")
         na = max(100, n // 5)
         reset(url)
@@ -319,7 +323,10 @@ def main() -> None:
             f"msgkit Client.run(), Twilio, SQLite FULL, {c} in flight",
             measure_twilio(url, folder, n, settings),
         )
-        figure(f"msgkit Client.run(), LINE, SQLite FULL, {c} in flight", measure_line(url, folder, n, settings))
+        figure(
+            f"msgkit Client.run(), LINE, SQLite FULL, {c} in flight",
+            measure_line(url, folder, n, settings),
+        )
         nb = n * 4
         figure(
             f"msgkit Client.run(), Alibaba SendBatchSms 100 ({nb})",
@@ -328,7 +335,7 @@ def main() -> None:
         seconds = 2.0 if args.small else 10.0
         measured, worst = measure_rate(url, folder, seconds, 500)
         print(
-            f"{'send speed 500/s over ' + str(seconds) + ' s: measured':<58} {measured:10,.1f} msg/s"
+            f"{f'send speed 500/s over {seconds} s: measured':<58} {measured:10,.1f} msg/s"
             f"  ({(measured / 500 - 1) * 100:+.2f} %, worst 1 s window {worst * 100:.1f} %)"
         )
         print()

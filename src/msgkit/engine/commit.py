@@ -79,7 +79,7 @@ class GroupCommit:
                     raise RuntimeError(
                         f"the store answered {len(results)} results for {len(changes)} changes"
                     )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to each caller, raised there
                 for _, _, future in group:
                     if not future.done():
                         future.set_exception(exc)

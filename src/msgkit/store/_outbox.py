@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -327,23 +328,22 @@ class OutboxTables(SQLBase):
                     raise ValueError(f"cannot set {sorted(unknown)} on a message")
                 if change.event is MessageEvent.SEND:
                     fields.setdefault("sent_at", stamp)
-                names = sorted(fields)
-                assignments = "".join(f", {n} = ?" for n in names)
-                attempts = ", attempts = attempts + 1" if change.event is MessageEvent.SEND else ""
+                shape = tuple(sorted(fields))
                 updates.append(
                     (
-                        f"UPDATE messages SET state = ?, updated_at = ?{assignments}{attempts} "
-                        "WHERE id = ? AND state = ?",
+                        _transition_sql(shape, change.event is MessageEvent.SEND),
                         (
                             new.value,
                             stamp,
-                            *(fields[n] for n in names),
+                            *(fields[n] for n in shape),
                             change.message_id,
                             old.value,
                         ),
                     )
                 )
-                current[change.message_id] = attrs.evolve(known, state=new.value)
+                current[change.message_id] = _Current(
+                    new.value, known.campaign_id, known.recipient, known.channel, known.counts
+                )
                 events.append(
                     (
                         change.message_id,
@@ -907,6 +907,18 @@ def _skip_row(s: Skip, stamp: int | None, priority: bool) -> tuple[Any, ...]:
         s.detail,
         stamp,
         stamp,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _transition_sql(names: tuple[str, ...], send: bool) -> str:
+    """The UPDATE of a state change that also sets the columns ``names`` (cached: the
+    same few shapes come back for every message)."""
+    assignments = "".join(f", {n} = ?" for n in names)
+    attempts = ", attempts = attempts + 1" if send else ""
+    return (
+        f"UPDATE messages SET state = ?, updated_at = ?{assignments}{attempts} "
+        "WHERE id = ? AND state = ?"
     )
 
 
