@@ -332,7 +332,7 @@ class Dispatcher:
             return None
         known = self._campaign_buckets.get(campaign.id)
         if known is None or known[0] != speed:
-            known = (speed, TokenBucket(speed, self.clock, burst=max(1.0, speed)))
+            known = (speed, TokenBucket(speed, self.clock))
             self._campaign_buckets[campaign.id] = known
         return known[1]
 
@@ -570,12 +570,26 @@ class Dispatcher:
                 *(self._send_chunk(name, provider, campaign, c, history) for c in chunks)
             )
             return
-        # A paced campaign's chunks go one after another (the bucket spaces them anyway),
-        # so each is checked and sent at the time it really leaves.
-        for chunk in chunks:
-            if self._stopping():
-                return  # the rest is still queued: given back when the run ends
-            await self._send_chunk(name, provider, campaign, chunk, history)
+        # A paced campaign's chunks start as its bucket allows, each checked and marked
+        # before the next is paced (so at the time it really leaves), and then overlap: a
+        # chunk's request and result do not hold back the next one's start.
+        bucket = self._campaign_bucket(campaign) if campaign else None
+        going: list[asyncio.Task[None]] = []
+        try:
+            for chunk in chunks:
+                if self._stopping():
+                    break  # the rest is still queued: given back when the run ends
+                if bucket is not None and not await self._unless_stopped(bucket.take(len(chunk))):
+                    break  # asked to stop while paced: still queued, given back at the end
+                marked = asyncio.Event()
+                going.append(
+                    asyncio.create_task(
+                        self._send_chunk(name, provider, campaign, chunk, history, marked=marked)
+                    )
+                )
+                await marked.wait()
+        finally:
+            await asyncio.gather(*going)
 
     async def _send_chunk(
         self,
@@ -584,54 +598,67 @@ class Dispatcher:
         campaign: Campaign | None,
         rows: Sequence[MessageRow],
         history: _History,
+        *,
+        marked: asyncio.Event | None = None,
     ) -> None:
-        """The one way a chunk goes: pace, check again, mark sending, send, record."""
-        bucket = self._campaign_bucket(campaign) if campaign else None
-        if bucket is not None and not await self._unless_stopped(bucket.take(len(rows))):
-            return  # asked to stop while paced: still queued, given back at the end
-        # Chunks are checked and marked up to `concurrency` ahead of those in flight, so
-        # that waiting for the mark's commit does not leave a request slot idle.
-        async with self._ahead:
-            if self._stopping():
-                return  # still queued: given back when the run ends
-            # Checked and marked under one lock when caps bind, so that two chunks to the
-            # same person cannot both pass a cap that allows one more. Without caps the
-            # check of one chunk does not depend on another's: their marks share commits.
-            capped = any(history.caps.get(r.id) for r in rows)
-            async with self._send_lock if capped else contextlib.nullcontext():
-                now = self.clock.now()
-                lease = now + self.settings.lease
-                go, held = self._recheck(campaign, rows, now, history)
-                marked = await self._commit.apply(
-                    [
-                        *(
-                            Change(
-                                message_id=r.id,
-                                event=MessageEvent.SEND,
-                                fields={"lease_until": lease},
-                            )
-                            for r in go
-                        ),
-                        *held,
-                    ],
-                    now,
-                )
-                held_ids = {c.message_id for c in held}
-                sending = {
-                    m.message_id for m in marked if m.applied and m.message_id not in held_ids
-                }
-                for row in go:
-                    if row.id not in sending:
-                        history.withdraw(row.id)
-            batch = [r for r in rows if r.id in sending]
+        """The one way a chunk goes (paced by the caller): check again, mark sending,
+        send, record. ``marked`` is set once it is marked (or will not go).
+
+        Chunks are checked and marked up to `concurrency` ahead of those in flight, so
+        that waiting for a mark's commit does not leave a request slot idle.
+        """
+        await self._ahead.acquire()
+        try:
+            try:
+                batch = await self._mark(campaign, rows, history)
+            finally:
+                if marked is not None:
+                    marked.set()
             if not batch:
                 return
             async with self._semaphore:  # marked: it goes, even when asked to stop now
                 results = await self._send_batch(name, provider, batch)
+        finally:
+            self._ahead.release()
         changes = await self._record(name, campaign, {r.id: r for r in batch}, results)
         for change in changes:
             if change.event in _WITHDRAWN:
                 history.withdraw(change.message_id)
+
+    async def _mark(
+        self, campaign: Campaign | None, rows: Sequence[MessageRow], history: _History
+    ) -> list[MessageRow]:
+        """Check a chunk again and mark those that go ``sending``; returns them."""
+        if self._stopping():
+            return []  # still queued: given back when the run ends
+        # Checked and marked under one lock when caps bind, so that two chunks to the
+        # same person cannot both pass a cap that allows one more. Without caps the
+        # check of one chunk does not depend on another's: their marks share commits.
+        capped = any(history.caps.get(r.id) for r in rows)
+        async with self._send_lock if capped else contextlib.nullcontext():
+            now = self.clock.now()
+            lease = now + self.settings.lease
+            go, held = self._recheck(campaign, rows, now, history)
+            marked = await self._commit.apply(
+                [
+                    *(
+                        Change(
+                            message_id=r.id,
+                            event=MessageEvent.SEND,
+                            fields={"lease_until": lease},
+                        )
+                        for r in go
+                    ),
+                    *held,
+                ],
+                now,
+            )
+            held_ids = {c.message_id for c in held}
+            sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
+            for row in go:
+                if row.id not in sending:
+                    history.withdraw(row.id)
+        return [r for r in rows if r.id in sending]
 
     def _recheck(
         self,
