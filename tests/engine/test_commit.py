@@ -111,6 +111,30 @@ def test_writes_again_after_a_failure() -> None:
     assert [r.message_id for r in asyncio.run(scenario())] == ["b"]
 
 
+def test_a_cancelled_caller_does_not_take_back_its_changes() -> None:
+    """A caller cancelled while waiting gets no answer, but its changes are written with
+    the others', who get theirs."""
+
+    async def scenario() -> tuple[FakeWrite, list[ChangeResult]]:
+        write = FakeWrite()
+        commit = GroupCommit(write)
+        first = asyncio.ensure_future(commit.apply([_change("a")], T0))
+        await asyncio.sleep(0)
+        gone = asyncio.ensure_future(commit.apply([_change("b")], T0))
+        kept = asyncio.ensure_future(commit.apply([_change("c")], T0))
+        await asyncio.sleep(0)
+        gone.cancel()
+        write.gate.set()
+        await first
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        return write, await kept
+
+    write, kept = asyncio.run(scenario())
+    assert [ids for ids, _ in write.transactions] == [["a"], ["b", "c"]]
+    assert [r.message_id for r in kept] == ["c"]
+
+
 def test_no_changes_make_no_transaction() -> None:
     """An empty list is answered at once, without a transaction."""
     write = FakeWrite()

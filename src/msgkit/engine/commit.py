@@ -60,7 +60,9 @@ class GroupCommit:
         self._pending.append((changes, now, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
-        return await asyncio.shield(future)
+        # A caller cancelled meanwhile cancels its own future only: its changes are
+        # written with the others all the same (as a thread's transaction would be).
+        return await future
 
     async def flush(self) -> None:
         """Wait until every change given so far is written (or failed)."""
