@@ -26,6 +26,7 @@ reason and put its messages back, instead of failing the whole list.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -50,6 +51,7 @@ from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import at_send, caps_in_force
 from msgkit.core.pricing import Balance
 from msgkit.engine.clock import Clock, SystemClock
+from msgkit.engine.commit import GroupCommit
 from msgkit.engine.housekeeping import (
     Housekeeping,
     cancelled,
@@ -60,7 +62,7 @@ from msgkit.engine.housekeeping import (
 from msgkit.engine.ratelimit import TokenBucket
 from msgkit.engine.retry import RetryPolicy
 from msgkit.engine.runner import IN_FLIGHT, CampaignRunner, sent_records
-from msgkit.engine.transport import HttpxTransport, Transport
+from msgkit.engine.transport import AiohttpTransport, Transport
 from msgkit.exceptions import (
     ConfigError,
     InvalidPhoneError,
@@ -80,7 +82,7 @@ from msgkit.providers.base import (
 )
 from msgkit.providers.common import results as results_for
 from msgkit.providers.transport import SendRun
-from msgkit.store.base import MessageRow
+from msgkit.store.base import ChangeResult, MessageRow
 from msgkit.store.protocols import DeliveryStore
 
 __all__ = [
@@ -226,7 +228,7 @@ class Dispatcher:
         store: The outbox.
         providers: Configured providers by name.
         transport: How requests are performed: one for all providers, or one per
-            provider name (missing names use an `HttpxTransport`).
+            provider name (missing names use an `AiohttpTransport`).
         clock: The clock to read and sleep on.
         settings: How it works.
         worker: This worker's id (unique per running process).
@@ -270,8 +272,11 @@ class Dispatcher:
         self._provider_buckets: dict[str, TokenBucket] = {}
         self._campaign_buckets: dict[str, tuple[float, TokenBucket]] = {}
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self._ahead = asyncio.Semaphore(2 * self.settings.concurrency)
         self._send_lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msgkit-store")
+        # Message changes of concurrent chunks share transactions (one fsync for many).
+        self._commit: GroupCommit[Change, ChangeResult] = GroupCommit(self._write)
         self._campaigns: dict[str, Campaign] = {}
         self._stop: asyncio.Event | None = None
         self.runner = runner
@@ -295,16 +300,22 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
+    async def _write(self, changes: list[Change]) -> list[ChangeResult]:
+        """One group's transaction, stamped when it is written (at or after the time
+        each of its callers decided at)."""
+        return await self._db(self.store.apply, changes, now=self.clock.now(), worker=self.worker)
+
     def _transport(self, provider: str) -> Transport:
         found = self._transports.get(provider) or self._default_transport
         if found is None:
-            found = HttpxTransport()
+            found = AiohttpTransport(max_connections=max(64, self.settings.concurrency))
             self._default_transport = found
             self._own_transport = True  # made here: closed by `aclose`
         return found
 
     async def aclose(self) -> None:
         """Close the transports this dispatcher opened, and its store thread."""
+        await self._commit.flush()
         if self._own_transport and self._default_transport is not None:
             await self._default_transport.aclose()
         self._executor.shutdown(wait=True)
@@ -323,7 +334,7 @@ class Dispatcher:
             return None
         known = self._campaign_buckets.get(campaign.id)
         if known is None or known[0] != speed:
-            known = (speed, TokenBucket(speed, self.clock, burst=max(1.0, speed)))
+            known = (speed, TokenBucket(speed, self.clock))
             self._campaign_buckets[campaign.id] = known
         return known[1]
 
@@ -403,6 +414,7 @@ class Dispatcher:
                     wait = min(wait, self.settings.idle_poll)
                 await self._pause(max(wait, 0.001))
         finally:
+            await self._commit.flush()
             await self._db(self.store.release_worker, self.worker, now=self.clock.now())
         return self.stats
 
@@ -512,8 +524,7 @@ class Dispatcher:
                     )
                     for r in members
                 )
-        if changes:
-            await self._db(self.store.apply, changes, now=now, worker=self.worker)
+        await self._commit.submit(changes)
         return sendable
 
     async def _history(self, groups: Mapping[tuple[str, str], Sequence[MessageRow]]) -> _History:
@@ -561,12 +572,26 @@ class Dispatcher:
                 *(self._send_chunk(name, provider, campaign, c, history) for c in chunks)
             )
             return
-        # A paced campaign's chunks go one after another (the bucket spaces them anyway),
-        # so each is checked and sent at the time it really leaves.
-        for chunk in chunks:
-            if self._stopping():
-                return  # the rest is still queued: given back when the run ends
-            await self._send_chunk(name, provider, campaign, chunk, history)
+        # A paced campaign's chunks start as its bucket allows, each checked and marked
+        # before the next is paced (so at the time it really leaves), and then overlap: a
+        # chunk's request and result do not hold back the next one's start.
+        bucket = self._campaign_bucket(campaign) if campaign else None
+        going: list[asyncio.Task[None]] = []
+        try:
+            for chunk in chunks:
+                if self._stopping():
+                    break  # the rest is still queued: given back when the run ends
+                if bucket is not None and not await self._unless_stopped(bucket.take(len(chunk))):
+                    break  # asked to stop while paced: still queued, given back at the end
+                marked = asyncio.Event()
+                going.append(
+                    asyncio.create_task(
+                        self._send_chunk(name, provider, campaign, chunk, history, marked=marked)
+                    )
+                )
+                await marked.wait()
+        finally:
+            await asyncio.gather(*going)
 
     async def _send_chunk(
         self,
@@ -575,51 +600,66 @@ class Dispatcher:
         campaign: Campaign | None,
         rows: Sequence[MessageRow],
         history: _History,
+        *,
+        marked: asyncio.Event | None = None,
     ) -> None:
-        """The one way a chunk goes: pace, check again, mark sending, send, record."""
-        bucket = self._campaign_bucket(campaign) if campaign else None
-        if bucket is not None and not await self._unless_stopped(bucket.take(len(rows))):
-            return  # asked to stop while paced: still queued, given back at the end
-        async with self._semaphore:
-            if self._stopping():
-                return  # still queued: given back when the run ends
-            # Checked and marked under one lock, so that two chunks to the same person
-            # cannot both pass a cap that allows one more.
-            async with self._send_lock:
-                now = self.clock.now()
-                lease = now + self.settings.lease
-                go, held = self._recheck(campaign, rows, now, history)
-                marked = await self._db(
-                    self.store.apply,
-                    [
-                        *(
-                            Change(
-                                message_id=r.id,
-                                event=MessageEvent.SEND,
-                                fields={"lease_until": lease},
-                            )
-                            for r in go
-                        ),
-                        *held,
-                    ],
-                    now=now,
-                    worker=self.worker,
-                )
-                held_ids = {c.message_id for c in held}
-                sending = {
-                    m.message_id for m in marked if m.applied and m.message_id not in held_ids
-                }
-                for row in go:
-                    if row.id not in sending:
-                        history.withdraw(row.id)
-            batch = [r for r in rows if r.id in sending]
+        """The one way a chunk goes (paced by the caller): check again, mark sending,
+        send, record. ``marked`` is set once it is marked (or will not go).
+
+        Chunks are checked and marked up to `concurrency` ahead of those in flight, so
+        that waiting for a mark's commit does not leave a request slot idle.
+        """
+        await self._ahead.acquire()
+        try:
+            try:
+                batch = await self._mark(campaign, rows, history)
+            finally:
+                if marked is not None:
+                    marked.set()
             if not batch:
                 return
-            results = await self._send_batch(name, provider, batch)
+            async with self._semaphore:  # marked: it goes, even when asked to stop now
+                results = await self._send_batch(name, provider, batch)
+        finally:
+            self._ahead.release()
         changes = await self._record(name, campaign, {r.id: r for r in batch}, results)
         for change in changes:
             if change.event in _WITHDRAWN:
                 history.withdraw(change.message_id)
+
+    async def _mark(
+        self, campaign: Campaign | None, rows: Sequence[MessageRow], history: _History
+    ) -> list[MessageRow]:
+        """Check a chunk again and mark those that go ``sending``; returns them."""
+        if self._stopping():
+            return []  # still queued: given back when the run ends
+        # Checked and marked under one lock when caps bind, so that two chunks to the
+        # same person cannot both pass a cap that allows one more. Without caps the
+        # check of one chunk does not depend on another's: their marks share commits.
+        capped = any(history.caps.get(r.id) for r in rows)
+        async with self._send_lock if capped else contextlib.nullcontext():
+            now = self.clock.now()
+            lease = now + self.settings.lease
+            go, held = self._recheck(campaign, rows, now, history)
+            marked = await self._commit.submit(
+                [
+                    *(
+                        Change(
+                            message_id=r.id,
+                            event=MessageEvent.SEND,
+                            fields={"lease_until": lease},
+                        )
+                        for r in go
+                    ),
+                    *held,
+                ]
+            )
+            held_ids = {c.message_id for c in held}
+            sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
+            for row in go:
+                if row.id not in sending:
+                    history.withdraw(row.id)
+        return [r for r in rows if r.id in sending]
 
     def _recheck(
         self,
@@ -823,7 +863,7 @@ class Dispatcher:
                 suppress.append((key.scope, key.address, "opted out at the provider", name))
             if Followup.STOP_CAMPAIGN in change.followups and account_error is None:
                 account_error = error or ProviderError("account refused", provider=name)
-        await self._db(self.store.apply, changes, now=now, worker=self.worker)
+        await self._commit.submit(changes)
         if suppress:
             await self._db(self.store.suppress, suppress, now=now)
         if account_error is not None and campaign is not None:

@@ -1,16 +1,32 @@
 """Transports perform the HTTP requests adapters build.
 
-`HttpxTransport` is the default (and what respx intercepts in tests). Anything with an
-``async send(request) -> httpx.Response`` method can replace it, e.g. a faster client.
+Adapters build `httpx.Request` objects and parse `httpx.Response` objects (so they are
+tested with respx); a transport performs them. Two come with msgkit:
+
+- `AiohttpTransport`, the engine's default: it performs the request with one pooled
+  `aiohttp.ClientSession` and hands back an `httpx.Response`. Measured on loopback
+  against the same server (``benchmarks/dispatch.py``), aiohttp serves an order of
+  magnitude more requests a second than httpx's async pool at the dispatcher's
+  concurrency; the engine's throughput is bounded by it.
+- `HttpxTransport`: one pooled `httpx.AsyncClient`, or any `httpx.AsyncBaseTransport`
+  (an ASGI app in this process, a respx mock).
+
+Anything with ``async send(request) -> httpx.Response`` and ``async aclose()`` can replace
+them. A transport reports failures as `httpx.TransportError` subclasses, which the engine
+reads as "not sent" (`httpx.ConnectError`, `httpx.ConnectTimeout`, `httpx.PoolTimeout`)
+or "may have been sent" (any other: a read timeout, a connection closed mid-answer).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
+import aiohttp
 import httpx
+import yarl
 
-__all__ = ["HttpxTransport", "Transport"]
+__all__ = ["AiohttpTransport", "HttpxTransport", "Transport"]
 
 
 class Transport(Protocol):
@@ -32,6 +48,7 @@ class HttpxTransport:
         timeout: Seconds for connect, read, write and pool waits.
         max_connections: The pool size.
         client: An existing client to use instead (its settings win).
+        transport: The httpx transport under the client (an ASGI app, a mock).
     """
 
     def __init__(
@@ -59,3 +76,90 @@ class HttpxTransport:
     async def aclose(self) -> None:
         """Close the pool."""
         await self._client.aclose()
+
+
+#: Headers httpx computes for a request that aiohttp computes again from the same URL
+#: and body.
+_RECOMPUTED = frozenset({"host", "content-length", "transfer-encoding"})
+
+
+class AiohttpTransport:
+    """Sends `httpx.Request` objects with one pooled `aiohttp.ClientSession`.
+
+    The request goes as built (method, URL, headers, body; no redirects followed, no
+    cookies kept), and the answer comes back as an `httpx.Response` whose body httpx
+    decodes from the raw bytes, as it would have received them. Unlike httpx, it reads
+    no proxy settings from the environment (``HTTPS_PROXY``...). Failures are raised as
+    the `httpx.TransportError` an httpx client would raise: a refused or timed-out
+    connection (or a wait for a pooled one) as `httpx.ConnectError` /
+    `httpx.ConnectTimeout` (the request did not leave), a read timeout as
+    `httpx.ReadTimeout`, a connection closed mid-answer as `httpx.RemoteProtocolError`,
+    anything else on the wire as `httpx.ReadError` (it may have been received).
+
+    Args:
+        timeout: Seconds to connect (waiting for a pooled connection included), and
+            seconds without any data while reading the answer.
+        max_connections: The pool size.
+    """
+
+    def __init__(self, *, timeout: float = 30.0, max_connections: int = 64) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,  # httpx decodes, from the headers it gets
+                # No proxy settings read from the environment: aiohttp would read them
+                # in a thread for every request (two thread hops a request, measured).
+                trust_env=False,
+            )
+        return self._session
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and read the whole response."""
+        session = self._open()
+        body = await request.aread()
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.lower().decode("latin-1") not in _RECOMPUTED
+        ]
+        try:
+            async with session.request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),  # as httpx encoded it
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+            ) as answer:
+                content = await answer.read()
+                return httpx.Response(
+                    answer.status,
+                    headers=[
+                        (name.decode("latin-1"), value.decode("latin-1"))
+                        for name, value in answer.raw_headers
+                    ],
+                    content=content,
+                    request=request,
+                )
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise httpx.ConnectTimeout(str(exc) or "connect timeout", request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except (aiohttp.SocketTimeoutError, asyncio.TimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
+    async def aclose(self) -> None:
+        """Close the pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -41,10 +41,9 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 
 from msgkit.core.delivery import MessageEvent
 from msgkit.core.message import Change, Context, Followup, decide
@@ -58,6 +57,7 @@ from msgkit.core.optout import (
     normalise_keyword,
     suppression_key,
 )
+from msgkit.engine.commit import GroupCommit
 from msgkit.exceptions import NotFoundError
 from msgkit.inbound.events import Click, DeliveryReceipt, Reply
 from msgkit.providers.common import utc_now
@@ -68,7 +68,6 @@ __all__ = [
     "GROUP_LIMIT",
     "POSSIBLE_OPT_OUT",
     "REVIEW_PATTERNS",
-    "GroupCommit",
     "StoreSink",
     "optout_entry",
 ]
@@ -140,78 +139,6 @@ def optout_entry(
 #: The most events one group commit takes; more wait for the next.
 GROUP_LIMIT = 5000
 
-T = TypeVar("T")
-
-
-class GroupCommit(Generic[T]):
-    """Events of concurrent callers written together: one transaction (one fsync) for
-    all that arrived while the previous one was being written.
-
-    `submit` returns when its events are durable, or raises what writing them raised.
-    When a group fails, each caller's events are written again alone, so that a bad
-    one fails only its own caller. A group is written in a worker thread, off the
-    event loop; use it from one event loop at a time.
-
-    Args:
-        write: Writes events, in one transaction (it is called with many callers'
-            events at once: it must treat them as it would one after another).
-        limit: The most events a group takes.
-    """
-
-    def __init__(self, write: Callable[[Sequence[T]], None], *, limit: int = GROUP_LIMIT) -> None:
-        self._write = write
-        self._limit = limit
-        self._waiting: deque[tuple[Sequence[T], asyncio.Future[None]]] = deque()
-        self._writer: asyncio.Task[None] | None = None
-
-    async def submit(self, events: Sequence[T]) -> None:
-        """Write ``events`` with those of the callers waiting now; return once durable."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((events, done))
-        writer = self._writer
-        if writer is None or writer.done() or writer.get_loop() is not loop:
-            if writer is not None and writer.get_loop() is not loop:  # a loop gone before
-                self._waiting = deque(w for w in self._waiting if w[1].get_loop() is loop)
-            self._writer = loop.create_task(self._drain())
-        await done
-
-    async def _drain(self) -> None:
-        while self._waiting:
-            group = [self._waiting.popleft()]
-            size = len(group[0][0])
-            while self._waiting and size + len(self._waiting[0][0]) <= self._limit:
-                size += len(self._waiting[0][0])
-                group.append(self._waiting.popleft())
-            try:
-                await self._commit(group)
-            finally:  # cancelled: its callers are not left waiting
-                for _, done in group:
-                    if not done.done():
-                        done.cancel()
-
-    async def _commit(self, group: list[tuple[Sequence[T], asyncio.Future[None]]]) -> None:
-        try:
-            await asyncio.to_thread(self._write, [e for events, _ in group for e in events])
-        except Exception as exc:  # noqa: BLE001 - handed to its callers
-            if len(group) > 1:
-                for one in group:
-                    await self._commit([one])
-                return
-            _settle(group[0][1], exc)
-            return
-        for _, done in group:
-            _settle(done, None)
-
-
-def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
-    if done.done():  # its caller went away
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
-
 
 def _external_id(reply: Reply) -> str:
     """The reply's key as a stored id (a digest: no phone number in it)."""
@@ -243,7 +170,9 @@ class StoreSink:
         self._clock = clock or utc_now
         self._keywords = keywords
         self._patterns = tuple(re.compile(p, re.IGNORECASE) for p in review_patterns)
-        self._group: GroupCommit[DeliveryReceipt] = GroupCommit(self._receipts)
+        self._group: GroupCommit[DeliveryReceipt, None] = GroupCommit(
+            self._write_receipts, limit=GROUP_LIMIT, alone_on_failure=True
+        )
 
     def __repr__(self) -> str:
         return f"StoreSink({self.store!r})"
@@ -322,6 +251,12 @@ class StoreSink:
                 continue
             matched.append((event, facts[mid]))
         return matched
+
+    async def _write_receipts(self, events: list[DeliveryReceipt]) -> list[None]:
+        """One group's transaction, off the event loop (a failed group is written again
+        caller by caller, so that a bad request fails alone)."""
+        await asyncio.to_thread(self._receipts, events)
+        return [None] * len(events)
 
     def _receipts(self, events: Sequence[DeliveryReceipt]) -> None:
         """Apply receipts as if one after another: a message's n-th receipt (a replay,

@@ -182,10 +182,15 @@ class OutboxTables(SQLBase):
     def _active_bulk(self, cur: Any, now: int | None) -> str | None:
         row = self._q(
             cur,
+            # Two EXISTS, not one with an OR inside: with the OR, SQLite searched the
+            # campaign's messages by another index, scanning past every message already
+            # sent -- a claim cost 0.1 s at 340,000 sent of a 1,000,000-message campaign.
             "SELECT c.id FROM campaigns c WHERE c.kind = 'bulk' AND c.status = 'running' "
-            "AND c.enabled = 1 AND EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id "
-            "AND ((m.state IN ('planned', 'deferred') AND m.not_before <= ?) "
-            "OR m.state IN ('queued', 'sending'))) ORDER BY c.queue_seq LIMIT 1",
+            "AND c.enabled = 1 AND (EXISTS (SELECT 1 FROM messages m "
+            "WHERE m.campaign_id = c.id AND m.state IN ('planned', 'deferred') "
+            "AND m.not_before <= ?) OR EXISTS (SELECT 1 FROM messages m "
+            "WHERE m.campaign_id = c.id AND m.state IN ('queued', 'sending'))) "
+            "ORDER BY c.queue_seq LIMIT 1",
             (now,),
         ).fetchone()
         return None if row is None else str(row[0])
@@ -329,15 +334,15 @@ class OutboxTables(SQLBase):
                     raise ValueError(f"cannot set {sorted(unknown)} on a message")
                 if change.event is MessageEvent.SEND:
                     fields.setdefault("sent_at", stamp)
-                names = tuple(sorted(fields))
+                shape = tuple(sorted(fields))
                 updates.append(
                     (
                         change.message_id,
-                        _update_sql(names, state=True, send=change.event is MessageEvent.SEND),
+                        _update_sql(shape, state=True, send=change.event is MessageEvent.SEND),
                         (
                             new.value,
                             stamp,
-                            *(fields[n] for n in names),
+                            *(fields[n] for n in shape),
                             change.message_id,
                             old.value,
                         ),

@@ -111,7 +111,8 @@ class LineNotifications(NoStatusQuery):
             regions=REGIONS,
         )
         self._token = channel_access_token
-        self._url = base_url.rstrip("/") + "/bot/pnp/push"
+        # Parsed once: httpx parses a URL given as text on every request it builds.
+        self._url = httpx.URL(base_url.rstrip("/") + "/bot/pnp/push")
         self._silent = notification_disabled
 
     def __repr__(self) -> str:

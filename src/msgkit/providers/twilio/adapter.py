@@ -151,7 +151,8 @@ class TwilioSms:
         self._sender = sender
         self._callback = status_callback
         self._account = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
-        self._base = f"{self._account}/Messages.json"
+        # Parsed once: httpx parses a URL given as text on every request it builds.
+        self._base = httpx.URL(f"{self._account}/Messages.json")
         self._clock = clock
 
     def __repr__(self) -> str:

@@ -1,0 +1,164 @@
+"""Tests of msgkit.engine.transport against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from msgkit.core.delivery import Channel
+from msgkit.engine.transport import AiohttpTransport, HttpxTransport, Transport
+from msgkit.providers.base import Capabilities, Outcome, transport_error_outcome
+from tests.http_server import serve
+
+pytestmark = pytest.mark.anyio
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Echoes the request; ``/slow`` answers after 2 s, ``/gzip`` gzips, ``/cut`` hangs
+    up in the middle of its answer, ``/teapot`` answers 418 with a header."""
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        event = await receive()
+        body += event.get("body", b"")
+        if not event.get("more_body"):
+            break
+    path = scope["path"]
+    if path == "/slow":
+        await asyncio.sleep(2)
+    if path == "/cut":
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]}
+        )
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise RuntimeError("hung up")
+    answer = json.dumps(
+        {
+            "method": scope["method"],
+            "path": path,
+            "query": scope["query_string"].decode(),
+            "headers": sorted(
+                [k.decode(), v.decode()]
+                for k, v in scope["headers"]
+                if k.lower() in (b"authorization", b"content-type", b"x-line-delivery-tag")
+            ),
+            "body": body.decode(),
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"x-request-id", b"r-1")]
+    if path == "/gzip":
+        answer = gzip.compress(answer)
+        headers.append((b"content-encoding", b"gzip"))
+    status = 418 if path == "/teapot" else 201
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    with serve(app) as base:
+        yield base
+
+
+def _requests(url: str) -> list[httpx.Request]:
+    auth = {"Authorization": "Basic QUM6c2VjcmV0"}
+    return [
+        httpx.Request(
+            "POST", f"{url}/form", data={"To": "+886912345678", "Body": "Hi ü"}, headers=auth
+        ),
+        httpx.Request("POST", f"{url}/json", json={"to": "abc", "messages": [1]}),
+        httpx.Request("GET", f"{url}/query", params={"To": "+1 555", "DateSent>": "2026-01-01"}),
+        httpx.Request("GET", f"{url}/gzip"),
+        httpx.Request("DELETE", f"{url}/teapot", headers={"X-Line-Delivery-Tag": "m" * 20}),
+    ]
+
+
+async def _answers(transport: Transport, requests: list[httpx.Request]) -> list[tuple[Any, ...]]:
+    try:
+        found = []
+        for request in requests:
+            response = await transport.send(request)
+            found.append(
+                (
+                    response.status_code,
+                    response.json(),
+                    response.headers.get("x-request-id"),
+                    response.request is request,
+                )
+            )
+        return found
+    finally:
+        await transport.aclose()
+
+
+async def test_answers_as_httpx_does(url: str) -> None:
+    """The aiohttp transport sends each request as built and hands back the same
+    status, decoded body and headers as the httpx transport, for the same requests."""
+    mine = await _answers(AiohttpTransport(), _requests(url))
+    theirs = await _answers(HttpxTransport(), _requests(url))
+    assert mine == theirs
+    assert mine[0][1]["body"] == "To=%2B886912345678&Body=Hi+%C3%BC"
+    assert ["authorization", "Basic QUM6c2VjcmV0"] in mine[0][1]["headers"]
+    assert mine[3][1]["path"] == "/gzip"  # decoded from gzip by httpx, as it arrived
+    assert mine[4][0] == 418
+
+
+async def test_connection_refused_is_a_connect_error() -> None:
+    """Nobody listening: httpx.ConnectError, which the engine reads as not sent."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    transport = AiohttpTransport(timeout=2)
+    try:
+        with pytest.raises(httpx.ConnectError) as raised:
+            await transport.send(httpx.Request("POST", f"http://127.0.0.1:{port}/x"))
+    finally:
+        await transport.aclose()
+    caps = Capabilities(channel=Channel.SMS, idempotent=False)
+    assert transport_error_outcome(raised.value, caps) is Outcome.RETRY
+
+
+async def test_a_slow_answer_is_a_read_timeout(url: str) -> None:
+    """No answer within the timeout: httpx.ReadTimeout, which may have been received
+    (unknown for a provider that does not de-duplicate)."""
+    transport = AiohttpTransport(timeout=0.3)
+    try:
+        with pytest.raises(httpx.ReadTimeout) as raised:
+            await transport.send(httpx.Request("POST", f"{url}/slow"))
+    finally:
+        await transport.aclose()
+    caps = Capabilities(channel=Channel.SMS, idempotent=False)
+    assert transport_error_outcome(raised.value, caps) is Outcome.UNKNOWN
+
+
+async def test_a_connection_closed_mid_answer_may_have_been_received(url: str) -> None:
+    """The server hangs up in the middle of its answer: a transport error that is not a
+    connect error (unknown for a provider that does not de-duplicate)."""
+    transport = AiohttpTransport(timeout=2)
+    try:
+        with pytest.raises(httpx.TransportError) as raised:
+            await transport.send(httpx.Request("POST", f"{url}/cut"))
+    finally:
+        await transport.aclose()
+    assert not isinstance(raised.value, (httpx.ConnectError, httpx.ConnectTimeout))
+    caps = Capabilities(channel=Channel.SMS, idempotent=False)
+    assert transport_error_outcome(raised.value, caps) is Outcome.UNKNOWN
+
+
+async def test_reopens_after_close(url: str) -> None:
+    """A closed transport opens a new pool when used again."""
+    transport = AiohttpTransport()
+    await transport.send(httpx.Request("GET", f"{url}/a"))
+    await transport.aclose()
+    response = await transport.send(httpx.Request("GET", f"{url}/b"))
+    await transport.aclose()
+    assert response.json()["path"] == "/b"
