@@ -392,7 +392,7 @@ class _Prepared:
     extend: str | None
 
     @property
-    def content_key(self) -> tuple[str | None, str, str, str | None]:
+    def content_key(self) -> tuple[object, ...]:
         return (*self.batch_key, self.sign, self.params, self.extend)
 
     @property
