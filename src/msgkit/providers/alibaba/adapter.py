@@ -685,6 +685,7 @@ class AlibabaSms:
             found=True,
             state=state,
             error_code=_field(record, "ErrCode") if state is not MessageState.DELIVERED else None,
+            taken_at=china_time(_field(record, "SendDate")),
         )
 
     def _checked(self, response: httpx.Response, action: str) -> Any:
