@@ -41,9 +41,7 @@ class RedactUrls(logging.Filter):
     """Rewrites the URLs among a record's arguments with `redact_url`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(
-            isinstance(a, httpx.URL) for a in record.args
-        ):
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
             record.args = tuple(
                 redact_url(str(a)) if isinstance(a, httpx.URL) else a for a in record.args
             )
