@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 import msgkit
@@ -391,3 +393,47 @@ def test_demo_runs_end_to_end_in_seconds(tmp_path: Path) -> None:
     assert "STOP" in out.stdout
     assert out.stdout.count("finished") == 2
     assert (tmp_path / "demo" / "msgkit.db").exists()
+
+
+def test_serve_keeps_the_webhook_path_token_out_of_its_access_log(tmp_path: Path) -> None:
+    """`msgkit serve` logs each request with the Alibaba push token masked."""
+    token = "path-token-4f9c2b7e1d"
+    (tmp_path / "msgkit.toml").write_text(
+        '[providers.ali]\ntype = "alibaba"\naccess_key_id = "LTAI-test"\nsign_name = "Shop"\n',
+        encoding="utf-8",
+    )
+    env = {
+        **_env(),
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "secret-do-not-print",
+        "MSGKIT_ALIBABA_WEBHOOK_TOKEN": token,
+    }
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "msgkit", "--config", "msgkit.toml", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/hooks/ali/{token}/report"
+        for _ in range(100):
+            try:
+                answer = httpx.post(url, json=[], timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("msgkit serve did not start")
+        assert answer.status_code == 200
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert "POST /hooks/ali/***/report" in err + out
+    assert token not in err + out
+    assert "secret-do-not-print" not in err + out

@@ -12,7 +12,7 @@ from msgkit.core.fatigue import FrequencyCap, SentRecord, history_since
 from msgkit.core.links import ShortLinks
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import PlanSummary, Route, Skip, plan, summarize
-from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.policy import ContentPolicy, SendPolicy, SendSpeed
 from msgkit.core.preview import MessagePreview
 from msgkit.core.pricing import Balance, Prices
 from msgkit.core.rfm import RFM, RFMSegment
@@ -71,6 +71,7 @@ __all__ = [
     "ConfigError",
     "Contact",
     "ContactSchedule",
+    "ContentPolicy",
     "ControlGroup",
     "Fallback",
     "FrequencyCap",

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from msgkit import Campaign, InvalidPhoneError
 from msgkit.core.links import ShortLinks
 from msgkit.core.optout import OptOutScope
-from msgkit.core.policy import DEFAULT_VALIDITY, SendPolicy, SendSpeed
+from msgkit.core.policy import (
+    BIDI_CONTROLS,
+    CONTROL_CHARACTERS,
+    DEFAULT_VALIDITY,
+    ContentPolicy,
+    SendPolicy,
+    SendSpeed,
+)
 
 
 def test_defaults() -> None:
@@ -82,3 +89,37 @@ def test_speed_duration_round_trip(messages: int, seconds: int) -> None:
     speed = SendSpeed(messages=messages, per=timedelta(seconds=seconds))
     taken = speed.duration(messages)
     assert abs(taken.total_seconds() - seconds) < 1e-3
+
+
+# --- ContentPolicy ---------------------------------------------------------------------
+
+UNSAFE = (
+    "\x00\x01\x08\x0b\x0c\x0e\x1b\x1f\x7f\x80\x85\x9f"
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+SAFE = "ab \t\n\r\u200e\u200f中"
+texts = st.text(alphabet=st.sampled_from(SAFE + UNSAFE), max_size=30)
+
+
+@given(texts)
+def test_stripping_removes_exactly_the_unsafe_characters(text: str) -> None:
+    """strip/strip leaves the text minus control characters and bidi controls, no reason."""
+    policy = ContentPolicy(control="strip", bidi="strip")
+    assert policy.screen(text) == ("".join(c for c in text if c not in UNSAFE), None)
+
+
+@given(texts, st.sampled_from(["strip", "refuse"]), st.sampled_from(["strip", "refuse"]))
+def test_a_text_is_refused_exactly_when_a_refused_character_is_in_it(
+    text: str, control: str, bidi: str
+) -> None:
+    """A reason comes back iff the text holds a character of a class the policy refuses."""
+    policy = ContentPolicy(control=control, bidi=bidi)  # type: ignore[arg-type]
+    refused = (control == "refuse" and bool(CONTROL_CHARACTERS.search(text))) or (
+        bidi == "refuse" and bool(BIDI_CONTROLS.search(text))
+    )
+    screened, reason = policy.screen(text)
+    assert (reason is not None) is refused
+    if reason is None:
+        assert not CONTROL_CHARACTERS.search(screened)
+        assert not BIDI_CONTROLS.search(screened)
+        assert "\t" in screened or "\t" not in text  # tab and line breaks stay

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -200,3 +201,18 @@ def test_possible_opt_outs_are_flagged_for_review(
     flagged = tw_client.replies(needs_review=True)
     assert [(r["sender"], r["text"]) for r in flagged] == [(NUMBERS[2], "please stop texting me")]
     assert len(tw_client.replies()) == 2
+
+
+@pytest.mark.parametrize("sid", [True, False])
+def test_a_replayed_reply_is_stored_once(
+    tw_client: msgkit.Client, twilio: tuple[FakeTwilio, str], clock: FakeClock, sid: bool
+) -> None:
+    """The same signed incoming message replayed later is one reply, MessageSid or not."""
+    _campaign(tw_client)
+    form = {"From": NUMBERS[1], "To": SENDER, "Body": "When do you open?"}
+    if sid:
+        form["MessageSid"] = "SM" + uuid.uuid4().hex
+    for _ in range(2):
+        assert _post(tw_client, f"{PUBLIC}/hooks/tw/inbound", form).status_code == 200
+        clock.advance(timedelta(minutes=3))
+    assert [r["text"] for r in tw_client.replies()] == ["When do you open?"]

@@ -137,12 +137,12 @@ def test_international_numbers_keep_their_country_code() -> None:
 
 def test_same_content_goes_as_one_sendsms() -> None:
     """Messages with the same template, signature and params share one SendSms."""
-    batch = [message(i, params={"shop": "A"}) for i in range(5)]
+    batch = [message(i, params={"shop": "A"}, campaign_id="c7", step=1) for i in range(5)]
     (sent,) = alibaba().build_send(batch)
     params = _params(sent)
     assert params["Action"] == "SendSms"
     assert params["PhoneNumbers"].split(",") == [f"1380013{i:04d}" for i in range(5)]
-    assert params["OutId"] == "b.msg-0000000000000000"
+    assert params["OutId"] == "b.c7.1"
     assert sent.message_ids == tuple(m.id for m in batch)
 
 
@@ -451,18 +451,43 @@ def test_status_matches_outid() -> None:
     assert result.error_code == "MK:0001"
 
 
-def test_status_matches_a_batch_mark_by_template() -> None:
-    """A message sent in a batch is found by the batch mark and template code."""
+def test_same_content_of_two_campaigns_goes_in_two_requests() -> None:
+    """A request never mixes campaigns or steps: its batch mark names whose messages."""
+    batch = [
+        message(i, params={"shop": "A"}, campaign_id=c, step=s)
+        for i, (c, s) in enumerate([("c1", 0), ("c1", 0), ("c2", 0), ("c2", 0), ("c1", 1)])
+    ]
+    marks = sorted(_params(sent)["OutId"] for sent in alibaba().build_send(batch))
+    assert marks == ["b.c1.0", "b.c2.0", "msg-0000000000000004"]
+
+
+def test_status_ignores_another_campaigns_record_of_the_same_template() -> None:
+    """A record of another campaign's batch (same number, template, day) proves nothing."""
     response = _details(
         {
-            "OutId": "b.msg-0000000000000000",
+            "OutId": "b.first-campaign.0",
+            "SendStatus": "3",
+            "TemplateCode": "SMS_15305",
+            "SendDate": "2026-03-01 09:00:01",
+        },
+    )
+    result = alibaba().parse_status(message(1, campaign_id="second-campaign"), response)
+    assert not result.found
+
+
+def test_status_matches_a_batch_mark_by_template() -> None:
+    """A message sent in a batch is found by its campaign's batch mark and template code."""
+    response = _details(
+        {
+            "OutId": "b.c7.0",
             "SendStatus": "3",
             "TemplateCode": "SMS_15305",
             "SendDate": "2026-03-01 12:00:01",
         },
-        {"OutId": "b.x", "SendStatus": "1", "TemplateCode": "SMS_999"},
+        {"OutId": "b.c7.0", "SendStatus": "1", "TemplateCode": "SMS_999"},
+        {"OutId": "b.c8.0", "SendStatus": "1", "TemplateCode": "SMS_15305"},
     )
-    result = alibaba().parse_status(message(1), response)
+    result = alibaba().parse_status(message(1, campaign_id="c7"), response)
     assert (result.found, result.state, result.error_code) == (True, MessageState.DELIVERED, None)
 
 

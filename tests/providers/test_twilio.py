@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
 import pytest
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from msgkit import AccountError, AuthError, Balance, ConfigError, RateLimitedError, RejectedError
 from msgkit.core.delivery import MessageState
 from msgkit.exceptions import ProviderError
-from msgkit.providers.base import Outcome
+from msgkit.providers.base import CLOCK_SKEW, Outcome, StatusResult
 from msgkit.providers.twilio import TwilioSms, from_config, with_message_id
+from msgkit.providers.twilio.adapter import STATUS_PAGE
 from tests.providers.support import NOW, SECRET, form, send, sms_message, twilio
 
 URL = "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
@@ -157,13 +160,13 @@ def test_a_message_failed_at_once_is_failed() -> None:
 
 
 def test_status_query_and_match() -> None:
-    """The list query asks for the number since the day; the newest same body matches."""
+    """The list query asks for the number's newest messages; the newest same body matches."""
     provider = twilio()
     msg = sms_message(1)
     request = provider.build_status(msg, NOW)
     assert request is not None
     assert request.url.params["To"] == "+14155550001"
-    assert request.url.params["DateSent>"] == "2026-03-01"
+    assert "DateSent>" not in request.url.params  # a queued message has no date_sent
     listed = {
         "messages": [
             {
@@ -189,6 +192,7 @@ def test_status_query_and_match() -> None:
         MessageState.DELIVERED,
         "SM2",
     )
+    assert result.taken_at == datetime(2026, 3, 1, 4, 0, 9, tzinfo=timezone.utc)
     empty = provider.parse_status(msg, httpx.Response(200, json={"messages": []}))
     assert not empty.found
     with pytest.raises(AuthError):
@@ -260,3 +264,47 @@ def test_balance_failures_raise(response: httpx.Response) -> None:
         _balance(twilio())
     assert failed.value.retryable
     assert SECRET not in str(failed.value)
+
+
+def test_status_finds_a_message_still_queued_at_twilio() -> None:
+    """A message Twilio has queued (no date_sent yet) is found, not sent again."""
+    msg = sms_message(1)
+    queued = {
+        "sid": "SMq",
+        "body": msg.text,
+        "from": "+14155550100",
+        "status": "queued",
+        "date_sent": None,
+        "date_created": "Sun, 01 Mar 2026 04:00:01 +0000",
+    }
+    result = twilio().parse_status(msg, httpx.Response(200, json={"messages": [queued]}))
+    assert (result.found, result.state, result.provider_message_id) == (
+        True,
+        MessageState.SUBMITTED,
+        "SMq",
+    )
+
+
+def test_a_full_page_without_the_message_is_no_proof_of_absence() -> None:
+    """When the newest page is full of other messages, the query is asked again later."""
+    others = [
+        {"sid": f"SM{i}", "body": "other", "from": "+14155550100", "status": "sent"}
+        for i in range(STATUS_PAGE)
+    ]
+    with pytest.raises(ProviderError, match="asked again later"):
+        twilio().parse_status(sms_message(1), httpx.Response(200, json={"messages": others}))
+
+
+@given(st.integers(min_value=-3 * 3600, max_value=3 * 3600))
+def test_a_record_older_than_the_message_proves_nothing(offset: int) -> None:
+    """A found record taken before the message was marked (less the skew) is no proof."""
+    sent_at = datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)
+    found = StatusResult(
+        message_id="m1",
+        found=True,
+        state=MessageState.DELIVERED,
+        taken_at=sent_at + timedelta(seconds=offset),
+    )
+    answer = found.for_message_sent(sent_at)
+    assert answer.found is (offset >= -CLOCK_SKEW.total_seconds())
+    assert found.for_message_sent(None) == found

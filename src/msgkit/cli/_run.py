@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -47,7 +48,9 @@ def serve_command(state: State, host: str, port: int) -> None:
     cfg: dict[str, Any] = load_config(state.config) if state.config else {}
     app = state.client().inbound_app(endpoints_from_config(cfg.get("providers") or {}))
     console_err.print(f"msgkit serve on http://{host}:{port} (webhooks /hooks, links /l)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    config = uvicorn.Config(app, host=host, port=port, log_level="info")  # sets up logging
+    logging.getLogger("uvicorn.access").addFilter(app.access_log_filter())  # path tokens
+    uvicorn.Server(config).run()
 
 
 def register(group: click.Group) -> None:

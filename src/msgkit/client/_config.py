@@ -65,6 +65,12 @@ def make_providers(
         ConfigError: A provider registered under another name than its own, or a
             wrong setting (naming it).
     """
+    if given is not None and not isinstance(given, Mapping):
+        raise ConfigError(
+            f"providers must map names to adapters or settings, not a {type(given).__name__}",
+            key="providers",
+            hint='e.g. Client(providers={"sms": TwilioProvider(...)})',
+        )
     if given is None:
         table = cfg.get("providers") or {}
         if not table:

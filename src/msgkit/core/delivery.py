@@ -77,6 +77,7 @@ class SkipReason(str, Enum):
     EXPIRED = "expired"
     NOT_ALLOWED = "not_allowed"
     CANCELLED = "cancelled"
+    UNSAFE_CONTENT = "unsafe_content"
 
 
 _S = MessageState

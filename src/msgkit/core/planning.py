@@ -469,7 +469,9 @@ class _Planner:
         urls = (
             {name: links.url(code, param) for name, code in self.codes.items()} if links else None
         )
-        text = self.template.render(params, links=urls)
+        text, unsafe = self.policy.content.screen(self.template.render(params, links=urls))
+        if unsafe is not None:
+            return skip(SkipReason.UNSAFE_CONTENT, unsafe)
 
         encoding: str | None = None
         segments = 1
@@ -483,10 +485,12 @@ class _Planner:
                     f"at most {length.max_units} are allowed",
                 )
             encoding, segments = length.encoding, length.segments
-        if route.max_text is not None and len(text) > route.max_text:
+        limit = route.max_text if route.max_text is not None else self.policy.content.max_length
+        if len(text) > limit:
+            whose = "the provider takes" if route.max_text is not None else "the campaign allows"
             return skip(
                 SkipReason.NOT_ALLOWED,
-                f"the text has {len(text)} characters; the provider takes at most {route.max_text}",
+                f"the text has {len(text)} characters; {whose} at most {limit}",
             )
 
         zone_name = recipient_zone(contact, self.policy.time_zone)

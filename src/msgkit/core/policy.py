@@ -2,12 +2,14 @@
 
 Every rule the planner applies that is the campaign's choice lives here — validity,
 contact schedule, frequency caps and whether they apply, send speed, default time zone,
-opt-out scope, short links, test numbers. `msgkit.core.campaigns.Campaign.policy` holds
-one; the default is a sensible policy for a bulk campaign.
+opt-out scope, short links, test numbers, and what text may go out (`ContentPolicy`).
+`msgkit.core.campaigns.Campaign.policy` holds one; the default is a sensible policy for
+a bulk campaign.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -21,7 +23,7 @@ from msgkit.core.links import ShortLinks
 from msgkit.core.optout import OptOutScope
 from msgkit.core.windows import ContactSchedule
 
-__all__ = ["DEFAULT_VALIDITY", "SendPolicy", "SendSpeed"]
+__all__ = ["DEFAULT_VALIDITY", "ContentPolicy", "SendPolicy", "SendSpeed"]
 
 #: Long enough to wait out a night of quiet hours and a weekend (Friday 20:00 to
 #: Monday 09:00 is 61 hours); short enough that a campaign resumed after days of
@@ -63,6 +65,66 @@ class SendSpeed:
     def duration(self, count: int) -> timedelta:
         """How long ``count`` messages take at this speed."""
         return timedelta(seconds=count / self.per_second)
+
+
+#: C0 and C1 control characters but tab, line feed and carriage return (NUL included):
+#: invisible, refused or mangled by gateways, and never meant by a person.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069):
+#: they make a text read differently from what it is ("Trojan Source" spoofing of
+#: links and amounts). The marks U+200E/U+200F, which right-to-left text needs, pass.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+@attrs.frozen(kw_only=True)
+class ContentPolicy:
+    """What a rendered message may contain before it goes out.
+
+    Applied to each message when it is planned (the template and the recipient's
+    values together); a refused message is skipped as ``unsafe_content`` with the
+    reason, a stripped one goes without the characters.
+
+    Attributes:
+        control: Control characters (NUL, escape, C1...; not tab or line breaks):
+            ``"strip"`` (default) removes them, ``"refuse"`` skips the message.
+        bidi: Bidirectional overrides and isolates: ``"refuse"`` (default) skips the
+            message, ``"strip"`` removes them.
+        max_length: The longest text, in characters, when the provider states no
+            limit of its own (Twilio's 1,600 by default; a 2 MB value is never sent
+            as thousands of SMS parts).
+
+    Example:
+        >>> ContentPolicy().screen("Hi\\x00 Ann")
+        ('Hi Ann', None)
+        >>> ContentPolicy().screen("pay \\u202e0001")[1].startswith("the text holds a bidi")
+        True
+    """
+
+    control: Literal["strip", "refuse"] = attrs.field(
+        default="strip", validator=attrs.validators.in_(("strip", "refuse"))
+    )
+    bidi: Literal["strip", "refuse"] = attrs.field(
+        default="refuse", validator=attrs.validators.in_(("strip", "refuse"))
+    )
+    max_length: int = attrs.field(default=1600, validator=_positive_count)
+
+    def screen(self, text: str) -> tuple[str, str | None]:
+        """The text as it may go out, and None; or the text and why it may not go."""
+        for pattern, rule, what in (
+            (CONTROL_CHARACTERS, self.control, "a control character"),
+            (BIDI_CONTROLS, self.bidi, "a bidirectional override"),
+        ):
+            found = pattern.search(text)
+            if found is None:
+                continue
+            if rule == "refuse":
+                code = f"U+{ord(found.group()):04X}"
+                return text, (
+                    f"the text holds {what} ({code}): it would display or go out other "
+                    "than written; remove it from the template or the recipient's values"
+                )
+            text = pattern.sub("", text)
+        return text, None
 
 
 def _aware(_: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
@@ -108,6 +170,8 @@ class SendPolicy:
         links: How links are shortened and tracked; None leaves URLs as written.
         link_params: Whether short links carry a per-recipient tracking parameter.
         test_numbers: Numbers (E.164) that test sends go to.
+        content: What a message may contain (control characters, bidirectional
+            overrides, a length when the provider states none).
     """
 
     validity: timedelta | None = attrs.field(default=DEFAULT_VALIDITY, validator=_positive_span)
@@ -127,3 +191,4 @@ class SendPolicy:
     links: ShortLinks | None = None
     link_params: bool = True
     test_numbers: tuple[Phone, ...] = attrs.field(default=(), converter=_phones)
+    content: ContentPolicy = attrs.field(factory=ContentPolicy)

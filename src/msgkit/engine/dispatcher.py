@@ -128,6 +128,9 @@ class DispatcherSettings:
         poll_after: Poll a submitted message's status this long after sending.
         poll_every: Time between polls of one message.
         poll_for: Stop polling a message this long after it was sent.
+        request_timeout: Seconds a provider request may take (connect, send, answer)
+            on the engine's own HTTP client; a request that times out after it was sent
+            leaves its message ``unknown`` (reconciled, never blindly re-sent).
     """
 
     batch_size: int = 500
@@ -144,6 +147,7 @@ class DispatcherSettings:
     poll_after: timedelta = timedelta(seconds=30)
     poll_every: timedelta = timedelta(minutes=1)
     poll_for: timedelta = timedelta(hours=24)
+    request_timeout: float = 30.0
 
 
 @attrs.define
@@ -308,7 +312,10 @@ class Dispatcher:
     def _transport(self, provider: str) -> Transport:
         found = self._transports.get(provider) or self._default_transport
         if found is None:
-            found = AiohttpTransport(max_connections=max(64, self.settings.concurrency))
+            found = AiohttpTransport(
+                timeout=self.settings.request_timeout,
+                max_connections=max(64, self.settings.concurrency),
+            )
             self._default_transport = found
             self._own_transport = True  # made here: closed by `aclose`
         return found

@@ -301,7 +301,7 @@ class Housekeeping:
             return Polled(status=PolledStatus.NO_QUERY)
         try:
             response = await self._perform(row.provider or "", request)
-            status = provider.parse_status(row, response)
+            status = provider.parse_status(row, response).for_message_sent(row.sent_at)
         except Exception:
             log.warning("status query for %s failed; will ask again", row.id, exc_info=True)
             return Polled(status=PolledStatus.QUERY_FAILED)

@@ -45,7 +45,7 @@ webhooks would. Nothing else about such a provider is special.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -59,6 +59,7 @@ from msgkit.core.templates import ContentRules
 from msgkit.exceptions import ProviderError
 
 __all__ = [
+    "CLOCK_SKEW",
     "Capabilities",
     "InProcess",
     "InboundEvent",
@@ -146,6 +147,10 @@ class SendResult:
     follow_up: SendRequest | None = None
 
 
+#: How far a provider's clock may be behind ours (see `StatusResult.for_message_sent`).
+CLOCK_SKEW = timedelta(minutes=1)
+
+
 @attrs.frozen(kw_only=True)
 class StatusResult:
     """What the provider says of a message we may have sent (reconciliation).
@@ -156,6 +161,9 @@ class StatusResult:
         state: ``submitted``, ``delivered``, ``undelivered`` or ``failed`` when found.
         provider_message_id: The provider's id, when found.
         error_code: The provider's error code for undelivered or failed messages.
+        taken_at: When the provider took the record found (its own timestamp), so that a
+            record older than the message (an earlier message with the same text to the
+            same number) is not taken for it; see `StatusResult.for_message_sent`.
     """
 
     message_id: str
@@ -163,6 +171,22 @@ class StatusResult:
     state: MessageState | None = None
     provider_message_id: str | None = None
     error_code: str | None = None
+    taken_at: datetime | None = None
+
+    def for_message_sent(
+        self, sent_at: datetime | None, *, skew: timedelta = CLOCK_SKEW
+    ) -> StatusResult:
+        """This answer for a message marked ``sending`` at ``sent_at``.
+
+        A message is marked before its request leaves, so the provider cannot have
+        taken it earlier (less ``skew`` between the two clocks): a record found that is
+        older belongs to an earlier message and proves nothing about this one.
+        """
+        if not self.found or self.taken_at is None or sent_at is None:
+            return self
+        if self.taken_at >= sent_at - skew:
+            return self
+        return StatusResult(message_id=self.message_id, found=False)
 
 
 @attrs.frozen(kw_only=True)

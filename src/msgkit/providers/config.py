@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import BaseModel, ConfigDict
@@ -47,6 +48,18 @@ class ProviderSettings(BaseModel):
 
     type: str
     base_url: str | None = None
+
+    @pydantic.field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """An ``http://`` or ``https://`` URL with a host: anything else would make
+        every send fail at the transport, where the error reads "may have been sent"."""
+        if value is None:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("base_url must be an http:// or https:// URL with a host")
+        return value
 
     def base(self, default: str) -> str:
         """``base_url`` if set, else ``default``; without a trailing slash."""

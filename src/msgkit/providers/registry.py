@@ -222,6 +222,19 @@ def load_providers(
     Raises:
         ConfigError: Naming the provider and setting at fault, or the missing variable.
     """
+    if not isinstance(providers, Mapping):
+        raise ConfigError(
+            f"providers must be a table of named providers, not a {type(providers).__name__}",
+            key="providers",
+            hint='write e.g. [providers.sms] with type = "twilio" and its settings',
+        )
+    for name, settings in providers.items():
+        if not isinstance(settings, Mapping):
+            raise ConfigError(
+                f"provider {name!r} must be a table of settings, not a {type(settings).__name__}",
+                key=f"providers.{name}",
+                hint=f'write [providers.{name}] with type = "..." and its settings',
+            )
     return {name: registry.create(name, settings, env) for name, settings in providers.items()}
 
 

@@ -31,7 +31,7 @@ from msgkit.core.delivery import Channel
 from msgkit.core.fatigue import FrequencyCap
 from msgkit.core.links import ShortLinks
 from msgkit.core.optout import OptOutScope
-from msgkit.core.policy import SendPolicy, SendSpeed
+from msgkit.core.policy import ContentPolicy, SendPolicy, SendSpeed
 from msgkit.core.rfm import RFM, Quintiles, RFMCuts, RFMSegment
 from msgkit.core.segments import (
     Ago,
@@ -71,6 +71,7 @@ TYPES: Mapping[str, type] = MappingProxyType(
         "ShortLinks": ShortLinks,
         # policy: windows, caps, speed, opt-outs
         "SendPolicy": SendPolicy,
+        "ContentPolicy": ContentPolicy,
         "SendSpeed": SendSpeed,
         "ContactSchedule": ContactSchedule,
         "Window": Window,

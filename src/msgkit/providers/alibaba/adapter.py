@@ -13,8 +13,9 @@ Matching receipts
     provider id of each message is ``"{BizId}:{digest of the number}"`` (`message_key`;
     a digest, so that ids in logs do not show numbers), which the receipt (``biz_id`` +
     ``phone_number``) gives back exactly. ``OutId`` is our message
-    id when the request carries one message, and ``"b.{first id}"`` (a batch mark:
-    message ids have no ``.``) when it carries several.
+    id when the request carries one message, and ``"b.{campaign id}.{step}"`` (a batch
+    mark: message ids have no ``.``) when it carries several; a request never mixes
+    campaigns or steps, so the mark says whose batch a record belongs to.
 
 Errors (``Code`` of the answer)
     - per number (``isv.MOBILE_NUMBER_ILLEGAL``, ``isv.BLACK_KEY_CONTROL_LIMIT`` — the
@@ -43,8 +44,11 @@ Reconciliation (QuerySendDetails)
     ``dysmsapi-20170525/core/Models/QuerySendDetailsResponseBody.cs``); older docs write
     the same names in lower camel case, which is accepted too. The records carry no
     ``BizId``. A message is matched on ``OutId`` = its id; one sent in a batch is matched
-    on the batch mark and its template code, and when several records could be it, the
-    answer is "found" (the conservative answer: nobody is messaged twice).
+    on its own campaign's batch mark and its template code — never on another
+    campaign's record for the same number and template, which proves nothing about this
+    message. When several records of its own batch mark could be it (a trigger that
+    messaged the number twice that day), the answer is "found" (the conservative
+    answer: nobody is messaged twice).
 
 Review of templates and signatures
     Templates: **CreateSmsTemplate** (``TemplateName``, ``TemplateContent``,
@@ -393,8 +397,14 @@ class _Prepared:
     extend: str | None
 
     @property
-    def content_key(self) -> tuple[str | None, str, str, str | None]:
-        return (self.message.template_code, self.sign, self.params, self.extend)
+    def content_key(self) -> tuple[object, ...]:
+        return (*self.batch_key, self.sign, self.params, self.extend)
+
+    @property
+    def batch_key(self) -> tuple[str | None, str, int]:
+        """What the members of one request share: the template, the campaign and step
+        (so that the batch mark in ``OutId`` names whose messages a record is)."""
+        return (self.message.template_code, self.message.campaign_id, self.message.step)
 
 
 def _chunks(members: Sequence[_Prepared], size: int) -> list[list[_Prepared]]:
@@ -525,16 +535,16 @@ class AlibabaSms:
             RejectedError: A message has no template code, signature or E.164 number.
         """
         prepared = [self._prepare(message) for message in batch]
-        same: dict[tuple[str | None, str, str, str | None], list[_Prepared]] = {}
+        same: dict[tuple[object, ...], list[_Prepared]] = {}
         for item in prepared:
             same.setdefault(item.content_key, []).append(item)
         requests: list[SendRequest] = []
-        alone: dict[str | None, list[_Prepared]] = {}
+        alone: dict[tuple[str | None, str, int], list[_Prepared]] = {}
         for members in same.values():
             if len(members) > 1:
                 requests.extend(self._send_sms(c) for c in _chunks(members, SEND_SMS_MAX))
             else:
-                alone.setdefault(members[0].message.template_code, []).append(members[0])
+                alone.setdefault(members[0].batch_key, []).append(members[0])
         for members in alone.values():
             for chunk in _chunks(members, SEND_BATCH_MAX):
                 requests.append(
@@ -544,8 +554,8 @@ class AlibabaSms:
 
     @staticmethod
     def _out_id(chunk: Sequence[_Prepared]) -> str:
-        first = chunk[0].message.id
-        return first if len(chunk) == 1 else f"b.{first}"[:255]
+        first = chunk[0].message
+        return first.id if len(chunk) == 1 else batch_mark(first)
 
     def _sent(self, action: str, chunk: Sequence[_Prepared], params: dict[str, str]) -> SendRequest:
         params["OutId"] = self._out_id(chunk)
@@ -660,11 +670,11 @@ class AlibabaSms:
         body = self._checked(response, "QuerySendDetails")
         records = _detail_records(body)
         exact = [r for r in records if _field(r, "OutId") == message.id]
+        mark = batch_mark(message)
         candidates = exact or [
             r
             for r in records
-            if (_field(r, "OutId") or "").startswith("b.")
-            and _field(r, "TemplateCode") == message.template_code
+            if _field(r, "OutId") == mark and _field(r, "TemplateCode") == message.template_code
         ]
         if not candidates:
             return StatusResult(message_id=message.id, found=False)
@@ -680,6 +690,7 @@ class AlibabaSms:
             found=True,
             state=state,
             error_code=_field(record, "ErrCode") if state is not MessageState.DELIVERED else None,
+            taken_at=china_time(_field(record, "SendDate")),
         )
 
     def _checked(self, response: httpx.Response, action: str) -> Any:
@@ -867,6 +878,12 @@ class AlibabaSms:
             reason=reason if status is ReviewStatus.REJECTED else None,
             order_id=text_or_none(dig(body, "OrderId")),
         )
+
+
+def batch_mark(message: OutboundMessage) -> str:
+    """The ``OutId`` of a request of several messages: their campaign and step (message
+    ids have no ``.``, so a mark is never taken for one)."""
+    return f"b.{message.campaign_id}.{message.step}"[:255]
 
 
 def _field(record: Mapping[str, Any], name: str) -> str | None:

@@ -14,10 +14,17 @@ retry; 20003 and HTTP 401 — credentials, the account's; 20005 and other HTTP 4
 account's. Twilio takes no idempotency key for messages: a 500/502/504 or a timeout is
 unknown.
 
-Reconciliation lists the messages sent to the number since the day of sending
-(``To``, ``DateSent>``) and matches on the body (and the sender when it is a number):
-the newest match wins. Two identical texts to one number the same day cannot be told
-apart; that is reported as found (nobody is messaged twice).
+Reconciliation lists the newest messages to the number (``To``, a page of
+`STATUS_PAGE`, newest first) and matches on the body (and the sender when it is a
+number): the newest match wins, and its ``date_created`` must not be older than the
+message (`StatusResult.taken_at`), so an earlier message with the same text proves
+nothing. The list is not filtered by ``DateSent``: Twilio sets that only when it
+actually sends, so a message still queued at Twilio (a long code sends one a second)
+would not be listed and would be sent again. A full page without a match cannot prove
+the message absent (it may be further down): the query is asked again later and the
+message stays unknown meanwhile — it is never re-sent on a partial answer. Two identical
+texts to one number within a minute cannot be told apart; that is reported as found
+(nobody is messaged twice).
 
 The account's balance: ``GET /2010-04-01/Accounts/{AccountSid}/Balance.json`` answers
 ``{"balance": "12.34", "currency": "USD"}`` (`TwilioSms.build_balance`).
@@ -26,6 +33,7 @@ The account's balance: ``GET /2010-04-01/Accounts/{AccountSid}/Balance.json`` an
 from __future__ import annotations
 
 import base64
+import email.utils
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -84,6 +92,24 @@ _HINTS = {
     20003: "check the Account SID and the auth token (its environment variable)",
     20429: "too many concurrent requests: msgkit waits and retries",
 }
+#: Messages listed per status query (Twilio's default page; at most 1000).
+STATUS_PAGE = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _created(record: Mapping[str, Any]) -> datetime | None:
+    """A listed message's ``date_created`` (RFC 2822, e.g. ``Mon, 16 Aug 2010 03:45:01
+    +0000``), or None when absent or unreadable."""
+    text = text_or_none(record.get("date_created"))
+    if text is None:
+        return None
+    try:
+        created = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+
+
 _STATES = {
     "delivered": MessageState.DELIVERED,
     "read": MessageState.DELIVERED,
@@ -265,12 +291,12 @@ class TwilioSms:
         return error_results(sent, Outcome.FAILED, detail, hint=_HINTS.get(code), **facts)
 
     def build_status(self, message: OutboundMessage, sent_at: datetime) -> httpx.Request | None:
-        """List the messages sent to the number since the day it was sent."""
-        day = sent_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
+        """List the newest messages to the number, queued ones included (no ``DateSent``
+        filter: a queued message has no ``date_sent`` yet)."""
         return httpx.Request(
             "GET",
             self._base,
-            params={"To": message.to, "DateSent>": day, "PageSize": "50"},
+            params={"To": message.to, "PageSize": str(STATUS_PAGE)},
             headers={"Authorization": self._authorization},
         )
 
@@ -300,8 +326,17 @@ class TwilioSms:
             and (not sender or sender.startswith("MG") or m.get("from") == sender)
         ]
         if not matches:
+            if len(listed) >= STATUS_PAGE:
+                raise error_for(
+                    Outcome.RETRY,
+                    f"the newest {len(listed)} messages to the number do not include it",
+                    provider=self.name,
+                    status=response.status_code,
+                    hint="it may be further down the list: asked again later, "
+                    "reported unknown if never found",
+                )
             return StatusResult(message_id=message.id, found=False)
-        newest = max(matches, key=lambda m: str(m.get("date_created") or ""))
+        newest = max(matches, key=lambda m: _created(m) or _EPOCH)
         state = _STATES.get(str(newest.get("status")), MessageState.SUBMITTED)
         return StatusResult(
             message_id=message.id,
@@ -309,6 +344,7 @@ class TwilioSms:
             state=state,
             provider_message_id=text_or_none(newest.get("sid")),
             error_code=text_or_none(newest.get("error_code")),
+            taken_at=_created(newest),
         )
 
     def build_balance(self) -> httpx.Request:

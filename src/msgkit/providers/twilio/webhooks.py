@@ -11,7 +11,8 @@ forms are tried, as its libraries do.
 Routes: ``POST /hooks/NAME/status`` (status callbacks: ``MessageSid``,
 ``MessageStatus``, ``ErrorCode``, ``To``; our id in the ``msgkit_id`` query parameter)
 and ``POST /hooks/NAME/inbound`` (``From``, ``To``, ``Body``, ``MessageSid``,
-``MessagingServiceSid``), both answered with empty TwiML (no automatic answer).
+``MessagingServiceSid``; one without ``MessageSid`` is known by a digest of its form,
+so a replay is not stored twice), both answered with empty TwiML (no automatic answer).
 ``queued``, ``sending``, ``accepted`` and ``scheduled`` say nothing new and give no
 receipt; ``sent`` is a receipt ``sent``, ``read`` counts as delivered, ``canceled`` as
 failed.
@@ -202,10 +203,20 @@ def parse_twilio_inbound(form: Mapping[str, str], *, provider: str, now: datetim
             text=form.get("Body", ""),
             scope=form.get("MessagingServiceSid") or form.get("To") or None,
             received_at=now,
-            provider_message_id=form.get("MessageSid") or form.get("SmsMessageSid") or None,
+            provider_message_id=form.get("MessageSid")
+            or form.get("SmsMessageSid")
+            or _form_digest(form),
             phone=phone,
         )
     ]
+
+
+def _form_digest(form: Mapping[str, str]) -> str:
+    """The identity of a signed incoming message that carries no ``MessageSid``: a
+    digest of its whole form (what the signature covers), so that a replay of it is
+    recognised as the same message, not stored again; no number in it."""
+    canonical = "\x1f".join(f"{k}={v}" for k, v in sorted(form.items()))
+    return "form:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def _is_json(request: WebhookRequest) -> bool:
