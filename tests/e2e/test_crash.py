@@ -7,6 +7,7 @@ on the SQLite file, sending to the simulator served over real HTTP by this test.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -82,5 +83,47 @@ def test_sigkilled_worker_is_resumed_with_every_recipient_messaged_once(tmp_path
     assert set(sim.recipients) == set(numbers)
     assert progress.count(msgkit.MessageState.UNKNOWN) == 0
     assert progress.pending == 0
+    assert progress.sent == COUNT
+    assert status is msgkit.CampaignStatus.FINISHED
+
+
+def test_a_worker_killed_again_and_again_never_messages_anybody_twice(tmp_path: Path) -> None:
+    """Four SIGKILLs at random points, a new worker each time: after each, nobody has two
+    messages; at the end, everybody has exactly one and none is left unknown."""
+    db = f"sqlite:///{tmp_path / 'msgkit.db'}"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER, encoding="utf-8")
+    sim = Simulator(latency=(0.002, 0.01))
+    numbers = [tw_e164(n) for n in tw_numbers(COUNT)]
+    rng = random.Random(6122026)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with serve(sim) as url:
+        providers = {"sim": SimulatorProvider("sim", base_url=url)}
+        with msgkit.Client(store=db, providers=providers) as client:
+            members = client.create_list("members", [msgkit.Contact(phone=n) for n in numbers])
+            campaign = client.create_campaign("Crash", "Hello", audience=members)
+            client.start(campaign)
+        for kill in range(4):
+            worker = subprocess.Popen(
+                [sys.executable, str(script), db, url],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
+            target = min(COUNT - 1, len(sim.messages) + rng.randint(10, 50))
+            deadline = time.monotonic() + 20
+            while len(sim.messages) < target and worker.poll() is None:
+                assert time.monotonic() < deadline, f"kill {kill}: the worker sent too little"
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.02))  # anywhere: claiming, marking, sending, recording
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+            twice = [to for to, n in sim.recipients.items() if n > 1]
+            assert not twice, f"after kill {kill}: {len(twice)} recipients messaged twice"
+        with msgkit.Client(store=db, providers=providers, config={"engine": ENGINE}) as after:
+            after.run(progress=False)
+            progress = after.progress(campaign)
+            status = after.campaign(campaign).status
+    assert Counter(sim.recipients.values()) == Counter({1: COUNT})
+    assert progress.count(msgkit.MessageState.UNKNOWN) == 0
     assert progress.sent == COUNT
     assert status is msgkit.CampaignStatus.FINISHED
