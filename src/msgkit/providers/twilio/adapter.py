@@ -63,6 +63,7 @@ from msgkit.providers.common import (
     error_results,
     http_failure,
     json_body,
+    prepared_request,
     results,
     retry_after,
     text_or_none,
@@ -181,13 +182,9 @@ class TwilioSms:
         self._sid = account_sid
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
         self._authorization = f"Basic {credentials}"
-        # Built once and copied by every request (httpx copies a Headers object as it
-        # is, but parses and normalises a dict for each request: twice the time).
-        self._send_headers = httpx.Headers(
-            {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Authorization": self._authorization,
-            }
+        self._send_headers = (
+            (b"Content-Type", b"application/x-www-form-urlencoded"),
+            (b"Authorization", self._authorization.encode("ascii")),
         )
         self._sender = sender
         self._callback = status_callback
@@ -237,12 +234,7 @@ class TwilioSms:
             form.append(("ValidityPeriod", str(min(MAX_VALIDITY, math.ceil(left)))))
         if self._callback:
             form.append(("StatusCallback", with_message_id(self._callback, message.id)))
-        request = httpx.Request(
-            "POST",
-            self._base,
-            content=form_body(form),
-            headers=self._send_headers,
-        )
+        request = prepared_request("POST", self._base, self._send_headers, form_body(form))
         return SendRequest(request=request, message_ids=(message.id,))
 
     def parse_send(self, sent: SendRequest, response: httpx.Response) -> list[SendResult]:
