@@ -6,14 +6,17 @@ import asyncio
 import gzip
 import json
 import socket
+import string
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from msgkit.core.delivery import Channel
-from msgkit.engine.transport import AiohttpTransport, HttpxTransport, Transport
+from msgkit.engine.transport import AiohttpTransport, HttpxTransport, Transport, _response
 from msgkit.providers.base import Capabilities, Outcome, transport_error_outcome
 from tests.http_server import serve
 
@@ -162,3 +165,56 @@ async def test_reopens_after_close(url: str) -> None:
     response = await transport.send(httpx.Request("GET", f"{url}/b"))
     await transport.aclose()
     assert response.json()["path"] == "/b"
+
+
+async def test_sends_a_streamed_body(url: str) -> None:
+    """A request whose body is streamed (not yet read) goes whole."""
+
+    async def parts() -> Any:
+        yield b"To=%2B1"
+        yield b"&Body=Hi"
+
+    transport = AiohttpTransport()
+    try:
+        request = httpx.Request("POST", f"{url}/stream", content=parts())
+        response = await transport.send(request)
+    finally:
+        await transport.aclose()
+    assert response.json()["body"] == "To=%2B1&Body=Hi"
+
+
+_NAMES = st.text(alphabet=string.ascii_letters + string.digits + "-", min_size=1, max_size=12)
+_VALUES = st.binary(max_size=20).map(lambda b: bytes(c for c in b if c >= 0x20 and c != 0x7F))
+
+
+@settings(max_examples=200)
+@given(
+    status=st.integers(min_value=100, max_value=599),
+    headers=st.lists(st.tuples(_NAMES.map(str.encode), _VALUES), max_size=6),
+    content=st.binary(max_size=200) | st.text(max_size=50).map(str.encode),
+)
+def test_an_answer_read_whole_is_the_response_httpx_builds(
+    status: int, headers: list[tuple[bytes, bytes]], content: bytes
+) -> None:
+    """The transport's response of an answer read whole equals httpx's own
+    ``httpx.Response(content=...)`` of the same status, headers and body."""
+    headers = [(n, v) for n, v in headers if n.lower() != b"content-encoding"]
+    request = httpx.Request("POST", "http://example.test/x")
+    mine = _response(status, tuple(headers), content, request)
+    theirs = httpx.Response(status, headers=headers, content=content, request=request)
+    assert mine.status_code == theirs.status_code
+    assert mine.headers.raw == theirs.headers.raw
+    assert mine.content == theirs.content == mine.read()
+    assert mine.text == theirs.text
+    assert mine.encoding == theirs.encoding
+    assert mine.is_closed == theirs.is_closed
+    assert mine.is_stream_consumed == theirs.is_stream_consumed
+    assert mine.request is request
+
+
+def test_an_encoded_answer_is_decoded_by_httpx() -> None:
+    """A gzip answer is decoded as httpx decodes it."""
+    request = httpx.Request("GET", "http://example.test/x")
+    raw = gzip.compress(b'{"a": 1}')
+    mine = _response(200, ((b"Content-Encoding", b"gzip"),), raw, request)
+    assert mine.json() == {"a": 1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import httpx
 import pytest
 from hypothesis import given
@@ -15,6 +17,7 @@ from msgkit.providers.common import (
     error_for,
     error_results,
     json_body,
+    prepared_request,
     retry_after,
     status_outcome,
     text_or_none,
@@ -159,3 +162,35 @@ def test_error_results_carry_the_error_of_their_outcome(
             flags["suppress"],
             flags["isolate"],
         )
+
+
+_HEADER_NAMES = st.text(alphabet=string.ascii_letters + "-", min_size=1, max_size=16).filter(
+    lambda n: n.lower() not in ("host", "content-length", "transfer-encoding")
+)
+_HEADER_VALUES = st.text(alphabet=string.printable.strip() + " ", max_size=30).map(str.strip)
+_URLS = st.sampled_from(
+    [
+        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json",
+        "http://127.0.0.1:8765/bot/pnp/push",
+        "https://user@h.example:8443/a%20b?x=1&y=%C3%BC",
+    ]
+)
+
+
+@given(
+    method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET"]),
+    url=_URLS,
+    headers=st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=5),
+    body=st.binary(max_size=100),
+)
+def test_a_prepared_request_is_the_one_httpx_builds(
+    method: str, url: str, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    """A prepared request has the method, URL, headers (in order) and body of
+    ``httpx.Request(method, url, headers=..., content=body)``."""
+    raw = [(n.encode(), v.encode()) for n, v in headers]
+    mine = prepared_request(method, httpx.URL(url), raw, body)
+    theirs = httpx.Request(method, url, headers=headers, content=body)
+    assert (mine.method, mine.url) == (theirs.method, theirs.url)
+    assert mine.headers.raw == theirs.headers.raw
+    assert mine.content == theirs.content == mine.read()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from msgkit.core.delivery import MessageState
 from msgkit.exceptions import ProviderError
 from msgkit.providers.base import CLOCK_SKEW, Outcome, StatusResult
 from msgkit.providers.twilio import TwilioSms, from_config, with_message_id
-from msgkit.providers.twilio.adapter import STATUS_PAGE
+from msgkit.providers.twilio.adapter import STATUS_PAGE, form_body
 from tests.providers.support import NOW, SECRET, form, send, sms_message, twilio
 
 URL = "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
@@ -44,6 +45,26 @@ def test_message_request() -> None:
     ]
     user, _, token = base64.b64decode(request.headers["Authorization"][6:]).decode().partition(":")
     assert (user, token) == ("AC0123456789abcdef0123456789abcdef", SECRET)
+
+
+_NAMES = st.sampled_from(["To", "Body", "From", "MessagingServiceSid", "MediaUrl"])
+
+
+@given(st.lists(st.tuples(_NAMES, st.text()), max_size=6))
+def test_the_form_body_is_urlencode(form: list[tuple[str, str]]) -> None:
+    """The request body is what urlencode makes of the same form, for any text."""
+    assert form_body(form) == urlencode(form).encode("ascii")
+
+
+@given(st.text(min_size=1, max_size=200))
+def test_a_message_request_carries_any_body(text: str) -> None:
+    """Any text reaches the form as it was, with the same headers as httpx builds from
+    a dict."""
+    (sent,) = twilio().build_send([sms_message(1, text=text)])
+    assert form(sent.request)["Body"] == [text]
+    assert sent.request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent.request.headers["content-length"] == str(len(sent.request.content))
+    assert sent.request.headers["authorization"].startswith("Basic ")
 
 
 def test_messaging_service_and_long_validity() -> None:

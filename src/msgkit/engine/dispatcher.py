@@ -46,7 +46,7 @@ from msgkit.core.campaigns import Campaign, CampaignEvent, CampaignStatus
 from msgkit.core.contacts import parse_phone
 from msgkit.core.delivery import MessageEvent, MessageState, SkipReason
 from msgkit.core.fatigue import FrequencyCap, SentRecord, history_since
-from msgkit.core.message import Change, Elapsed, Followup, Sent, Timer
+from msgkit.core.message import Change, Elapsed, Followup, MessageStatus, Sent, Timer
 from msgkit.core.optout import OptOutScope, suppression_key
 from msgkit.core.planning import at_send, caps_in_force
 from msgkit.core.pricing import Balance
@@ -847,8 +847,20 @@ class Dispatcher:
                 fallback_now=result.fallback_now,
                 suppress=result.suppress,
             )
-            sending = attrs.evolve(row, state=MessageState.SENDING)  # marked before it left
-            change = decide_with(self.settings, sending, observed, now, retry_at=retry_at)
+            sending = MessageStatus(  # marked before it left (a copy of the row costs more)
+                id=row.id,
+                state=MessageState.SENDING,
+                sent_at=row.sent_at,
+                provider_message_id=row.provider_message_id,
+            )
+            change = decide_with(
+                self.settings,
+                sending,
+                observed,
+                now,
+                retry_at=retry_at,
+                fallback_wait=row.fallback_wait,
+            )
             changes.append(change)
             if change.event is MessageEvent.ACCEPT:
                 self.stats.sent += 1

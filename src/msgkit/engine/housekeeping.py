@@ -27,7 +27,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
@@ -86,13 +86,15 @@ def decide_with(
     campaign: Campaign | None = None,
     retry_at: datetime | None = None,
     fallback_released: bool = False,
+    fallback_wait: timedelta | None = None,
 ) -> Change:
-    """`decide`, with what the engine's settings and the campaign add to the context."""
+    """`decide`, with what the engine's settings and the campaign add to the context
+    (and the message's ``fallback_wait``: a stored row's own, else the one given)."""
     row = message if isinstance(message, MessageRow) else None
     context = Context(
         retry_at=retry_at,
         fallback_released=fallback_released,
-        fallback_wait=row.fallback_wait if row is not None else None,
+        fallback_wait=row.fallback_wait if row is not None else fallback_wait,
         on_unknown=campaign.on_unknown if campaign is not None else "mark_unknown",
         reconcile_grace=settings.reconcile_grace,
         reconcile_every=settings.reconcile_every,

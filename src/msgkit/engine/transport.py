@@ -80,7 +80,7 @@ class HttpxTransport:
 
 #: Headers httpx computes for a request that aiohttp computes again from the same URL
 #: and body.
-_RECOMPUTED = frozenset({"host", "content-length", "transfer-encoding"})
+_RECOMPUTED = frozenset({b"host", b"content-length", b"transfer-encoding"})
 
 
 class AiohttpTransport:
@@ -106,6 +106,8 @@ class AiohttpTransport:
         self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._url: httpx.URL | None = None
+        self._yarl = yarl.URL()
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -123,30 +125,27 @@ class AiohttpTransport:
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and read the whole response."""
         session = self._open()
-        body = await request.aread()
+        try:
+            body = request.content  # built with its content: already encoded
+        except httpx.RequestNotRead:
+            body = await request.aread()  # a streamed body
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in request.headers.raw
-            if name.lower().decode("latin-1") not in _RECOMPUTED
+            if name.lower() not in _RECOMPUTED
         ]
+        if request.url is not self._url:  # adapters build many requests on one URL
+            self._url = request.url
+            self._yarl = yarl.URL(str(request.url), encoded=True)  # as httpx encoded it
         try:
             async with session.request(
                 request.method,
-                yarl.URL(str(request.url), encoded=True),  # as httpx encoded it
+                self._yarl,
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
             ) as answer:
-                content = await answer.read()
-                return httpx.Response(
-                    answer.status,
-                    headers=[
-                        (name.decode("latin-1"), value.decode("latin-1"))
-                        for name, value in answer.raw_headers
-                    ],
-                    content=content,
-                    request=request,
-                )
+                return _response(answer.status, answer.raw_headers, await answer.read(), request)
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc) or "connect timeout", request=request) from exc
         except aiohttp.ClientConnectorError as exc:
@@ -163,3 +162,31 @@ class AiohttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _response(
+    status: int, headers: tuple[tuple[bytes, bytes], ...], content: bytes, request: httpx.Request
+) -> httpx.Response:
+    """The `httpx.Response` of an answer read whole.
+
+    An answer sent as it is (no ``Content-Encoding``) is handed over with its body as
+    its content; httpx's own path (``httpx.Response(content=...)``, which runs the body
+    through its decoders and chunker) costs several times as much a message, measured
+    (``benchmarks/dispatch.py``). An encoded answer takes httpx's path and is decoded
+    by httpx, as httpx would have received it.
+    """
+    names = {name.lower() for name, _ in headers}
+    if b"content-encoding" in names:
+        return httpx.Response(status, headers=headers, content=content, request=request)
+    if content and not names & _LENGTH:  # as httpx.Response(content=...) adds it
+        headers = (*headers, (b"Content-Length", str(len(content)).encode("ascii")))
+    response = httpx.Response(status, headers=headers, stream=_READ, request=request)
+    response._content = content  # what Response.read() sets
+    response.is_stream_consumed = response.is_closed = True  # as after Response.read()
+    return response
+
+
+_LENGTH = frozenset({b"content-length", b"transfer-encoding"})
+
+#: The stream of every answer already read (nothing more to read).
+_READ = httpx.ByteStream(b"")

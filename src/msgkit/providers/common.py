@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -37,6 +37,7 @@ __all__ = [
     "error_results",
     "http_failure",
     "json_body",
+    "prepared_request",
     "response_date",
     "results",
     "retry_after",
@@ -59,6 +60,37 @@ def json_body(response: httpx.Response) -> Any:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def prepared_request(
+    method: str, url: httpx.URL, headers: Sequence[tuple[bytes, bytes]], body: bytes
+) -> httpx.Request:
+    """``httpx.Request(method, url, headers=headers, content=body)``, as httpx builds it
+    (``Host`` first, the headers given, ``Content-Length`` last; the body read), at a
+    third of its cost a request, measured (``benchmarks/dispatch.py``): the headers are
+    normalised once, not three times.
+
+    Args:
+        method: The method, upper case.
+        url: The URL, parsed once by the adapter.
+        headers: Names and values, without ``Host``, ``Content-Length`` or
+            ``Transfer-Encoding`` (httpx computes those).
+        body: The encoded body.
+    """
+    if not body or not url.host:  # what httpx does then is its own business
+        return httpx.Request(method, url, headers=list(headers), content=body)
+    request = httpx.Request(
+        method,
+        url,
+        headers=[
+            (b"Host", url.netloc),
+            *headers,
+            (b"Content-Length", str(len(body)).encode("ascii")),
+        ],
+        stream=httpx.ByteStream(body),
+    )
+    request.read()
+    return request
 
 
 def e164_address(message: OutboundMessage, provider: str) -> str:

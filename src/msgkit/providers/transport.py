@@ -64,8 +64,10 @@ class SendRun:
             if result.follow_up is not None and self._steps < MAX_STEPS - 1:
                 self._steps += 1
                 self._pending.append(result.follow_up)
-            else:
+            elif result.follow_up is not None:
                 self.results.append(attrs.evolve(result, follow_up=None))
+            else:
+                self.results.append(result)
 
     def failed(self, error: httpx.TransportError) -> None:
         """Record a transport failure of the current request."""

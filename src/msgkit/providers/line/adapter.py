@@ -46,6 +46,7 @@ from msgkit.providers.common import (
     error_results,
     http_failure,
     json_body,
+    prepared_request,
     results,
     text_or_none,
 )
@@ -114,6 +115,10 @@ class LineNotifications(NoStatusQuery):
         # Parsed once: httpx parses a URL given as text on every request it builds.
         self._url = httpx.URL(base_url.rstrip("/") + "/bot/pnp/push")
         self._silent = notification_disabled
+        self._headers = (
+            (b"Authorization", f"Bearer {channel_access_token}".encode()),
+            (b"Content-Type", b"application/json"),
+        )
 
     def __repr__(self) -> str:
         return f"LineNotifications(name={self.name!r}, token=***)"
@@ -146,15 +151,11 @@ class LineNotifications(NoStatusQuery):
                 "send fewer images, or split the content",
             )
         body = {"to": to, "messages": messages, "notificationDisabled": self._silent}
-        request = httpx.Request(
+        request = prepared_request(
             "POST",
             self._url,
-            headers={
-                "Authorization": f"Bearer {self._token}",
-                "Content-Type": "application/json",
-                "X-Line-Delivery-Tag": message.id,
-            },
-            content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            (*self._headers, (b"X-Line-Delivery-Tag", message.id.encode("utf-8"))),
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         )
         return SendRequest(request=request, message_ids=(message.id,))
 

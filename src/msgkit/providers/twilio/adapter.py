@@ -39,7 +39,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -63,6 +63,7 @@ from msgkit.providers.common import (
     error_results,
     http_failure,
     json_body,
+    prepared_request,
     results,
     retry_after,
     text_or_none,
@@ -134,6 +135,13 @@ def with_message_id(url: str, message_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def form_body(form: Sequence[tuple[str, str]]) -> bytes:
+    """The form-encoded body of ``form``, whose names need no quoting (``To``,
+    ``Body``...): ``urlencode(form)``, without quoting each name again (a third of
+    its time a message)."""
+    return "&".join([f"{name}={quote_plus(value)}" for name, value in form]).encode("ascii")
+
+
 class TwilioSms:
     """The Twilio Messages adapter.
 
@@ -174,6 +182,10 @@ class TwilioSms:
         self._sid = account_sid
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
         self._authorization = f"Basic {credentials}"
+        self._send_headers = (
+            (b"Content-Type", b"application/x-www-form-urlencoded"),
+            (b"Authorization", self._authorization.encode("ascii")),
+        )
         self._sender = sender
         self._callback = status_callback
         self._account = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
@@ -222,15 +234,7 @@ class TwilioSms:
             form.append(("ValidityPeriod", str(min(MAX_VALIDITY, math.ceil(left)))))
         if self._callback:
             form.append(("StatusCallback", with_message_id(self._callback, message.id)))
-        request = httpx.Request(
-            "POST",
-            self._base,
-            content=urlencode(form).encode("ascii"),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Authorization": self._authorization,
-            },
-        )
+        request = prepared_request("POST", self._base, self._send_headers, form_body(form))
         return SendRequest(request=request, message_ids=(message.id,))
 
     def parse_send(self, sent: SendRequest, response: httpx.Response) -> list[SendResult]:
