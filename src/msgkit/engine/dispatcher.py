@@ -272,7 +272,6 @@ class Dispatcher:
         else:
             self._transports = {}
             self._default_transport = transport
-        self._own_transport = transport is None
         self._provider_buckets: dict[str, TokenBucket] = {}
         self._campaign_buckets: dict[str, tuple[float, TokenBucket]] = {}
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
@@ -317,14 +316,16 @@ class Dispatcher:
                 max_connections=max(64, self.settings.concurrency),
             )
             self._default_transport = found
-            self._own_transport = True  # made here: closed by `aclose`
         return found
 
     async def aclose(self) -> None:
-        """Close the transports this dispatcher opened, and its store thread."""
+        """Close the transports (their connections belong to this run's event loop; a
+        given transport opens them again in the next run), and the store thread."""
         await self._commit.flush()
-        if self._own_transport and self._default_transport is not None:
-            await self._default_transport.aclose()
+        used = {id(t): t for t in (*self._transports.values(), self._default_transport)}
+        for transport in used.values():
+            if transport is not None:
+                await transport.aclose()
         self._executor.shutdown(wait=True)
 
     def _provider_bucket(self, name: str, provider: Provider) -> TokenBucket | None:

@@ -12,7 +12,11 @@ tested with respx); a transport performs them. Two come with msgkit:
   (an ASGI app in this process, a respx mock).
 
 Anything with ``async send(request) -> httpx.Response`` and ``async aclose()`` can replace
-them. A transport reports failures as `httpx.TransportError` subclasses, which the engine
+them. A transport's connections belong to one event loop, and each ``Client.run()`` is
+one: the engine closes every transport when a run ends, and a transport opens its
+connections again, lazily, in the loop of its next request (both built-in ones do).
+
+A transport reports failures as `httpx.TransportError` subclasses, which the engine
 reads as "not sent" (`httpx.ConnectError`, `httpx.ConnectTimeout`, `httpx.PoolTimeout`)
 or "may have been sent" (any other: a read timeout, a connection closed mid-answer).
 """
@@ -37,17 +41,22 @@ class Transport(Protocol):
         ...
 
     async def aclose(self) -> None:
-        """Release connections."""
+        """Release connections; a later `send` (in this or another event loop) opens
+        them again."""
         ...
 
 
 class HttpxTransport:
     """Sends requests with one pooled `httpx.AsyncClient`.
 
+    Its client is made in the event loop of the first request, and made again in the
+    next loop after `aclose` (or when the loop changed).
+
     Args:
         timeout: Seconds for connect, read, write and pool waits.
         max_connections: The pool size.
-        client: An existing client to use instead (its settings win).
+        client: An existing client to use instead (its settings win). It is yours: it
+            is used as it is, in its own event loop, and `aclose` leaves it open.
         transport: The httpx transport under the client (an ASGI app, a mock).
     """
 
@@ -59,23 +68,42 @@ class HttpxTransport:
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._client = client or httpx.AsyncClient(
-            timeout=timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
-        )
+        self._given = client
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._inner = transport
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _open(self) -> httpx.AsyncClient:
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client.is_closed or self._loop is not loop:
+            # A client of an earlier loop cannot be used (nor closed) in this one.
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout,
+                limits=httpx.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                ),
+                transport=self._inner,
+            )
+            self._loop = loop
+        return self._client
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and read the whole response."""
-        response = await self._client.send(request)
+        response = await self._open().send(request)
         await response.aread()
         return response
 
     async def aclose(self) -> None:
-        """Close the pool."""
-        await self._client.aclose()
+        """Close the pool this transport made (a given client stays open)."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            if self._loop is asyncio.get_running_loop():
+                await client.aclose()
 
 
 #: Headers httpx computes for a request that aiohttp computes again from the same URL
@@ -106,11 +134,15 @@ class AiohttpTransport:
         self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._url: httpx.URL | None = None
         self._yarl = yarl.URL()
 
     def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            # A session of an earlier loop cannot be used (nor closed) in this one.
+            self._loop = loop
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 timeout=self._timeout,
@@ -158,10 +190,11 @@ class AiohttpTransport:
             raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
 
     async def aclose(self) -> None:
-        """Close the pool."""
+        """Close the pool (the next request opens another)."""
         if self._session is not None:
-            await self._session.close()
-            self._session = None
+            session, self._session = self._session, None
+            if self._loop is asyncio.get_running_loop():
+                await session.close()
 
 
 def _response(
