@@ -459,7 +459,9 @@ class OutboxTables(SQLBase):
         """Queued or sending messages of a dead worker: its lease ran out, or it is in ``dead``."""
         known_dead = f" OR worker IN ({self._in(dead)})" if dead else ""
         rows = self._read(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = ? "
+            # The IN repeats the condition of the index of held messages, to use it.
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state IN ('queued', 'sending') "
+            "AND state = ? "
             f"AND (lease_until < ?{known_dead}) ORDER BY lease_until LIMIT ?",
             (state.value, ms(now), *dead, limit),
         )
@@ -589,16 +591,28 @@ class OutboxTables(SQLBase):
         run out, a scheduled campaign's start, or (for ``poll_providers``) a submitted
         message's status poll, for messages sent after ``poll_since``.
         """
+        # Each part finds its time by an index, without reading the messages it does not
+        # want (see migration 4): a waiting message of a running campaign (the earliest
+        # of each campaign and state, one index seek each), a waiting test send (they go
+        # in any campaign not deleted), a reconciliation, a fallback deadline (the
+        # earliest whose fallback still waits), a lease, a scheduled start.
         parts = [
-            "SELECT MIN(m.not_before) AS t FROM messages m JOIN campaigns c "
-            "ON c.id = m.campaign_id WHERE m.state IN ('planned', 'deferred') "
-            "AND m.not_before IS NOT NULL AND ((c.status = 'running' AND c.enabled = 1) "
-            "OR (m.test = 1 AND c.status <> 'deleted'))",
+            *(
+                "SELECT (SELECT MIN(m.not_before) FROM messages m WHERE m.campaign_id = c.id "
+                f"AND m.state = '{state}' AND m.not_before IS NOT NULL) AS t FROM campaigns c "
+                "WHERE c.status = 'running' AND c.enabled = 1"
+                for state in ("planned", "deferred")
+            ),
+            "SELECT MIN(m.not_before) FROM messages m JOIN campaigns c ON c.id = m.campaign_id "
+            "WHERE m.test = 1 AND m.state IN ('planned', 'deferred') "
+            "AND m.not_before IS NOT NULL AND c.status <> 'deleted'",
             "SELECT MIN(not_before) FROM messages WHERE state = 'unknown' "
             "AND not_before IS NOT NULL",
-            "SELECT MIN(p.fallback_at) FROM messages p WHERE p.state IN ('submitted', 'unknown') "
-            "AND p.fallback_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages c "
-            "WHERE c.parent_id = p.id AND c.state = 'deferred' AND c.not_before IS NULL)",
+            "SELECT (SELECT p.fallback_at FROM messages p "
+            "WHERE p.state IN ('submitted', 'unknown') AND p.fallback_at IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM messages w WHERE w.parent_id = p.id "
+            "AND w.state = 'deferred' AND w.not_before IS NULL) "
+            "ORDER BY p.fallback_at LIMIT 1)",
             "SELECT MIN(lease_until) FROM messages WHERE state IN ('queued', 'sending')",
             "SELECT MIN(send_at) FROM campaigns WHERE status = 'scheduled' AND enabled = 1",
         ]
