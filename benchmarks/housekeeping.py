@@ -95,7 +95,6 @@ def build(path: Path, n: int) -> None:
             batch,
         )
         conn.execute("COMMIT")
-    conn.execute("ANALYZE")
     conn.close()
 
 
