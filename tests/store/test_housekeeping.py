@@ -1,4 +1,5 @@
-"""The housekeeping queries read the outbox by index (migration 4), never scan it."""
+"""The housekeeping queries and the claim read the outbox by index (migration 4), never
+scan it."""
 
 from __future__ import annotations
 
@@ -24,14 +25,20 @@ def plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str
     path = tmp_path / "plans.db"
     store = SQLiteStore(path)
     statements: list[tuple[str, tuple[Any, ...]]] = []
-    read = SQLStore._read
+    read, query = SQLStore._read, SQLStore._q
 
     def recording(self: SQLStore, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         statements.append((sql, tuple(params)))
         return read(self, sql, params)
 
+    def recording_q(self: SQLStore, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        statements.append((sql, tuple(params)))
+        return query(self, cur, sql, params)
+
     monkeypatch.setattr(SQLStore, "_read", recording)
+    monkeypatch.setattr(SQLStore, "_q", recording_q)
     calls = {
+        "claim": lambda: store.claim(worker="w", now=NOW, limit=10, lease_until=NOW),
         "expirable": lambda: store.expirable(now=NOW),
         "holders": store.holders,
         "stale": lambda: store.stale(MessageState.SENDING, now=NOW, dead=["w1"]),
@@ -48,6 +55,7 @@ def plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str
             found[name] = [
                 row[3]
                 for sql, params in statements
+                if sql.lstrip().startswith("SELECT")
                 for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)
             ]
     store.close()
@@ -69,6 +77,7 @@ def test_housekeeping_queries_never_scan_the_outbox(
 @pytest.mark.parametrize(
     ("query", "index"),
     [
+        ("claim", "messages_priority"),
         ("expirable", "messages_expiry"),
         ("holders", "messages_held"),
         ("stale", "messages_held"),
