@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-
-import attrs
 
 from msgkit.core.delivery import MESSAGE, Channel, MessageEvent, MessageState
 from msgkit.core.message import Message
@@ -47,15 +45,6 @@ _SETTABLE = frozenset(
 )
 _UNSENT = frozenset({MessageState.SENDING, MessageState.UNKNOWN})
 _SENT = frozenset({MessageState.SUBMITTED, MessageState.DELIVERED, MessageState.UNDELIVERED})
-
-
-@attrs.frozen
-class _Current:
-    state: str
-    campaign_id: str
-    recipient: str
-    channel: str
-    counts: bool
 
 
 def encode_details(message: Message) -> str:
@@ -231,27 +220,30 @@ class OutboxTables(SQLBase):
                     (active, stamp, stamp, room),
                 ).fetchall()
             ids = [r[0] for r in found]
-            was = {r[0]: r[1] for r in found}
             for chunk in chunks(ids):
-                self._many(
+                marks = self._in(chunk)
+                # Set-based: the claim events first (they keep the state each message
+                # is claimed from), then one UPDATE of the chunk, then its rows.
+                self._q(
+                    cur,
+                    "INSERT INTO events (message_id, campaign_id, at, event, from_state, "
+                    "to_state) SELECT id, campaign_id, ?, 'claim', state, 'queued' "
+                    f"FROM messages WHERE id IN ({marks}) AND state IN ('planned', 'deferred')",
+                    (stamp, *chunk),
+                )
+                self._q(
                     cur,
                     "UPDATE messages SET state = 'queued', worker = ?, lease_until = ?, "
-                    "updated_at = ? WHERE id = ? AND state IN ('planned', 'deferred')",
-                    [(worker, lease, stamp, i) for i in chunk],
+                    f"updated_at = ? WHERE id IN ({marks}) AND state IN ('planned', 'deferred')",
+                    (worker, lease, stamp, *chunk),
                 )
                 rows = self._q(
                     cur,
                     f"SELECT {_MESSAGE_COLUMNS} FROM messages "
-                    f"WHERE id IN ({self._in(chunk)}) AND state = 'queued' AND worker = ?",
+                    f"WHERE id IN ({marks}) AND state = 'queued' AND worker = ?",
                     (*chunk, worker),
                 ).fetchall()
                 claimed.extend(_row_to_message(r) for r in rows)
-            self._many(
-                cur,
-                "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state) "
-                "VALUES (?, ?, ?, 'claim', ?, 'queued')",
-                [(m.id, m.campaign_id, stamp, was[m.id]) for m in claimed],
-            )
         order = {i: n for n, i in enumerate(ids)}
         claimed.sort(key=lambda m: order[m.id])
         return claimed
@@ -275,7 +267,9 @@ class OutboxTables(SQLBase):
         stamp = ms(now)
         results: list[ChangeResult] = []
         with self._tx() as cur:
-            current: dict[str, _Current] = {}
+            # By id: [state, campaign, recipient, channel, counts] as the transaction
+            # leaves it (a message changed twice is checked against its first change).
+            current: dict[str, list[Any]] = {}
             for chunk in chunks(sorted({c.message_id for c in changes})):
                 for row in self._q(
                     cur,
@@ -284,102 +278,64 @@ class OutboxTables(SQLBase):
                     chunk,
                 ).fetchall():
                     if worker is None or row[6] == worker:
-                        current[row[0]] = _Current(row[1], row[2], row[3], row[4], bool(row[5]))
-            updates: list[tuple[str, str, tuple[Any, ...]]] = []
+                        current[row[0]] = [row[1], row[2], row[3], row[4], row[5]]
+            # (message id, head of its UPDATE, the values it sets, the state it needs)
+            updates: list[tuple[str, str, tuple[Any, ...], str]] = []
             events: list[tuple[Any, ...]] = []
             history: list[tuple[Any, ...]] = []
             for change in changes:
-                known = current.get(change.message_id)
-                old = MessageState(known.state) if known else None
-                if known is not None and old is not None and change.event is None:
+                mid, event = change.message_id, change.event
+                known = current.get(mid)
+                if known is None:
+                    results.append(ChangeResult(message_id=mid, applied=False, old=None, new=None))
+                    continue
+                old_value = known[0]
+                old = MessageState(old_value)
+                if event is None:
                     # No transition: set the fields, if the message is still as decided.
                     if change.decided_in is not None and change.decided_in is not old:
                         results.append(
-                            ChangeResult(
-                                message_id=change.message_id, applied=False, old=old, new=old
-                            )
+                            ChangeResult(message_id=mid, applied=False, old=old, new=old)
                         )
                         continue
                     if change.fields:
-                        fields = {k: _column_value(v) for k, v in change.fields.items()}
-                        unknown = set(fields) - _SETTABLE
-                        if unknown:
-                            raise ValueError(f"cannot set {sorted(unknown)} on a message")
+                        fields = _columns(change.fields)
                         names = tuple(sorted(fields))
                         updates.append(
                             (
-                                change.message_id,
-                                _update_sql(names, state=False, send=False),
-                                (*(fields[n] for n in names), change.message_id, old.value),
+                                mid,
+                                _update_head(names, state=False, send=False),
+                                tuple(fields[n] for n in names),
+                                old_value,
                             )
                         )
-                    results.append(
-                        ChangeResult(message_id=change.message_id, applied=True, old=old, new=old)
-                    )
+                    results.append(ChangeResult(message_id=mid, applied=True, old=old, new=old))
                     continue
-                if (
-                    known is None
-                    or old is None
-                    or change.event is None
-                    or not MESSAGE.can(old, change.event)
-                ):
-                    results.append(
-                        ChangeResult(message_id=change.message_id, applied=False, old=old, new=old)
-                    )
+                new = _next_state(old, event)
+                if new is None:
+                    results.append(ChangeResult(message_id=mid, applied=False, old=old, new=old))
                     continue
-                new = MESSAGE.next(old, change.event)
-                fields = {k: _column_value(v) for k, v in change.fields.items()}
-                unknown = set(fields) - _SETTABLE
-                if unknown:
-                    raise ValueError(f"cannot set {sorted(unknown)} on a message")
-                if change.event is MessageEvent.SEND:
+                fields = _columns(change.fields)
+                send = event is MessageEvent.SEND
+                if send:
                     fields.setdefault("sent_at", stamp)
-                shape = tuple(sorted(fields))
+                names = tuple(sorted(fields))
                 updates.append(
                     (
-                        change.message_id,
-                        _update_sql(shape, state=True, send=change.event is MessageEvent.SEND),
-                        (
-                            new.value,
-                            stamp,
-                            *(fields[n] for n in shape),
-                            change.message_id,
-                            old.value,
-                        ),
+                        mid,
+                        _update_head(names, state=True, send=send),
+                        (new.value, stamp, *(fields[n] for n in names)),
+                        old_value,
                     )
                 )
-                current[change.message_id] = _Current(
-                    new.value, known.campaign_id, known.recipient, known.channel, known.counts
-                )
+                known[0] = new.value
                 events.append(
-                    (
-                        change.message_id,
-                        known.campaign_id,
-                        stamp,
-                        change.event.value,
-                        old.value,
-                        new.value,
-                        change.detail,
-                    )
+                    (mid, known[1], stamp, event.value, old_value, new.value, change.detail)
                 )
-                if old in _UNSENT and new in _SENT and known.counts:
-                    history.append((known.recipient, known.channel, stamp, known.campaign_id))
-                results.append(
-                    ChangeResult(message_id=change.message_id, applied=True, old=old, new=new)
-                )
-            # Updates of the same shape go in one executemany; the updates of one message
-            # apply in order (its n-th in the n-th round; a round changes each once).
-            rounds: list[dict[str, list[tuple[Any, ...]]]] = []
-            seen: dict[str, int] = {}
-            for message_id, sql, params in updates:
-                n = seen.get(message_id, 0)
-                seen[message_id] = n + 1
-                if n == len(rounds):
-                    rounds.append({})
-                rounds[n].setdefault(sql, []).append(params)
-            for shapes in rounds:
-                for sql, rows in shapes.items():
-                    self._many(cur, sql, rows)
+                if old in _UNSENT and new in _SENT and known[4]:
+                    history.append((known[2], known[3], stamp, known[1]))
+                results.append(ChangeResult(message_id=mid, applied=True, old=old, new=new))
+            self._update(cur, updates)
             self._many(
                 cur,
                 "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state, "
@@ -393,6 +349,34 @@ class OutboxTables(SQLBase):
                 history,
             )
         return results
+
+    def _update(self, cur: Any, updates: Sequence[tuple[str, str, tuple[Any, ...], str]]) -> None:
+        """Run the UPDATEs of `apply`: the updates of one message in order (its n-th in
+        the n-th round; a round changes each message once); in a round, the messages
+        given the same values from the same state in one ``UPDATE ... WHERE id IN``
+        (the marks of a claimed batch), the others in one executemany a shape."""
+        rounds: list[dict[tuple[str, tuple[Any, ...], str], list[str]]] = []
+        seen: dict[str, int] = {}
+        for mid, head, values, old in updates:
+            n = seen.get(mid, 0)
+            seen[mid] = n + 1
+            if n == len(rounds):
+                rounds.append({})
+            rounds[n].setdefault((head, values, old), []).append(mid)
+        for groups in rounds:
+            single: dict[str, list[tuple[Any, ...]]] = {}
+            for (head, values, old), ids in groups.items():
+                if len(ids) == 1:
+                    single.setdefault(head, []).append((*values, ids[0], old))
+                    continue
+                for chunk in chunks(ids):
+                    self._q(
+                        cur,
+                        f"{head} WHERE state = ? AND id IN ({self._in(chunk)})",
+                        (*values, old, *chunk),
+                    )
+            for head, rows in single.items():
+                self._many(cur, f"{head} WHERE id = ? AND state = ?", rows)
 
     def get_message(self, message_id: str) -> MessageRow:
         """One message of the outbox.
@@ -459,7 +443,9 @@ class OutboxTables(SQLBase):
         """Queued or sending messages of a dead worker: its lease ran out, or it is in ``dead``."""
         known_dead = f" OR worker IN ({self._in(dead)})" if dead else ""
         rows = self._read(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = ? "
+            # The IN repeats the condition of the index of held messages, to use it.
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state IN ('queued', 'sending') "
+            "AND state = ? "
             f"AND (lease_until < ?{known_dead}) ORDER BY lease_until LIMIT ?",
             (state.value, ms(now), *dead, limit),
         )
@@ -589,16 +575,28 @@ class OutboxTables(SQLBase):
         run out, a scheduled campaign's start, or (for ``poll_providers``) a submitted
         message's status poll, for messages sent after ``poll_since``.
         """
+        # Each part finds its time by an index, without reading the messages it does not
+        # want (see migration 4): a waiting message of a running campaign (the earliest
+        # of each campaign and state, one index seek each), a waiting test send (they go
+        # in any campaign not deleted), a reconciliation, a fallback deadline (the
+        # earliest whose fallback still waits), a lease, a scheduled start.
         parts = [
-            "SELECT MIN(m.not_before) AS t FROM messages m JOIN campaigns c "
-            "ON c.id = m.campaign_id WHERE m.state IN ('planned', 'deferred') "
-            "AND m.not_before IS NOT NULL AND ((c.status = 'running' AND c.enabled = 1) "
-            "OR (m.test = 1 AND c.status <> 'deleted'))",
+            *(
+                "SELECT (SELECT MIN(m.not_before) FROM messages m WHERE m.campaign_id = c.id "
+                f"AND m.state = '{state}' AND m.not_before IS NOT NULL) AS t FROM campaigns c "
+                "WHERE c.status = 'running' AND c.enabled = 1"
+                for state in ("planned", "deferred")
+            ),
+            "SELECT MIN(m.not_before) FROM messages m JOIN campaigns c ON c.id = m.campaign_id "
+            "WHERE m.test = 1 AND m.state IN ('planned', 'deferred') "
+            "AND m.not_before IS NOT NULL AND c.status <> 'deleted'",
             "SELECT MIN(not_before) FROM messages WHERE state = 'unknown' "
             "AND not_before IS NOT NULL",
-            "SELECT MIN(p.fallback_at) FROM messages p WHERE p.state IN ('submitted', 'unknown') "
-            "AND p.fallback_at IS NOT NULL AND EXISTS (SELECT 1 FROM messages c "
-            "WHERE c.parent_id = p.id AND c.state = 'deferred' AND c.not_before IS NULL)",
+            "SELECT (SELECT p.fallback_at FROM messages p "
+            "WHERE p.state IN ('submitted', 'unknown') AND p.fallback_at IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM messages w WHERE w.parent_id = p.id "
+            "AND w.state = 'deferred' AND w.not_before IS NULL) "
+            "ORDER BY p.fallback_at LIMIT 1)",
             "SELECT MIN(lease_until) FROM messages WHERE state IN ('queued', 'sending')",
             "SELECT MIN(send_at) FROM campaigns WHERE status = 'scheduled' AND enabled = 1",
         ]
@@ -855,13 +853,27 @@ _INSERT_WIDTH = len(_INSERT_COLUMN_LIST)
 
 
 @functools.lru_cache(maxsize=256)
-def _update_sql(names: tuple[str, ...], *, state: bool, send: bool) -> str:
-    """The UPDATE of one change: its state (and time) when it has an event, these
-    columns, one more attempt for a send; guarded by the state it was decided in."""
+def _update_head(names: tuple[str, ...], *, state: bool, send: bool) -> str:
+    """The UPDATE of a change, up to its WHERE: its state (and time) when it has an
+    event, these columns, one more attempt for a send."""
     sets = [*(("state = ?", "updated_at = ?") if state else ()), *(f"{n} = ?" for n in names)]
     if send:
         sets.append("attempts = attempts + 1")
-    return f"UPDATE messages SET {', '.join(sets)} WHERE id = ? AND state = ?"
+    return f"UPDATE messages SET {', '.join(sets)}"
+
+
+@functools.cache
+def _next_state(old: MessageState, event: MessageEvent) -> MessageState | None:
+    """The state ``event`` leads ``old`` to, or None when the lifecycle does not allow it."""
+    return MESSAGE.next(old, event) if MESSAGE.can(old, event) else None
+
+
+def _columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A change's fields as column values; only the columns a change may set."""
+    values = {k: _column_value(v) for k, v in fields.items()}
+    if not _SETTABLE.issuperset(values):
+        raise ValueError(f"cannot set {sorted(set(values) - _SETTABLE)} on a message")
+    return values
 
 
 def _enum_value(value: Any) -> Any:
