@@ -28,6 +28,11 @@ def write(store: SQLiteStore, detail: str = "x" * 2000) -> None:
     store.audit(actor="t", action="test", target=None, detail=detail, now=NOW)
 
 
+def fill(store: SQLiteStore) -> None:
+    for _ in range(10_000):
+        write(store)
+
+
 def test_a_full_disk_is_a_store_error_and_the_store_works_once_space_is_freed(
     tmp_path: Path,
 ) -> None:
@@ -37,8 +42,7 @@ def test_a_full_disk_is_a_store_error_and_the_store_works_once_space_is_freed(
     SQLiteStore(path).close()
     store = SQLiteStore(path, max_size=(path.stat().st_size + 64 * 1024))
     with pytest.raises(StoreError) as raised:
-        for _ in range(10_000):
-            write(store)
+        fill(store)
     error = raised.value
     assert isinstance(error, msgkit.MsgkitError)
     assert error.kind == "full"
@@ -89,12 +93,12 @@ def test_a_lock_held_longer_than_the_timeout_is_a_store_error(tmp_path: Path) ->
 def test_a_read_only_database_is_a_store_error(tmp_path: Path) -> None:
     """SQLITE_READONLY: says the file cannot be written and what to check."""
     store = SQLiteStore(tmp_path / "ro.db")
-    store._conn.execute("PRAGMA query_only = ON")  # noqa: SLF001 - provoke SQLITE_READONLY
+    store._conn.execute("PRAGMA query_only = ON")
     with pytest.raises(StoreError) as raised:
         write(store)
     assert raised.value.kind == "read_only"
     assert "cannot be written" in raised.value.what
-    store._conn.execute("PRAGMA query_only = OFF")  # noqa: SLF001
+    store._conn.execute("PRAGMA query_only = OFF")
     write(store)
     store.close()
 
@@ -112,7 +116,7 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
 def test_other_errors_pass_through(tmp_path: Path) -> None:
     """Only the database's own errors are store faults: a bug elsewhere stays itself."""
     store = SQLiteStore(tmp_path / "bug.db")
-    with pytest.raises(ZeroDivisionError), store._tx():  # noqa: SLF001
+    with pytest.raises(ZeroDivisionError), store._tx():
         _ = 1 / 0
     write(store)
     store.close()
@@ -129,7 +133,7 @@ def test_every_sqlite_error_becomes_a_store_error_that_says_what_to_do(
         for kind in (sqlite3.OperationalError, sqlite3.DatabaseError, sqlite3.IntegrityError):
             exc = kind(text)
             exc.sqlite_errorcode = code  # type: ignore[attr-defined]
-            fault = store._fault(exc)  # noqa: SLF001
+            fault = store._fault(exc)
             assert fault is not None
             assert fault.kind in KINDS
             assert ":memory:" in fault.what
@@ -141,6 +145,6 @@ def test_every_sqlite_error_becomes_a_store_error_that_says_what_to_do(
             elif primary in (5, 6):
                 assert fault.kind == "locked"
                 assert "2 s" in fault.what
-        assert store._fault(ValueError(text)) is None  # noqa: SLF001
+        assert store._fault(ValueError(text)) is None
     finally:
         store.close()
