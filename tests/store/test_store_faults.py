@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import msgkit
 from msgkit import StoreError
-from msgkit.store import SQLiteStore
+from msgkit.store import SQLiteStore, open_store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 KINDS = {"full", "locked", "read_only", "io", "corrupt", "other"}
@@ -148,3 +148,16 @@ def test_every_sqlite_error_becomes_a_store_error_that_says_what_to_do(
         assert store._fault(ValueError(text)) is None
     finally:
         store.close()
+
+
+def test_the_store_url_sets_the_busy_timeout_and_the_size_limit(tmp_path: Path) -> None:
+    """``sqlite:///path?busy_timeout=2s&max_size=...``: for the CLI and config files."""
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}?busy_timeout=2s&max_size=5000000")
+    assert isinstance(store, SQLiteStore)
+    assert (store.busy_timeout, store.max_size) == (2.0, 5_000_000)
+    store.close()
+    for bad in ("busy_timeout=soon", "max_size=-1", "max_size=big", "timeout=3"):
+        with pytest.raises(msgkit.ConfigError) as raised:
+            open_store(f"sqlite:///{tmp_path / 'u.db'}?{bad}")
+        assert raised.value.key == "store"
+        assert "busy_timeout" in (raised.value.hint or "")
