@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 import pytest
 
-from msgkit import CampaignStatus, StoreError
+from msgkit import Audience, Campaign, CampaignStatus, Contact, StoreError, Template
 from msgkit.core.message import Change
 from msgkit.engine.clock import FakeClock
 from msgkit.engine.dispatcher import Dispatcher, DispatcherSettings
+from msgkit.engine.runner import CampaignRunner
 from msgkit.engine.transport import HttpxTransport
 from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
 from msgkit.store import MemoryStore
@@ -86,3 +88,31 @@ async def test_a_store_error_stops_the_run_and_the_campaign_and_reaches_the_call
         await transport.aclose()
     assert len(server.recipients) == 200
     assert set(server.recipients.values()) == {1}
+
+
+class FullWhilePlanning(MemoryStore):
+    """A store whose disk fills up while a campaign's messages are written."""
+
+    def insert_messages(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreError("the disk is full", kind="full", database=self.url, hint="free it")
+
+
+def test_a_store_error_while_starting_a_due_campaign_is_not_swallowed() -> None:
+    """The runner's tick (scheduled and abandoned starts) lets a store fault through: it
+    is not this campaign's fault, and the run must stop and say so. The campaign is
+    stopped with the reason, for a resume."""
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    store = FullWhilePlanning()
+    try:
+        runner = CampaignRunner(store, {"sms": SimulatorProvider("sms")}, default_provider="sms")
+        list_id = store.create_list("l", ["phone"], now=now)
+        store.add_contacts(list_id, [Contact(phone="+886912000301")])
+        draft = Campaign(name="c", template=Template(body="hi"), audience=Audience(lists=[list_id]))
+        left = store.save_campaign(draft.apply("start"), now=now)  # a process died planning it
+        with pytest.raises(StoreError):
+            runner.tick(now=now + timedelta(days=1))
+        stopped = store.get_campaign(left.id)
+        assert stopped.status is CampaignStatus.STOPPED
+        assert stopped.stop_reason == "the disk is full — free it"
+    finally:
+        store.close()
