@@ -437,3 +437,14 @@ def test_serve_keeps_the_webhook_path_token_out_of_its_access_log(tmp_path: Path
     assert "POST /hooks/ali/***/report" in err + out
     assert token not in err + out
     assert "secret-do-not-print" not in err + out
+
+
+def test_a_store_that_fails_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    """`msgkit worker` on a file that is not a database: exit 1 with what happened and
+    what to do (a `msgkit.StoreError`), no traceback, no raw sqlite3 error."""
+    (tmp_path / "notes.db").write_bytes(b"these are my notes, not a database " * 200)
+    out = msgkit_cmd(tmp_path, "--store", "sqlite:///notes.db", "worker")
+    assert out.returncode == 1
+    assert "notes.db is damaged or is not a msgkit database" in out.stderr
+    assert "restore it from a backup" in out.stderr
+    assert "Traceback" not in out.stderr

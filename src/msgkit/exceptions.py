@@ -16,6 +16,7 @@ does not know msgkit::
     ├── ConfigError (ValueError)               configuration is missing or wrong
     ├── NotFoundError (LookupError)            no campaign, list or message by that id
     ├── PermissionDeniedError (PermissionError) the acting user may not do this
+    ├── StoreError (RuntimeError)              the database failed: full, locked, read-only
     ├── ProviderError (RuntimeError)           a provider refused or failed a request
     │   ├── RateLimitedError                     slow down; ``retry_after`` seconds
     │   ├── UnavailableError                     timeout, 5xx: retry later
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimitedError",
     "RejectedError",
     "SignatureError",
+    "StoreError",
     "TemplateError",
     "TemplateSyntaxError",
     "UnavailableError",
@@ -280,6 +282,29 @@ class PermissionDeniedError(MsgkitError, PermissionError):
         )
         self.actor = actor
         self.action = action
+
+
+class StoreError(MsgkitError, RuntimeError):
+    """The store's database failed: its disk is full, another process holds its lock
+    longer than the timeout, it is read-only, or it cannot be read or written.
+
+    Nothing of the failed transaction was written. The engine stops the campaigns it
+    was sending with this as the reason (when the store can still record that), and
+    `Client.resume` continues them once the cause is fixed: nothing skipped, nothing
+    sent twice.
+
+    Attributes:
+        what: What happened, e.g. ``"the disk holding /data/msgkit.db is full"``.
+        kind: A short machine-readable kind: ``"full"``, ``"locked"``, ``"read_only"``,
+            ``"io"``, ``"corrupt"`` or ``"other"``.
+        database: The store's URL.
+    """
+
+    def __init__(self, what: str, *, kind: str, database: str, hint: str) -> None:
+        super().__init__(what, hint=hint)
+        self.what = what
+        self.kind = kind
+        self.database = database
 
 
 class ProviderError(MsgkitError, RuntimeError):

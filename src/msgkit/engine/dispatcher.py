@@ -34,7 +34,7 @@ import random
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -70,6 +70,7 @@ from msgkit.exceptions import (
     NotFoundError,
     ProviderError,
     RejectedError,
+    StoreError,
     UnavailableError,
 )
 from msgkit.providers.base import (
@@ -282,6 +283,7 @@ class Dispatcher:
         self._commit: GroupCommit[Change, ChangeResult] = GroupCommit(self._write)
         self._campaigns: dict[str, Campaign] = {}
         self._stop: asyncio.Event | None = None
+        self._failed: StoreError | None = None
         self.runner = runner
         self.on_step: Callable[[RunStats], None] | None = None
         self.housekeeping = Housekeeping(
@@ -301,7 +303,13 @@ class Dispatcher:
 
     async def _db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(
+                self._executor, functools.partial(fn, *args, **kwargs)
+            )
+        except StoreError as exc:
+            self._failed = exc  # the run stops: nothing more is marked to go
+            raise
 
     async def _write(self, changes: list[Change]) -> list[ChangeResult]:
         """One group's transaction, stamped when it is written (at or after the time
@@ -405,6 +413,7 @@ class Dispatcher:
             What this run did.
         """
         self._stop = stop
+        self._failed = None
         try:
             while not self._stopping():
                 if await self.step():
@@ -421,13 +430,38 @@ class Dispatcher:
                 if not until_idle:
                     wait = min(wait, self.settings.idle_poll)
                 await self._pause(max(wait, 0.001))
+        except StoreError as exc:  # raised below, once the campaigns are stopped
+            self._failed = self._failed or exc
         finally:
             await self._commit.flush()
-            await self._db(self.store.release_worker, self.worker, now=self.clock.now())
+            failure = self._failed
+            if failure is not None:
+                await self._halt(failure)
+            try:
+                await self._db(self.store.release_worker, self.worker, now=self.clock.now())
+            except StoreError:
+                if failure is None:
+                    raise
+                log.warning("the messages claimed by %s wait for their lease to end", self.worker)
+        if failure is not None:
+            raise failure
         return self.stats
 
     def _stopping(self) -> bool:
-        return self._stop is not None and self._stop.is_set()
+        return self._failed is not None or (self._stop is not None and self._stop.is_set())
+
+    async def _halt(self, failure: StoreError) -> None:
+        """Stop the campaigns this run was sending, the store's failure as the reason.
+
+        Each is stopped only if the store can record it (a full disk often still takes
+        a small change; a lock held by another process does not): otherwise it stays
+        running, and the next run continues it.
+        """
+        for campaign_id in sorted(self.stats.campaigns):
+            try:
+                await self._stop_campaign(campaign_id, str(failure))
+            except StoreError as again:
+                log.warning("campaign %s could not be stopped: %s", campaign_id, again.what)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep on the clock, waking early when the run is asked to stop."""
@@ -487,11 +521,9 @@ class Dispatcher:
         """Send a claimed batch: settle what cannot go, then send each group's chunks."""
         groups = await self._groups(rows)
         history = await self._history(groups)
-        await asyncio.gather(
-            *(
-                self._send_group(provider, campaign_id, members, history)
-                for (provider, campaign_id), members in groups.items()
-            )
+        await _together(
+            self._send_group(provider, campaign_id, members, history)
+            for (provider, campaign_id), members in groups.items()
         )
 
     async def _groups(self, rows: Sequence[MessageRow]) -> dict[tuple[str, str], list[MessageRow]]:
@@ -576,9 +608,7 @@ class Dispatcher:
             size = min(size, max(1, int(speed)))  # a chunk is at most a second's worth
         chunks = [members[i : i + size] for i in range(0, len(members), size)]
         if speed is None:
-            await asyncio.gather(
-                *(self._send_chunk(name, provider, campaign, c, history) for c in chunks)
-            )
+            await _together(self._send_chunk(name, provider, campaign, c, history) for c in chunks)
             return
         # A paced campaign's chunks start as its bucket allows, each checked and marked
         # before the next is paced (so at the time it really leaves), and then overlap: a
@@ -599,7 +629,7 @@ class Dispatcher:
                 )
                 await marked.wait()
         finally:
-            await asyncio.gather(*going)
+            await _together(going)
 
     async def _send_chunk(
         self,
@@ -913,6 +943,18 @@ class Dispatcher:
             self.stats.campaigns_stopped.append(campaign_id)
             log.warning("campaign %s stopped: %s", campaign_id, reason)
         await self._db(self.store.release_campaign, campaign_id, now=now)
+
+
+async def _together(aws: Iterable[Awaitable[None]]) -> None:
+    """Run ``aws`` concurrently until every one has ended, then raise the first error.
+
+    Unlike a plain `asyncio.gather`, a failing chunk (the store failed to record it)
+    does not leave its siblings running after the pass: their requests in flight
+    finish and are recorded, or left ``sending`` for reconciliation.
+    """
+    for outcome in await asyncio.gather(*aws, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _zone_and_region(row: MessageRow, default: str) -> tuple[str, str | None]:

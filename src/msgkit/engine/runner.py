@@ -41,7 +41,7 @@ from msgkit.core.pricing import Prices
 from msgkit.core.rfm import needs_scores, with_scores
 from msgkit.core.segments import Audience
 from msgkit.core.templates import Template, check_variables
-from msgkit.exceptions import ConfigError, NotFoundError
+from msgkit.exceptions import ConfigError, NotFoundError, StoreError
 from msgkit.providers.base import Provider
 from msgkit.store.base import InsertResult, ListInfo
 from msgkit.store.protocols import Store
@@ -593,6 +593,8 @@ class CampaignRunner:
         for campaign in self.store.due_campaigns(now=now, stale_before=now - STALE_INIT):
             try:
                 self.start(campaign, now=now)
+            except StoreError:
+                raise  # the store failed, not the campaign: the run stops and says so
             except Exception:
                 log.exception("campaign %s could not be started; it is stopped", campaign.id)
                 continue

@@ -1,13 +1,17 @@
 """Stores: where campaigns, the outbox and everything around them are kept.
 
 `open_store` takes a URL: ``sqlite:///path/to/msgkit.db`` (the default,
-``./msgkit.db``), ``memory://``, or ``postgresql://...``.
+``./msgkit.db``; ``?busy_timeout=60s&max_size=10000000`` sets `SQLiteStore`'s options),
+``memory://``, or ``postgresql://...``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
 
+from msgkit.core.durations import parse_duration
 from msgkit.exceptions import ConfigError
 from msgkit.store.base import (
     AuditEntry,
@@ -71,7 +75,8 @@ def open_store(url: str | Path | Store | None = None) -> Store:
     if isinstance(url, Path) or "://" not in text:
         return SQLiteStore(text)
     if text.startswith("sqlite:///"):
-        return SQLiteStore(text.removeprefix("sqlite:///") or "msgkit.db")
+        path, _, query = text.removeprefix("sqlite:///").partition("?")
+        return SQLiteStore(path or "msgkit.db", **_sqlite_options(query))
     if text in ("memory://", "sqlite://", "sqlite:///:memory:"):
         return MemoryStore()
     if text.startswith(("postgresql://", "postgres://")):
@@ -85,3 +90,29 @@ def open_store(url: str | Path | Store | None = None) -> Store:
         key="store",
         hint="use sqlite:///path/to/msgkit.db, memory:// or postgresql://...",
     )
+
+
+def _sqlite_options(query: str) -> dict[str, Any]:
+    """`SQLiteStore`'s options from a URL's query (``busy_timeout=30s&max_size=...``)."""
+    options: dict[str, Any] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in ("busy_timeout", "max_size"):
+            raise ConfigError(
+                f"the SQLite store has no option {name!r}",
+                key="store",
+                hint="its options are busy_timeout (a duration) and max_size (bytes)",
+            )
+        try:
+            if name == "busy_timeout":
+                options[name] = parse_duration(value).total_seconds()
+            else:
+                options[name] = int(value)
+                if options[name] <= 0:
+                    raise ValueError(value)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={value!r} is not valid",
+                key="store",
+                hint="busy_timeout is a duration (30s, 2m); max_size a number of bytes",
+            ) from None
+    return options

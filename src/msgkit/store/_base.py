@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
-from msgkit.exceptions import ConfigError
+from msgkit.exceptions import ConfigError, StoreError
 from msgkit.store.migrations import LATEST, MIGRATIONS
 
 __all__ = [
@@ -127,8 +127,9 @@ class SQLBase:
     def __init__(self, connect: Callable[[], Any], dialect: Dialect, *, url: str) -> None:
         self.dialect = dialect
         self.url = url
-        self._conn = connect()
         self._lock = threading.RLock()
+        with self._faults():
+            self._conn = connect()
         self._migrate()
 
     # --- plumbing -------------------------------------------------------------
@@ -150,18 +151,35 @@ class SQLBase:
     def _begin(self) -> None:
         self._conn.execute(self.dialect.begin)
 
+    def _fault(self, exc: Exception) -> StoreError | None:
+        """The `StoreError` a driver's error means (None: not a fault of the database)."""
+        return None
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Raise the driver's errors as `StoreError` (what happened, what to do)."""
+        try:
+            yield
+        except Exception as exc:
+            fault = self._fault(exc)
+            if fault is None:
+                raise
+            raise fault from exc
+
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        with self._lock:
+        with self._lock, self._faults():
             cur = self._conn.cursor()
-            self._begin()
             try:
-                yield cur
-            except BaseException:
-                self._conn.rollback()
-                raise
-            else:
-                self._conn.commit()
+                self._begin()
+                try:
+                    yield cur
+                    self._conn.commit()
+                except BaseException:
+                    # A failed commit (a full disk) leaves the transaction open: end it.
+                    with suppress(Exception):
+                        self._conn.rollback()
+                    raise
             finally:
                 cur.close()
 
@@ -176,7 +194,7 @@ class SQLBase:
         return int(cur.rowcount)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
+        with self._lock, self._faults():
             cur = self._conn.cursor()
             try:
                 cur.execute(self.dialect.sql(sql), tuple(params))
