@@ -79,7 +79,7 @@ from msgkit.core.campaigns import Campaign
 from msgkit.core.contacts import Contact, mask
 from msgkit.core.delivery import Channel, SkipReason
 from msgkit.core.fatigue import SentRecord
-from msgkit.core.links import BASE62, ShortLinks
+from msgkit.core.links import ShortLinks
 from msgkit.core.message import Message
 from msgkit.core.optout import SuppressionKey, suppression_keys
 from msgkit.core.policy import SendPolicy, SendSpeed
@@ -304,15 +304,10 @@ class _DigestSet:
                 table[i] = stored
 
 
-_BASE62_VALUE = {ch: value for value, ch in enumerate(BASE62)}
-
-
 def _param_number(param: str) -> int:
-    """The number a base62 param writes (exact, so distinct params are distinct numbers)."""
-    number = 0
-    for ch in param:
-        number = number * 62 + _BASE62_VALUE[ch]
-    return number
+    """A number for a param, exact (distinct params are distinct numbers) and below
+    2⁶³: its ASCII bytes read big-endian (at most 8 characters of 7 bits)."""
+    return int.from_bytes(param.encode("ascii"), "big")
 
 
 #: How many times the schedule, the China rule and deferring caps may push the send
@@ -469,7 +464,7 @@ class _Planner:
         urls = (
             {name: links.url(code, param) for name, code in self.codes.items()} if links else None
         )
-        text, unsafe = self.policy.content.screen(self.template.render(params, links=urls))
+        text, unsafe = self.policy.content.screen(self.template.fill(params, links=urls))
         if unsafe is not None:
             return skip(SkipReason.UNSAFE_CONTENT, unsafe)
 
