@@ -274,3 +274,13 @@ def test_dumps_of_a_flat_dict_is_the_walked_encoding(value: dict[str, Any]) -> N
     """dumps writes a flat dict exactly as encoding it value by value would."""
     walked = json.dumps(codec.encode(value), ensure_ascii=False, separators=(",", ":"))
     assert codec.dumps(value) == walked
+
+
+@given(
+    st.dictionaries(st.text(max_size=4) | st.sampled_from(["$td", "$date", "$x"]), _scalars)
+    | values
+)
+def test_loads_is_decode_of_the_json(value: Any) -> None:
+    """loads (which returns a flat object as it is) reads what decoding the JSON would."""
+    text = codec.dumps(value)
+    assert codec.loads(text) == codec.decode(json.loads(text))

@@ -79,7 +79,7 @@ from msgkit.core.campaigns import Campaign
 from msgkit.core.contacts import Contact, mask
 from msgkit.core.delivery import Channel, SkipReason
 from msgkit.core.fatigue import SentRecord
-from msgkit.core.links import ShortLinks
+from msgkit.core.links import BASE62, ShortLinks
 from msgkit.core.message import Message
 from msgkit.core.optout import SuppressionKey, suppression_keys
 from msgkit.core.policy import SendPolicy, SendSpeed
@@ -304,10 +304,17 @@ class _DigestSet:
                 table[i] = stored
 
 
+_BASE62_VALUE = {ch: value for value, ch in enumerate(BASE62)}
+
+
 def _param_number(param: str) -> int:
-    """A number for a param, exact (distinct params are distinct numbers) and below
-    2⁶³: its ASCII bytes read big-endian (at most 8 characters of 7 bits)."""
-    return int.from_bytes(param.encode("ascii"), "big")
+    """The number a base62 param writes (exact, so distinct params are distinct numbers;
+    uniform, as the dedupe table's slots need: not its ASCII bytes, whose low bits
+    cluster)."""
+    number = 0
+    for ch in param:
+        number = number * 62 + _BASE62_VALUE[ch]
+    return number
 
 
 #: How many times the schedule, the China rule and deferring caps may push the send
@@ -737,7 +744,9 @@ def _decimal(value: Decimal | str | int | float | None) -> Decimal | None:
 NO_REGION = "ZZ"
 
 
-@attrs.define(kw_only=True)
+# Counted per planned message: no setattr hook on the counts (attrs' default runs the
+# converters on every assignment, three per message); the price still converts.
+@attrs.define(kw_only=True, on_setattr=attrs.setters.NO_OP)
 class PlanSummary:
     """How many will receive a campaign, who is skipped and why, and what it costs,
     counted while streaming.
@@ -774,7 +783,9 @@ class PlanSummary:
         (0, Decimal('0.00'))
     """
 
-    price_per_segment: Decimal | None = attrs.field(default=None, converter=_decimal)
+    price_per_segment: Decimal | None = attrs.field(
+        default=None, converter=_decimal, on_setattr=attrs.setters.convert
+    )
     prices: Prices | None = None
     planned: int = 0
     deferred: int = 0

@@ -224,5 +224,12 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str) -> Any:
-    """`decode` of a JSON string."""
-    return decode(json.loads(text))
+    """`decode` of a JSON string.
+
+    A flat object of plain keys and plain values (a contact's attributes, mostly) is its
+    own decoding, as `dumps` wrote it: it is returned without walking it.
+    """
+    data = json.loads(text)
+    if type(data) is dict and all(type(v) in _PLAIN and k[:1] != "$" for k, v in data.items()):
+        return data
+    return decode(data)
