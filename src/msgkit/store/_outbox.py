@@ -880,13 +880,18 @@ def _enum_value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
+#: `ms` of the few distinct send times and expiries of a plan (one per zone, mostly),
+#: converted once rather than per row.
+_plan_ms = functools.lru_cache(maxsize=1024)(ms)
+
+
 def _planned_row(p: Message, stamp: int | None, priority: bool) -> tuple[Any, ...]:
     parent = p.parent_id
     if parent is not None:
         state, not_before = MessageState.DEFERRED.value, None
     else:
         state = (MessageState.DEFERRED if p.deferred else MessageState.PLANNED).value
-        not_before = ms(p.not_before)
+        not_before = _plan_ms(p.not_before)
     return (
         p.id,
         p.key,
@@ -908,7 +913,7 @@ def _planned_row(p: Message, stamp: int | None, priority: bool) -> tuple[Any, ..
         int(priority or p.test),
         p.link_param,
         not_before,
-        ms(p.expires_at),
+        _plan_ms(p.expires_at),
         None,
         stamp,
         stamp,
