@@ -281,6 +281,11 @@ def test_dumps_of_a_flat_dict_is_the_walked_encoding(value: dict[str, Any]) -> N
     | values
 )
 def test_loads_is_decode_of_the_json(value: Any) -> None:
-    """loads (which returns a flat object as it is) reads what decoding the JSON would."""
-    text = codec.dumps(value)
-    assert codec.loads(text) == codec.decode(json.loads(text))
+    """loads (which returns JSON without tags as it is) reads what decoding the JSON
+    would, from dumps's text and from escaped JSON (a tag written ``\\u0024td``)."""
+    for text in (
+        codec.dumps(value),
+        json.dumps(codec.encode(value)),
+        json.dumps(codec.encode(value)).replace("$", "\\u0024"),
+    ):
+        assert codec.loads(text) == codec.decode(json.loads(text))

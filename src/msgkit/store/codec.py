@@ -226,10 +226,11 @@ def dumps(value: Any) -> str:
 def loads(text: str) -> Any:
     """`decode` of a JSON string.
 
-    A flat object of plain keys and plain values (a contact's attributes, mostly) is its
-    own decoding, as `dumps` wrote it: it is returned without walking it.
+    JSON with no tag in it (a contact's attributes, mostly) is its own decoding: it is
+    returned without walking it. A tag is a key starting with ``$``, so a text with no
+    ``"$`` (and no ``\\u`` escape, which could write one) has none.
     """
     data = json.loads(text)
-    if type(data) is dict and all(type(v) in _PLAIN and k[:1] != "$" for k, v in data.items()):
+    if '"$' not in text and "\\u" not in text:
         return data
     return decode(data)
