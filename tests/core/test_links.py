@@ -129,3 +129,18 @@ def test_param_numbers_are_exact(params: list[str]) -> None:
     numbers = {p: _param_number(p) for p in params}
     assert all(0 <= n < 2**63 for n in numbers.values())
     assert len(set(numbers.values())) == len(set(params))
+
+
+@given(
+    campaign=st.text(max_size=12),
+    recipient=st.text(max_size=16),
+    attempt=st.integers(min_value=0, max_value=20),
+)
+def test_param_is_the_keyed_hash_of_its_parts(campaign: str, recipient: str, attempt: int) -> None:
+    """The param is base62 of HMAC-SHA256 over "param", campaign, recipient, attempt
+    joined by NUL (as codes are): written out inline, it must stay exactly that."""
+    import hmac
+
+    message = "\0".join(("param", campaign, recipient, str(attempt))).encode("utf-8")
+    digest = hmac.digest(LINKS.secret, message, "sha256")
+    assert LINKS.param(campaign, recipient, attempt=attempt) == base62(digest, LINKS.param_length)
