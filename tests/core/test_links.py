@@ -103,3 +103,44 @@ def test_params_differ_across_campaigns(campaigns: list[str]) -> None:
     """One recipient gets a different param in each campaign."""
     params = {LINKS.param(c, "+886912345678") for c in campaigns}
     assert len(params) == len(campaigns)
+
+
+def _base62_digit_by_digit(data: bytes, length: int) -> str:
+    """The reference: one division by 62 per digit of the whole number."""
+    number = int.from_bytes(data, "big")
+    digits = []
+    for _ in range(length):
+        number, digit = divmod(number, 62)
+        digits.append(BASE62[digit])
+    return "".join(reversed(digits))
+
+
+@given(data=st.binary(max_size=40), length=st.integers(min_value=1, max_value=16))
+def test_base62_equals_the_digit_by_digit_reference(data: bytes, length: int) -> None:
+    """The fast base62 (reduced first, two digits per division) writes the same digits."""
+    assert base62(data, length) == _base62_digit_by_digit(data, length)
+
+
+@given(params=st.lists(st.text(alphabet=BASE62, min_size=6, max_size=8), max_size=50))
+def test_param_numbers_are_exact(params: list[str]) -> None:
+    """The planner's dedupe number of a param is below 2**63 and one-to-one."""
+    from msgkit.core.planning import _param_number
+
+    numbers = {p: _param_number(p) for p in params}
+    assert all(0 <= n < 2**63 for n in numbers.values())
+    assert len(set(numbers.values())) == len(set(params))
+
+
+@given(
+    campaign=st.text(max_size=12),
+    recipient=st.text(max_size=16),
+    attempt=st.integers(min_value=0, max_value=20),
+)
+def test_param_is_the_keyed_hash_of_its_parts(campaign: str, recipient: str, attempt: int) -> None:
+    """The param is base62 of HMAC-SHA256 over "param", campaign, recipient, attempt
+    joined by NUL (as codes are): written out inline, it must stay exactly that."""
+    import hmac
+
+    message = "\0".join(("param", campaign, recipient, str(attempt))).encode("utf-8")
+    digest = hmac.digest(LINKS.secret, message, "sha256")
+    assert LINKS.param(campaign, recipient, attempt=attempt) == base62(digest, LINKS.param_length)

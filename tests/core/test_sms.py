@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from msgkit.core.sms import (
+    _EXT_RE,
+    _NOT_GSM,
     CN_MAX_CHARS,
     GSM7_BASIC,
     GSM7_EXTENSION,
@@ -295,3 +297,16 @@ def test_segments_lower_bound(pieces: list[str]) -> None:
     single = 160 if length.encoding == "GSM-7" else 70
     if length.units > single:
         assert length.segments >= -(-length.units // multi)
+
+
+# The scans of measure() use the standard library's `re` (faster); each must find
+# exactly what the same character class finds with `regex`, on any text.
+_REGEX_NOT_GSM = regex.compile("[^" + regex.escape(GSM7_BASIC + GSM7_EXTENSION) + "]")
+_REGEX_EXT = regex.compile("[" + regex.escape(GSM7_EXTENSION) + "]")
+
+
+@given(MIXED_TEXT | st.text())
+def test_scans_match_the_regex_module(text: str) -> None:
+    assert _NOT_GSM.findall(text) == _REGEX_NOT_GSM.findall(text)
+    assert _EXT_RE.findall(text) == _REGEX_EXT.findall(text)
+    assert is_gsm7(text) is (_REGEX_NOT_GSM.search(text) is None)

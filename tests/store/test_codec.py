@@ -274,3 +274,18 @@ def test_dumps_of_a_flat_dict_is_the_walked_encoding(value: dict[str, Any]) -> N
     """dumps writes a flat dict exactly as encoding it value by value would."""
     walked = json.dumps(codec.encode(value), ensure_ascii=False, separators=(",", ":"))
     assert codec.dumps(value) == walked
+
+
+@given(
+    st.dictionaries(st.text(max_size=4) | st.sampled_from(["$td", "$date", "$x"]), _scalars)
+    | values
+)
+def test_loads_is_decode_of_the_json(value: Any) -> None:
+    """loads (which returns JSON without tags as it is) reads what decoding the JSON
+    would, from dumps's text and from escaped JSON (a tag written ``\\u0024td``)."""
+    for text in (
+        codec.dumps(value),
+        json.dumps(codec.encode(value)),
+        json.dumps(codec.encode(value)).replace("$", "\\u0024"),
+    ):
+        assert codec.loads(text) == codec.decode(json.loads(text))

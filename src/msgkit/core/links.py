@@ -52,12 +52,20 @@ def base62(data: bytes, length: int) -> str:
         >>> base62(bytes([0, 61]), 2)
         '0z'
     """
-    number = int.from_bytes(data, "big")
+    # Only the last ``length`` digits are written: reduce first (small-int arithmetic),
+    # then write two digits per division (a table of the 3,844 pairs).
+    number = int.from_bytes(data, "big") % 62**length
     digits = []
-    for _ in range(length):
-        number, digit = divmod(number, 62)
-        digits.append(BASE62[digit])
+    while length >= 2:
+        number, pair = divmod(number, 3844)
+        digits.append(_PAIRS[pair])
+        length -= 2
+    if length:
+        digits.append(BASE62[number])
     return "".join(reversed(digits))
+
+
+_PAIRS = [high + low for high in BASE62 for low in BASE62]
 
 
 def _secret(value: bytes | str) -> bytes:
@@ -158,8 +166,10 @@ class ShortLinks:
             recipient: Who receives it: the address (E.164 or contact key).
             attempt: 0, or the retry number after a collision.
         """
-        digest = _digest(self.secret, "param", campaign_id, recipient, str(attempt))
-        return base62(digest, self.param_length)
+        # _digest(secret, "param", campaign_id, recipient, str(attempt)), written out:
+        # one per planned recipient.
+        message = f"param\0{campaign_id}\0{recipient}\0{attempt}".encode()
+        return base62(hmac.digest(self.secret, message, "sha256"), self.param_length)
 
     def url(self, code: str, param: str | None = None) -> str:
         """The short URL for a code, with a recipient's parameter when given."""

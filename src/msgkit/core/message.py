@@ -82,7 +82,19 @@ def _any_map(value: Mapping[str, Any]) -> dict[str, Any]:
 def _str_tuple(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
+    if value == ():  # most messages have no media: no generator for them
+        return ()
     return tuple(str(v) for v in value)
+
+
+# A message is made per planned recipient: the channel and kind the planner passes are
+# members already, and calling the enum on a member goes through EnumType.__call__.
+def _channel(value: Channel | str) -> Channel:
+    return value if type(value) is Channel else Channel(value)
+
+
+def _kind(value: TemplateKind | str) -> TemplateKind:
+    return value if type(value) is TemplateKind else TemplateKind(value)
 
 
 def _same_as_id(self: Message) -> str:
@@ -148,12 +160,12 @@ class Message:
     campaign_id: str = ""
     step: int = 0
     parent_id: str | None = None
-    channel: Channel = attrs.field(converter=Channel)
+    channel: Channel = attrs.field(converter=_channel)
     provider: str | None = None
     to: str
     contact_key: str = attrs.field(default=attrs.Factory(_same_as_to, takes_self=True))
     text: str
-    kind: TemplateKind = attrs.field(default=TemplateKind.NOTIFICATION, converter=TemplateKind)
+    kind: TemplateKind = attrs.field(default=TemplateKind.NOTIFICATION, converter=_kind)
     template_code: str | None = None
     params: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map)
     sender: str | None = None

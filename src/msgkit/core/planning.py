@@ -308,7 +308,9 @@ _BASE62_VALUE = {ch: value for value, ch in enumerate(BASE62)}
 
 
 def _param_number(param: str) -> int:
-    """The number a base62 param writes (exact, so distinct params are distinct numbers)."""
+    """The number a base62 param writes (exact, so distinct params are distinct numbers;
+    uniform, as the dedupe table's slots need: not its ASCII bytes, whose low bits
+    cluster)."""
     number = 0
     for ch in param:
         number = number * 62 + _BASE62_VALUE[ch]
@@ -423,21 +425,9 @@ class _Planner:
         digest = _recipient_digest(address if address is not None else f"contact:{contact.key}")
         key = _key(self.campaign.id, digest, self.step, trigger)
 
-        def skip(reason: SkipReason, detail: str) -> Skip:
-            return Skip(
-                key=key,
-                campaign_id=self.campaign.id,
-                contact_key=contact.key,
-                step=self.step,
-                reason=reason,
-                detail=detail,
-                test=self.test,
-                channel=self.route.channel,
-            )
-
         if address is None or problem is not None:
             reason, detail = problem or (SkipReason.NO_ADDRESS, "no address")
-            return skip(reason, detail)
+            return self._skip(key, contact, reason, detail)
         if dedupe is not None and not dedupe.add(int.from_bytes(digest[:8], "big") >> 1):
             # Its own key (the message's belongs to the earlier contact), so the store
             # keeps the skip; deterministic, so a re-plan writes it once.
@@ -447,31 +437,36 @@ class _Planner:
                 self.step,
                 trigger,
             )
-            return skip(
-                SkipReason.DUPLICATE, "an earlier contact of this plan has the same address"
+            return self._skip(
+                key,
+                contact,
+                SkipReason.DUPLICATE,
+                "an earlier contact of this plan has the same address",
             )
         route = self.route
         if self.suppression:
             for entry in suppression_keys(address, channel=route.channel, sender=route.sender):
                 if entry in self.suppression:
                     scope = "everything" if entry.scope == "*" else entry.scope
-                    return skip(SkipReason.SUPPRESSED, f"opted out of {scope}")
+                    return self._skip(key, contact, SkipReason.SUPPRESSED, f"opted out of {scope}")
         if self.control is not None and self.control.holds_out(contact.key):
-            return skip(SkipReason.CONTROL_GROUP, "held out in the campaign's control group")
+            return self._skip(
+                key, contact, SkipReason.CONTROL_GROUP, "held out in the campaign's control group"
+            )
 
         values = {**self.values, **contact.attributes} if self.values else contact.attributes
         try:
             params = self.template.resolve(values)
         except MissingVariableError as exc:
-            return skip(SkipReason.MISSING_VARIABLE, str(exc))
+            return self._skip(key, contact, SkipReason.MISSING_VARIABLE, str(exc))
         param = self._param(address, dedupe is not None) if self.tracking else None
         links = self.links
         urls = (
             {name: links.url(code, param) for name, code in self.codes.items()} if links else None
         )
-        text, unsafe = self.policy.content.screen(self.template.render(params, links=urls))
+        text, unsafe = self.policy.content.screen(self.template.fill(params, links=urls))
         if unsafe is not None:
-            return skip(SkipReason.UNSAFE_CONTENT, unsafe)
+            return self._skip(key, contact, SkipReason.UNSAFE_CONTENT, unsafe)
 
         encoding: str | None = None
         segments = 1
@@ -479,7 +474,9 @@ class _Planner:
             signature = route.sender if route.scheme == "cn" else None
             length = measure(text, scheme=route.scheme, signature=signature)
             if length.too_long:
-                return skip(
+                return self._skip(
+                    key,
+                    contact,
                     SkipReason.NOT_ALLOWED,
                     f"the text has {length.units} characters with its signature; "
                     f"at most {length.max_units} are allowed",
@@ -488,7 +485,9 @@ class _Planner:
         limit = route.max_text if route.max_text is not None else self.policy.content.max_length
         if len(text) > limit:
             whose = "the provider takes" if route.max_text is not None else "the campaign allows"
-            return skip(
+            return self._skip(
+                key,
+                contact,
                 SkipReason.NOT_ALLOWED,
                 f"the text has {len(text)} characters; {whose} at most {limit}",
             )
@@ -500,7 +499,7 @@ class _Planner:
         when = self._when(zone_name, china, history)
         if when.at is None:
             assert when.reason is not None
-            return skip(when.reason, when.detail)
+            return self._skip(key, contact, when.reason, when.detail)
 
         return PlannedMessage(
             id=message_id(key),
@@ -529,6 +528,18 @@ class _Planner:
             time_zone=zone_name,
             media=self.template.media,
             options=self.template.options,
+        )
+
+    def _skip(self, key: str, contact: Contact, reason: SkipReason, detail: str) -> Skip:
+        return Skip(
+            key=key,
+            campaign_id=self.campaign.id,
+            contact_key=contact.key,
+            step=self.step,
+            reason=reason,
+            detail=detail,
+            test=self.test,
+            channel=self.route.channel,
         )
 
     def _address(self, contact: Contact) -> tuple[str | None, tuple[SkipReason, str] | None]:
@@ -742,7 +753,9 @@ def _decimal(value: Decimal | str | int | float | None) -> Decimal | None:
 NO_REGION = "ZZ"
 
 
-@attrs.define(kw_only=True)
+# Counted per planned message: no setattr hook on the counts (attrs' default runs the
+# converters on every assignment, three per message); the price still converts.
+@attrs.define(kw_only=True, on_setattr=attrs.setters.NO_OP)
 class PlanSummary:
     """How many will receive a campaign, who is skipped and why, and what it costs,
     counted while streaming.
@@ -779,7 +792,9 @@ class PlanSummary:
         (0, Decimal('0.00'))
     """
 
-    price_per_segment: Decimal | None = attrs.field(default=None, converter=_decimal)
+    price_per_segment: Decimal | None = attrs.field(
+        default=None, converter=_decimal, on_setattr=attrs.setters.convert
+    )
     prices: Prices | None = None
     planned: int = 0
     deferred: int = 0

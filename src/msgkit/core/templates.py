@@ -415,7 +415,17 @@ class Template:
             MissingVariableError: Naming every variable without a value.
             UnknownVariableError: With ``strict``.
         """
-        resolved = self.resolve(values or {}, strict=strict)
+        return self.fill(self.resolve(values or {}, strict=strict), links=links)
+
+    def fill(
+        self,
+        resolved: Mapping[str, str],
+        *,
+        links: LinkRenderer | Mapping[str, str] | None = None,
+    ) -> str:
+        """The text with variables already resolved (what `resolve` returned): `render`
+        without resolving again (the planner resolves once, for the record's ``params``
+        and the text)."""
         out: list[str] = []
         for token in self.tokens:
             if isinstance(token, str):

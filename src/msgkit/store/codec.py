@@ -224,5 +224,13 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str) -> Any:
-    """`decode` of a JSON string."""
-    return decode(json.loads(text))
+    """`decode` of a JSON string.
+
+    JSON with no tag in it (a contact's attributes, mostly) is its own decoding: it is
+    returned without walking it. A tag is a key starting with ``$``, so a text with no
+    ``"$`` (and no ``\\u`` escape, which could write one) has none.
+    """
+    data = json.loads(text)
+    if '"$' not in text and "\\u" not in text:
+        return data
+    return decode(data)
