@@ -218,3 +218,28 @@ def test_an_encoded_answer_is_decoded_by_httpx() -> None:
     raw = gzip.compress(b'{"a": 1}')
     mine = _response(200, ((b"Content-Encoding", b"gzip"),), raw, request)
     assert mine.json() == {"a": 1}
+
+
+async def test_an_unreadable_answer_names_no_url() -> None:
+    """A malformed answer's error keeps the request's URL (number, signature) out."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nBad Header\x00: x\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = AiohttpTransport(timeout=2)
+    url = f"http://127.0.0.1:{port}/Messages.json?To=%2B886912345678&AccessKey=s3cr3t"
+    try:
+        with pytest.raises(httpx.TransportError) as raised:
+            await transport.send(httpx.Request("GET", url))
+    finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()
+    text = f"{raised.value} {raised.value.__cause__ or ''}"
+    assert "886912345678" not in text
+    assert "s3cr3t" not in text

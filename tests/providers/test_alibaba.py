@@ -724,3 +724,19 @@ def test_unvalidated_numbers_equal_validated_ones(raw: str) -> None:
 def test_china_times(text: str | None, expected: datetime | None) -> None:
     """Alibaba's China-time stamps become aware UTC datetimes."""
     assert china_time(text) == expected
+
+
+def test_a_batch_sent_by_an_earlier_version_is_found_by_its_old_mark() -> None:
+    """A record with the old mark ("b." and a first id) and the same template counts, so a
+    batch in flight across an upgrade is not sent twice (its age is the engine's check)."""
+    response = _details(
+        {
+            "OutId": "b.msg-0000000000000000",
+            "SendStatus": "3",
+            "TemplateCode": "SMS_15305",
+            "SendDate": "2026-03-01 12:00:01",
+        },
+    )
+    result = alibaba().parse_status(message(1, campaign_id="c7"), response)
+    assert (result.found, result.state) == (True, MessageState.DELIVERED)
+    assert result.taken_at is not None

@@ -161,3 +161,24 @@ def test_the_store_url_sets_the_busy_timeout_and_the_size_limit(tmp_path: Path) 
             open_store(f"sqlite:///{tmp_path / 'u.db'}?{bad}")
         assert raised.value.key == "store"
         assert "busy_timeout" in (raised.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("database or disk is full", "full"),
+        ("database is locked", "locked"),
+        ("attempt to write a readonly database", "read_only"),
+        ("disk I/O error", "io"),
+        ("file is not a database", "corrupt"),
+    ],
+)
+def test_an_error_without_a_result_code_is_read_from_its_message(message: str, kind: str) -> None:
+    """Python 3.10's sqlite3 errors carry no result code: SQLite's own words decide."""
+    store = SQLiteStore(":memory:")
+    try:
+        fault = store._fault(sqlite3.OperationalError(message))
+        assert fault is not None
+        assert fault.kind == kind
+    finally:
+        store.close()

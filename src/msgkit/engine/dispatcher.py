@@ -329,12 +329,16 @@ class Dispatcher:
     async def aclose(self) -> None:
         """Close the transports (their connections belong to this run's event loop; a
         given transport opens them again in the next run), and the store thread."""
-        await self._commit.flush()
-        used = {id(t): t for t in (*self._transports.values(), self._default_transport)}
-        for transport in used.values():
-            if transport is not None:
-                await transport.aclose()
-        self._executor.shutdown(wait=True)
+        try:
+            await self._commit.flush()
+        finally:
+            used = {id(t): t for t in (*self._transports.values(), self._default_transport)}
+            try:
+                for transport in used.values():
+                    if transport is not None:
+                        await transport.aclose()
+            finally:
+                self._executor.shutdown(wait=True)
 
     def _provider_bucket(self, name: str, provider: Provider) -> TokenBucket | None:
         rate = provider.capabilities.rate_per_second

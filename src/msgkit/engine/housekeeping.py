@@ -304,8 +304,14 @@ class Housekeeping:
         try:
             response = await self._perform(row.provider or "", request)
             status = provider.parse_status(row, response).for_message_sent(row.sent_at)
-        except Exception:
-            log.warning("status query for %s failed; will ask again", row.id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - asked again later
+            # The type and the provider's words, no traceback: a transport error's text
+            # or a chained cause could carry the query's URL (the number, a signature).
+            log.warning(
+                "status query for %s failed (%s); will ask again",
+                row.id,
+                getattr(exc, "message", None) or type(exc).__name__,
+            )
             return Polled(status=PolledStatus.QUERY_FAILED)
         return polled_of(status)
 

@@ -186,6 +186,10 @@ class AiohttpTransport:
             raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+        except aiohttp.ClientResponseError as exc:  # its text holds the URL: left out
+            raise httpx.ReadError(
+                f"ClientResponseError: {exc.status}, {exc.message}", request=request
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
 

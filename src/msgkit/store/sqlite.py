@@ -17,6 +17,26 @@ SQLITE = Dialect(name="sqlite")
 _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = (
     *(3, 5, 6, 8, 10, 11, 13, 14, 26),
 )
+#: SQLite's fixed messages, for Pythons whose sqlite3 errors carry no result code
+#: (``sqlite_errorcode`` is new in 3.11).
+_MESSAGES = (
+    ("database or disk is full", _FULL),
+    ("database is locked", _BUSY),
+    ("database table is locked", _LOCKED),
+    ("attempt to write a readonly database", _READONLY),
+    ("disk i/o error", _IOERR),
+    ("database disk image is malformed", _CORRUPT),
+    ("file is not a database", _NOTADB),
+    ("unable to open database file", _CANTOPEN),
+)
+
+
+def _code_of(message: str) -> int:
+    """The result code a SQLite error message stands for (0 when unknown)."""
+    text = message.lower()
+    return next((code for words, code in _MESSAGES if words in text), 0)
+
+
 _AGAIN = (
     "then run again: a campaign stopped by it continues with `msgkit resume CAMPAIGN` "
     "(client.resume), nothing skipped or sent twice"
@@ -84,7 +104,7 @@ class SQLiteStore(SQLStore):
         """What a sqlite3 error means for the user, and what to do about it."""
         if not isinstance(exc, sqlite3.Error):
             return None
-        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        code = (getattr(exc, "sqlite_errorcode", None) or _code_of(str(exc))) & 0xFF
         db = self.path
         if code == _FULL:
             limit = (

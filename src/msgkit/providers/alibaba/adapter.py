@@ -677,6 +677,18 @@ class AlibabaSms:
             if _field(r, "OutId") == mark and _field(r, "TemplateCode") == message.template_code
         ]
         if not candidates:
+            # Sent by an earlier msgkit, whose batch mark ("b." and the batch's first id)
+            # does not name the campaign: a record with it and the same template counts
+            # when it is not older than the message (checked by the engine), so a batch
+            # in flight across an upgrade is not sent twice.
+            candidates = [
+                r
+                for r in records
+                if (_field(r, "OutId") or "").startswith("b.")
+                and (_field(r, "OutId") or "").count(".") == 1
+                and _field(r, "TemplateCode") == message.template_code
+            ]
+        if not candidates:
             return StatusResult(message_id=message.id, found=False)
         record = max(candidates, key=lambda r: _field(r, "SendDate") or "")
         status = _field(record, "SendStatus")
