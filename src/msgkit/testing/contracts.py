@@ -196,6 +196,19 @@ _record_fields = st.fixed_dictionaries(
 )
 
 
+#: How the contract's property tests run: a fixture makes each store, so examples share
+#: it (function-scoped fixtures), and a store is slow to make.
+_PROPERTY = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.differing_executors,
+    ],
+)
+
+
 class StoreContract:
     """What every store does, whatever it keeps its data in.
 
@@ -262,15 +275,7 @@ class StoreContract:
         assert store.get_message(with_media.id).media == ("https://cdn.example.com/a.png",)
         assert store.get_message(plain.id).media == ()
 
-    @settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.too_slow,
-            HealthCheck.differing_executors,
-        ],
-    )
+    @_PROPERTY
     @given(fields=_record_fields)
     def test_a_message_reads_back_as_it_was_planned(
         self, make_store: Callable[[], SQLStore], fields: dict[str, Any]
@@ -483,15 +488,7 @@ class StoreContract:
         assert list(store.iter_contacts(list_id)) == []
         assert store.rejections(list_id) == []
 
-    @settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.too_slow,
-            HealthCheck.differing_executors,
-        ],
-    )
+    @_PROPERTY
     @given(phones=_phone_facts)
     def test_contacts_read_back_with_their_phone_facts(
         self, make_store: Callable[[], SQLStore], phones: list[Phone]
@@ -651,15 +648,7 @@ class StoreContract:
         finally:
             store.close()
 
-    @settings(
-        max_examples=25,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.function_scoped_fixture,
-            HealthCheck.too_slow,
-            HealthCheck.differing_executors,
-        ],
-    )
+    @_PROPERTY
     @given(
         changes=st.lists(
             st.tuples(
