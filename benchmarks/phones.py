@@ -23,16 +23,15 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
-from phonenumbers import timezone as pn_timezone
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
-from msgkit import InvalidPhoneError
-from msgkit.contacts import parse_phone
 from msgkit.core import _phonefast
 
-Result = tuple[object, ...]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.phone_reference import msgkit_result, reference, written
 
 # Where the numbers come from: (region, weight); the rest spread over every region.
 REGIONS = [
@@ -53,56 +52,6 @@ REGIONS = [
     ("CA", 1),
 ]
 OTHERS = 10
-TYPE_NAMES = {
-    value: name.lower()
-    for name, value in vars(PhoneNumberType).items()
-    if name.isupper() and isinstance(value, int)
-}
-PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "invalid_country_code",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too_short",
-    NumberParseException.TOO_SHORT_NSN: "too_short",
-    NumberParseException.TOO_LONG: "too_long",
-}
-LENGTH_REASONS = {
-    ValidationResult.INVALID_COUNTRY_CODE: "invalid_country_code",
-    ValidationResult.TOO_LONG: "too_long",
-    ValidationResult.INVALID_LENGTH: "invalid_length",
-}
-SEPARATORS = re.compile(r"[\s\-.()]+")
-
-
-def written(raw: str) -> str:
-    """The digits, with a leading ``+`` for ``+`` or ``00``."""
-    text = SEPARATORS.sub("", raw)
-    if text.startswith("00") and text[2:3] not in ("", "0"):
-        text = "+" + text[2:]
-    return text
-
-
-def reference(raw: str, region: str) -> Result:
-    """What phonenumbers says: the fields of a msgkit Phone, or msgkit's refusal reason.
-
-    msgkit reads ``00`` as ``+`` whatever the region (recipient files write it so), and a
-    ``+`` number ignores the region; the rest is phonenumbers as it is.
-    """
-    text = written(raw)
-    try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else region)
-    except NumberParseException as exc:
-        return ("refused", PARSE_REASONS.get(exc.error_type, "not_a_number"))
-    possible = phonenumbers.is_possible_number_with_reason(number)
-    if possible != ValidationResult.IS_POSSIBLE:
-        return ("refused", LENGTH_REASONS.get(possible, "too_short"))
-    if not phonenumbers.is_valid_number(number):
-        return ("refused", "invalid_for_region")
-    return (
-        phonenumbers.format_number(number, PhoneNumberFormat.E164),
-        phonenumbers.region_code_for_number(number) or "001",
-        number.country_code,
-        TYPE_NAMES[phonenumbers.number_type(number)],
-        tuple(z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown"),
-    )
 
 
 def parse_validate_format(raw: str, region: str) -> str | None:
@@ -115,14 +64,6 @@ def parse_validate_format(raw: str, region: str) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
-
-
-def with_msgkit(raw: str, region: str) -> Result:
-    try:
-        phone = parse_phone(raw, region)
-    except InvalidPhoneError as exc:
-        return ("refused", exc.reason)
-    return (phone.e164, phone.region, phone.country_code, phone.number_type, phone.time_zones)
 
 
 def templates() -> tuple[list[str], list[list[tuple[str, str, str]]], list[int]]:
@@ -203,7 +144,7 @@ def main() -> int:
         expected = [reference(raw, region) for raw, region in chunk]
         spent["phonenumbers"] += time.perf_counter() - started
         started = time.perf_counter()
-        got = [with_msgkit(raw, region) for raw, region in chunk]
+        got = [msgkit_result(raw, region) for raw, region in chunk]
         spent["msgkit"] += time.perf_counter() - started
         started = time.perf_counter()
         for raw, region in chunk:
