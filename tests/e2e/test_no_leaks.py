@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
 import pytest
 
 import msgkit
@@ -56,13 +59,13 @@ class Case:
         default_factory=lambda: msgkit.Template(body="Hi, your parcel is ready")
     )
     sent: Callable[[], int] = lambda: 0
-    hook: Callable[[httpx.Client, str], httpx.Response] | None = None
+    hook: Callable[[str], tuple[int, str]] | None = None
 
 
 def _alibaba() -> Case:
     fake = FakeAlibaba()
 
-    def hook(http: httpx.Client, url: str) -> httpx.Response:
+    def hook(url: str) -> tuple[int, str]:
         report = [
             {
                 "phone_number": NUMBERS[0].lstrip("+"),
@@ -74,7 +77,7 @@ def _alibaba() -> Case:
                 "report_time": "2026-01-05 17:00:01",
             }
         ]
-        return http.post(f"{url}/hooks/p/{WEBHOOK}/report", json=report)
+        return _post(f"{url}/hooks/p/{WEBHOOK}/report", json.dumps(report).encode(), {})
 
     return Case(
         "alibaba",
@@ -84,7 +87,9 @@ def _alibaba() -> Case:
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET,
             "MSGKIT_ALIBABA_WEBHOOK_TOKEN": WEBHOOK,
         },
-        template=msgkit.Template(body="Hi, your parcel is ready", code="SMS_15305"),
+        template=msgkit.Template(
+            body="Hi, your parcel is ready", code="SMS_15305", review="approved"
+        ),
         sent=lambda: len(fake.numbers),
         hook=hook,
     )
@@ -93,9 +98,10 @@ def _alibaba() -> Case:
 def _twilio() -> Case:
     fake = FakeTwilio()
 
-    def hook(http: httpx.Client, url: str) -> httpx.Response:
+    def hook(url: str) -> tuple[int, str]:
         form = {"MessageSid": "SMx", "MessageStatus": "delivered", "To": NUMBERS[0]}
-        return http.post(f"{url}/hooks/p/status", data=form, headers={"X-Twilio-Signature": "x"})
+        body = urlencode(form).encode()
+        return _post(f"{url}/hooks/p/status", body, {"X-Twilio-Signature": "x"})
 
     return Case(
         "twilio",
@@ -110,9 +116,9 @@ def _twilio() -> Case:
 def _line() -> Case:
     fake = FakeLineServer(token=SECRET, channel_secret=WEBHOOK)
 
-    def hook(http: httpx.Client, url: str) -> httpx.Response:
+    def hook(url: str) -> tuple[int, str]:
         body, headers = fake.delivery_webhook(p.tag for p in fake.pushes if p.tag)
-        return http.post(f"{url}/hooks/p", content=body, headers=headers)
+        return _post(f"{url}/hooks/p", body, headers)
 
     return Case(
         "line",
@@ -129,7 +135,12 @@ def _http_sms_post() -> Case:
     gateway = _Gateway()
     return Case(
         "http_sms",
-        {"path": "/send", "secret_env": "GW_SECRET"},
+        {
+            "path": "/send",
+            "secret_env": "GW_SECRET",
+            "error_message_path": "message",
+            "error_code_path": "Code",
+        },
         gateway,
         env={"GW_SECRET": SECRET},
         sent=lambda: len(gateway.got),
@@ -146,6 +157,8 @@ def _http_sms_get() -> Case:
             "body": {"key": "{secret}", "to": "{to}", "text": "{text}"},
             "secret_env": "GW_SECRET",
             "auth_header": "",
+            "error_message_path": "message",
+            "error_code_path": "Code",
         },
         gateway,
         env={"GW_SECRET": SECRET},
@@ -156,18 +169,15 @@ def _http_sms_get() -> Case:
 def _chatwoot() -> Case:
     fake = FakeChatwoot(SECRET)
 
-    def hook(http: httpx.Client, url: str) -> httpx.Response:
+    def hook(url: str) -> tuple[int, str]:
         event = {
             "event": "message_created",
             "message_type": "incoming",
             "content": f"call me at {NUMBERS[0]}",
             "sender": {"id": 7, "phone_number": NUMBERS[0]},
         }
-        return http.post(
-            f"{url}/hooks/p",
-            content=json.dumps(event),
-            headers={"X-Chatwoot-Signature": "sha256=00", "content-type": "application/json"},
-        )
+        headers = {"X-Chatwoot-Signature": "sha256=00", "content-type": "application/json"}
+        return _post(f"{url}/hooks/p", json.dumps(event).encode(), headers)
 
     return Case(
         "webchat",
@@ -184,6 +194,18 @@ def _chatwoot() -> Case:
 def _simulator() -> Case:
     sim = Simulator()
     return Case("simulator", {}, sim, sent=lambda: len(sim.messages))
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """POST a webhook as the provider would (with urllib: the provider's own HTTP
+    client is not msgkit's, and its log lines are not ours)."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        with refused:
+            return refused.code, refused.read().decode()
 
 
 class _Gateway:
@@ -209,7 +231,7 @@ class _Gateway:
 
 
 CASES = {
-    # "alibaba": _alibaba,  # TODO: the template must be approved first (NotAllowedError)
+    "alibaba": _alibaba,
     "twilio": _twilio,
     "line": _line,
     "http_sms_post": _http_sms_post,
@@ -227,27 +249,26 @@ def _leaks(text: str) -> list[str]:
     return [n for n in needles if n in text]
 
 
-@pytest.fixture
-def records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    caplog.set_level(logging.DEBUG)
-    return caplog.records
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_campaign_leaves_no_secret_and_no_number_anywhere(
-    name: str, db: str, clock: FakeClock, records: list[logging.LogRecord]
+    name: str, db: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Logs, reprs, reports and errors of a whole campaign hold no secret, no number."""
+    # A provider built from the configuration reads the wall clock (Twilio's validity):
+    # a fake clock that starts now keeps the two together.
+    clock = FakeClock(datetime.now(timezone.utc))
+    caplog.set_level(logging.DEBUG)
     case = CASES[name]()
     seen: list[str] = []
-    with serve(Echoing(case.app, fail=[])) as url:
+    provider = Echoing(case.app, fail=[500, 401])
+    with serve(provider) as url:
         settings = {"type": case.kind, "base_url": url, **case.settings}
         if case.kind == "simulator":
             settings["channel"] = case.channel
         config = {"providers": {"p": settings}}
         env = case.env
         try:
-            client = msgkit.Client(store=db, config=config, env=env)
+            client = msgkit.Client(store=db, clock=clock, config=config, env=env)
         except Exception as exc:  # pragma: no cover - shown by the assertion
             seen.append(repr(exc) + str(exc))
             raise
@@ -276,14 +297,14 @@ def test_a_campaign_leaves_no_secret_and_no_number_anywhere(
                     seen += [repr(exc), str(exc)]
                 if client.campaign(campaign).status is msgkit.CampaignStatus.FINISHED:
                     break
+        assert not provider.fail, "the provider's failures were not met"
         assert case.sent() >= len(NUMBERS), [
             (repr(m), m.error) for c in campaigns for m in client.messages(c)
         ] + seen
         if case.hook is not None:
             endpoints = endpoints_from_config(config["providers"], env)
-            with serve(client.inbound_app(endpoints)) as hooks, httpx.Client() as http:
-                answer = case.hook(http, hooks)
-                seen.append(answer.text)
+            with serve(client.inbound_app(endpoints)) as hooks:
+                seen.append(case.hook(hooks)[1])
         seen += [repr(client), str(client)]
         for campaign in campaigns:
             progress = client.progress(campaign)
@@ -291,12 +312,15 @@ def test_a_campaign_leaves_no_secret_and_no_number_anywhere(
             seen += [repr(campaign), str(campaign), repr(progress), str(progress)]
             seen += [repr(report), str(report)]
             for message in client.messages(campaign):
-                seen += [repr(message), str(message)]
+                seen += [repr(message), str(message), str(message.error)]
         client.close()
     formatter = logging.Formatter()
-    for record in records:
+    for record in caplog.records:
         seen.append(record.getMessage())
         if record.exc_info:
             seen.append(formatter.formatException(record.exc_info))
     found = {n: [s for s in seen if n in s][:2] for n in _leaks("\n".join(seen))}
+    import pathlib
+
+    pathlib.Path(f"/tmp/x/seen_{name}.txt").write_text("\n".join(seen))
     assert not found, found

@@ -36,10 +36,12 @@ class Echoing:
             body += event.get("body", b"")
             if not event.get("more_body"):
                 break
+        heard = {k.decode(): v.decode() for k, v in scope["headers"]}
+        said = f"refused: {heard} {scope['query_string'].decode()} {body.decode(errors='replace')}"
         echo = {
-            "message": f"refused: {body.decode(errors='replace')}",
-            "Message": f"refused: {scope['query_string'].decode()}",
-            "error": {k.decode(): v.decode() for k, v in scope["headers"]},
+            "message": said,
+            "Message": said,
+            "error": said,
             "Code": "InvalidAccessKeySecret" if status == 401 else None,
         }
         self.echoed += 1
