@@ -56,7 +56,10 @@ class Case:
         default_factory=lambda: [msgkit.Contact(phone=n) for n in NUMBERS]
     )
     template: msgkit.Template = field(
-        default_factory=lambda: msgkit.Template(body="Hi, your parcel is ready")
+        default_factory=lambda: msgkit.Template(
+            body="Hi, your parcel is ready: ${link:track}",
+            links={"track": "https://shop.example.com/track"},
+        )
     )
     sent: Callable[[], int] = lambda: 0
     hook: Callable[[str], tuple[int, str]] | None = None
@@ -267,11 +270,7 @@ def test_a_campaign_leaves_no_secret_and_no_number_anywhere(
             settings["channel"] = case.channel
         config = {"providers": {"p": settings}}
         env = case.env
-        try:
-            client = msgkit.Client(store=db, clock=clock, config=config, env=env)
-        except Exception as exc:  # pragma: no cover - shown by the assertion
-            seen.append(repr(exc) + str(exc))
-            raise
+        client = msgkit.Client(store=db, clock=clock, config=config, env=env)
         members = client.create_list("m", case.contacts)
         campaigns = []
         for title in ("Parcel", "Parcel again"):  # the first meets the failures
@@ -298,9 +297,7 @@ def test_a_campaign_leaves_no_secret_and_no_number_anywhere(
                 if client.campaign(campaign).status is msgkit.CampaignStatus.FINISHED:
                     break
         assert not provider.fail, "the provider's failures were not met"
-        assert case.sent() >= len(NUMBERS), [
-            (repr(m), m.error) for c in campaigns for m in client.messages(c)
-        ] + seen
+        assert case.sent() >= len(NUMBERS), [m.error for c in campaigns for m in client.messages(c)]
         if case.hook is not None:
             endpoints = endpoints_from_config(config["providers"], env)
             with serve(client.inbound_app(endpoints)) as hooks:
