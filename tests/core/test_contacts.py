@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from msgkit import InvalidPhoneError
 from msgkit.contacts import Contact, Phone, PhoneCipher, line_hash, mask, parse_phone
-from msgkit.core.contacts import is_e164
+from msgkit.core.contacts import is_e164, mask_numbers
 from msgkit.exceptions import ConfigError
 
 
@@ -277,3 +277,29 @@ def test_parsed_numbers_are_e164(raw: str) -> None:
     if raw == "13800138000":
         region = "CN"
     assert is_e164(parse_phone(raw, region).e164)
+
+
+_WORDS = st.text(alphabet=st.characters(blacklist_categories=("Nd",), blacklist_characters="+ -"))
+
+
+@given(
+    _WORDS,
+    st.from_regex(r"\+?[1-9][0-9]{6,14}", fullmatch=True),
+    st.sampled_from(["", " ", "-"]),
+    _WORDS,
+)
+def test_mask_numbers_leaves_no_number_whole(
+    before: str, number: str, sep: str, after: str
+) -> None:
+    """A number in free text, written whole or in groups, is masked; the rest is kept."""
+    written = sep.join(number[i : i + 3] for i in range(0, len(number), 3))
+    masked = mask_numbers(before + written + after)
+    assert masked == before + mask(number) + after
+    assert number.lstrip("+") not in masked
+
+
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=999_999), _WORDS.filter(bool))))
+def test_mask_numbers_keeps_short_digit_runs(parts: list[tuple[int, str]]) -> None:
+    """Codes and counts (fewer than seven digits) are left as they are."""
+    text = "".join(f"{n}{words}" for n, words in parts)
+    assert mask_numbers(text) == text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import string
 
 import httpx
@@ -10,14 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from msgkit.exceptions import RejectedError
-from msgkit.providers.base import Outcome, Provider
+from msgkit.providers.base import Outcome, Provider, SendRequest
 from msgkit.providers.common import (
     dig,
     e164_address,
     error_for,
     error_results,
+    hide,
     json_body,
     prepared_request,
+    request_secrets,
     retry_after,
     status_outcome,
     text_or_none,
@@ -194,3 +197,34 @@ def test_a_prepared_request_is_the_one_httpx_builds(
     assert (mine.method, mine.url) == (theirs.method, theirs.url)
     assert mine.headers.raw == theirs.headers.raw
     assert mine.content == theirs.content == mine.read()
+
+
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=6, max_size=40),
+    st.text(max_size=30),
+    st.text(max_size=30),
+)
+def test_hide_leaves_no_secret(secret: str, before: str, after: str) -> None:
+    """Every copy of a secret in a provider's words is hidden."""
+    text = hide(f"{before}{secret}{after}{secret}", [secret])
+    assert secret not in text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer tok-12345678"},
+        {"api_access_token": "tok-12345678"},
+        {"Authorization": "Basic " + base64.b64encode(b"AC1:tok-12345678").decode()},
+    ],
+)
+def test_an_echoed_credential_is_hidden_from_the_error(headers: dict[str, str]) -> None:
+    """A provider that quotes the refused request's credential does not put it in the error."""
+    request = httpx.Request("POST", "https://sms.example.com/send", headers=headers)
+    sent = SendRequest(request=request, message_ids=("m1",))
+    quoted = f"bad credential tok-12345678 in {dict(request.headers)} for +886912345678"
+    [result] = error_results(sent, Outcome.ACCOUNT, quoted, provider="p", status=401, auth=True)
+    assert result.error is not None
+    assert "tok-12345678" not in str(result.error)
+    assert "886912345678" not in str(result.error)
+    assert request_secrets(request)

@@ -46,6 +46,7 @@ __all__ = [
     "is_e164",
     "line_hash",
     "mask",
+    "mask_numbers",
     "parse_phone",
 ]
 
@@ -94,15 +95,35 @@ def is_e164(address: str) -> bool:
 def mask(phone: Phone | str) -> str:
     """Mask a phone number for logs: ``+886912345678`` → ``+8869****5678``.
 
-    Keeps the ``+`` and the first four digits, and the last four digits; anything
-    shorter than eight characters is hidden entirely.
+    Keeps the ``+`` and the first four digits, and the last four digits; a number too
+    short to hide three digits between them keeps two at each end
+    (``10012345`` → ``10****45``); anything shorter than eight characters is hidden
+    entirely.
     """
     text = phone.e164 if isinstance(phone, Phone) else str(phone)
     if len(text) < 8:
         return "***"
-    head = 5 if text.startswith("+") else 4
-    hidden = len(text) - head - 4
-    return f"{text[:head]}{'*' * hidden}{text[-4:]}"
+    head, tail = (5 if text.startswith("+") else 4), 4
+    if len(text) - head - tail < 3:
+        head, tail = head - 2, 2
+    return f"{text[:head]}{'*' * (len(text) - head - tail)}{text[-tail:]}"
+
+
+_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[ -]?\d){6,}")
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with every run of seven digits or more (a phone number, maybe written
+    with spaces or dashes) masked as `mask` masks a number.
+
+    For text msgkit does not write itself: a provider's error message may quote the
+    request it refused, numbers included.
+
+    Example:
+        >>> mask_numbers("invalid PhoneNumbers=886912345678,0912-345-678 (code 21211)")
+        'invalid PhoneNumbers=8869****5678,09******78 (code 21211)'
+    """
+    return _NUMBER_IN_TEXT.sub(lambda m: mask(re.sub(r"[ -]", "", m.group())), text)
 
 
 @attrs.frozen(kw_only=True, repr=False)

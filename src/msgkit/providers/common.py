@@ -8,6 +8,8 @@ not a number is None.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from msgkit.core.contacts import is_e164, mask
+from msgkit.core.contacts import is_e164, mask, mask_numbers
 from msgkit.exceptions import (
     AccountError,
     AuthError,
@@ -35,9 +37,11 @@ __all__ = [
     "e164_address",
     "error_for",
     "error_results",
+    "hide",
     "http_failure",
     "json_body",
     "prepared_request",
+    "request_secrets",
     "response_date",
     "results",
     "retry_after",
@@ -213,8 +217,14 @@ def error_for(
     auth: bool = False,
     rate_limited: bool = False,
     hint: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> ProviderError:
-    """The error that matches an outcome, with the facts and a hint."""
+    """The error that matches an outcome, with the facts and a hint.
+
+    ``message`` is often the provider's own words, which may quote the request it
+    refused: the ``secrets`` in it are hidden and its phone numbers masked (`hide`).
+    """
+    message = hide(message, secrets)
     facts: dict[str, Any] = {
         "provider": provider,
         "status": status,
@@ -261,6 +271,44 @@ def results(
     ]
 
 
+#: Headers that carry no credential (any other may: ``Authorization``,
+#: ``api_access_token``, a gateway's ``X-Api-Key``...).
+_PLAIN_HEADERS = frozenset(
+    {"host", "content-type", "content-length", "accept", "accept-encoding", "user-agent"}
+)
+
+
+def request_secrets(request: httpx.Request) -> list[str]:
+    """What in ``request`` may be a credential: the values of its headers but the plain
+    ones, and of an ``Authorization``-style value the part after its scheme (a Basic
+    one decoded, both halves), each of six characters or more."""
+    found: list[str] = []
+    for name, value in request.headers.items():
+        if name.lower() in _PLAIN_HEADERS:
+            continue
+        found.append(value)
+        scheme, _, rest = value.partition(" ")
+        if rest:
+            found.append(rest)
+        if scheme.lower() == "basic":
+            with contextlib.suppress(ValueError):  # binascii.Error, UnicodeDecodeError
+                found.extend(base64.b64decode(rest, validate=True).decode().split(":", 1))
+    return [value for value in found if len(value) >= 6]
+
+
+def hide(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` (a provider's words) with each of ``secrets`` shown as ``***`` and its
+    phone numbers masked (`msgkit.core.contacts.mask_numbers`).
+
+    Example:
+        >>> hide("bad token abc123xyz for +886912345678", ["abc123xyz"])
+        'bad token *** for +8869****5678'
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return mask_numbers(text)
+
+
 def error_results(
     sent: SendRequest | Iterable[str],
     outcome: Outcome,
@@ -277,8 +325,12 @@ def error_results(
 
     Each carries the outcome, the error that matches it (`error_for` of ``outcome``,
     ``message``, ``wait`` and the ``facts``: ``provider``, ``status``, ``code``, ``hint``...)
-    and ``wait`` as its ``retry_after``; the flags are those of `results`.
+    and ``wait`` as its ``retry_after``; the flags are those of `results`. What the
+    request carried that may be a credential (`request_secrets`) is hidden from
+    ``message``, as are the ``secrets`` among the facts.
     """
+    if isinstance(sent, SendRequest):
+        facts["secrets"] = [*facts.get("secrets", ()), *request_secrets(sent.request)]
     error = error_for(outcome, message, wait=wait, **facts)
     return results(
         sent,

@@ -246,6 +246,7 @@ class HttpSms(NoStatusQuery):
             "provider": self.name,
             "status": response.status_code,
             "code": code,
+            "secrets": [self._secret or ""],  # it may travel in the query or the body
         }
         if code in cfg.opt_out_codes:
             return error_results(
