@@ -30,6 +30,7 @@ from msgkit.inbound import endpoints_from_config
 from msgkit.testing import FakeClock, Simulator
 from tests.e2e.conftest import tw_e164, tw_numbers
 from tests.fakes.alibaba_server import FakeAlibaba
+from tests.fakes.asgi import read_body
 from tests.fakes.chatwoot_server import FakeChatwoot
 from tests.fakes.echoing import Echoing
 from tests.fakes.line_server import FakeLineServer
@@ -220,12 +221,7 @@ class _Gateway:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         self.got.append(body + scope["query_string"])
         answer = json.dumps({"id": f"g{len(self.got)}"}).encode()
         headers = [(b"content-type", b"application/json")]

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from msgkit.core.delivery import Channel
 from msgkit.engine.transport import AiohttpTransport, HttpxTransport, Transport, _response
 from msgkit.providers.base import Capabilities, Outcome, transport_error_outcome
+from tests.fakes.asgi import read_body
 from tests.http_server import serve
 
 pytestmark = pytest.mark.anyio
@@ -28,12 +29,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     up in the middle of its answer, ``/teapot`` answers 418 with a header."""
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        event = await receive()
-        body += event.get("body", b"")
-        if not event.get("more_body"):
-            break
+    body = await read_body(receive)
     path = scope["path"]
     if path == "/slow":
         await asyncio.sleep(2)

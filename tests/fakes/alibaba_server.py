@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.fakes.asgi import read_body
+
 Message = MutableMapping[str, Any]
 
 
@@ -29,12 +31,7 @@ class FakeAlibaba:
     ) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         params = dict(parse_qsl(scope["query_string"].decode()))
         params.update(parse_qsl(body.decode()))
         self.requests.append(params)

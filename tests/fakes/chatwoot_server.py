@@ -11,6 +11,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tests.fakes.asgi import read_body
+
 Message = MutableMapping[str, Any]
 
 
@@ -30,12 +32,7 @@ class FakeChatwoot:
     ) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         path: str = scope["path"]
         headers = dict(scope["headers"])
         status, answer = 200, {}

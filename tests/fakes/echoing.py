@@ -12,6 +12,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
+from tests.fakes.asgi import read_body
+
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -30,12 +32,7 @@ class Echoing:
             await self.app(scope, receive, send)
             return
         status = self.fail.pop(0)
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         heard = {k.decode(): v.decode() for k, v in scope["headers"]}
         said = f"refused: {heard} {scope['query_string'].decode()} {body.decode(errors='replace')}"
         echo = {

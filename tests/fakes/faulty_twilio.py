@@ -34,6 +34,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.fakes.asgi import read_body
+
 Message = MutableMapping[str, Any]
 FAULTS = ("500", "502", "503", "500+", "429", "429-", "timeout", "drop", "garbage", "nosid", "slow")
 
@@ -86,12 +88,7 @@ class FaultyTwilio:
     ) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
 
         async def answer(status: int, content: bytes, headers: list[tuple[bytes, bytes]]) -> None:
             await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -26,6 +26,7 @@ import attrs
 import httpx
 
 from msgkit.core.contacts import line_hash
+from tests.fakes.asgi import read_body
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -78,12 +79,7 @@ class FakeLineServer:
         """Serve one request."""
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         status, answer = self._push(scope, headers, body)
         payload = json.dumps(answer).encode()

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.fakes.asgi import read_body
+
 Message = MutableMapping[str, Any]
 
 
@@ -32,12 +34,7 @@ class FakeTwilio:
     ) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            event = await receive()
-            body += event.get("body", b"")
-            if not event.get("more_body"):
-                break
+        body = await read_body(receive)
         if scope["method"] == "POST":
             form = parse_qs(body.decode())
             sid = "SM" + uuid.uuid4().hex
