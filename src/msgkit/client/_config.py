@@ -148,6 +148,13 @@ def dispatcher_settings(
         ) from None
 
 
+#: ``[engine]`` durations that must be more than zero: a zero lease hands a message being
+#: sent to another worker; a zero poll, period or timeout spins or gives up at once.
+_POSITIVE = frozenset(
+    {"lease", "idle_poll", "housekeeping_every", "request_timeout", "reconcile_every", "poll_every"}
+)
+
+
 def _engine_values(engine: dict[str, Any]) -> dict[str, Any]:
     """The ``[engine]`` values as `DispatcherSettings` takes them: durations parsed,
     counts checked; a wrong one is a ConfigError naming ``engine.KEY``."""
@@ -161,10 +168,12 @@ def _engine_values(engine: dict[str, Any]) -> dict[str, Any]:
                 hint="known: " + ", ".join(sorted(fields)),
             )
         try:
-            if field.type in ("timedelta", timedelta):
-                engine[name] = parse_duration(value)
-            elif field.type in ("float", float):
-                engine[name] = parse_duration(value).total_seconds()
+            if field.type in ("timedelta", timedelta, "float", float):
+                duration = parse_duration(value)
+                if name in _POSITIVE and duration <= timedelta(0):
+                    raise ValueError(f"{value!r} is not a duration of more than 0")
+                as_float = field.type in ("float", float)
+                engine[name] = duration.total_seconds() if as_float else duration
             elif field.type in ("int", int) and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
