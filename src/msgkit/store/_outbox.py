@@ -171,13 +171,11 @@ class OutboxTables(SQLBase):
         )
         for rows in chunks(rows_of, BULK_BATCH):
             with self._tx() as cur:
-                if self.encrypted:
-                    rows = self._sealed_rows(cur, rows)
                 written = self._many(
                     cur,
                     f"INSERT INTO messages ({_INSERT_COLUMNS}) VALUES "
                     f"({','.join('?' * _INSERT_WIDTH)}) ON CONFLICT (key) DO NOTHING",
-                    rows,
+                    self._sealed_rows(cur, rows) if self.encrypted else rows,
                 )
             total = total + InsertResult(inserted=written, duplicates=len(rows) - written)
         return total
