@@ -221,7 +221,7 @@ def phone_cipher(
         return given
     source = "phone_key"
     if given is None:
-        given = (os.environ if env is None else env).get(name) or None
+        given = ((os.environ if env is None else env).get(name) or "").strip() or None
         source = name
     if given is None:
         return None
@@ -229,7 +229,7 @@ def phone_cipher(
         return PhoneCipher(given)
     except ConfigError as exc:
         raise ConfigError(
-            f"{source} is not a valid phone key: {exc.message}",
+            f"not a valid phone key: {exc.message}",
             key=source,
             hint="make one with `msgkit phone-key` (PhoneCipher.new_key()): URL-safe base64 "
             "of 32 random bytes",
