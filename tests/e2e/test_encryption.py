@@ -13,8 +13,8 @@ read or sent, saying which variable to set.
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
