@@ -317,15 +317,19 @@ class SQLBase:
         """What an address column holds for ``address`` (see `Addresses.index`)."""
         return self._addresses.index(address)
 
-    def _seal(self, cur: Any, addresses: Iterable[str | None]) -> None:
-        """Keep the sealed form of these addresses, to read them back (a keyed store)."""
-        rows = self._addresses.seal(addresses)
+    def _seal(self, cur: Any, addresses: Iterable[str | None]) -> Callable[[str], str]:
+        """Keep the sealed form of these addresses, to read them back (a keyed store);
+        returns what their columns hold (`_ix` of each, computed once)."""
+        if self._addresses.cipher is None:
+            return _same
+        stored, rows = self._addresses.seal(addresses)
         if rows:
             self._many(
                 cur,
                 "INSERT INTO addresses (ix, sealed) VALUES (?, ?) ON CONFLICT (ix) DO NOTHING",
                 rows,
             )
+        return stored.__getitem__
 
     def _open(self, stored: Iterable[str | None]) -> Mapping[str, str]:
         """The addresses of these address-column values, by value (without a phone key,
@@ -401,19 +405,22 @@ class Addresses:
         assert self.cipher is not None
         return self.cipher.blind_index(address) if address else address
 
-    def seal(self, addresses: Iterable[str | None]) -> list[tuple[str, str]]:
-        """``(index, sealed)`` rows of these addresses not sealed lately (none without a
-        cipher)."""
-        if self.cipher is None:
-            return []
-        rows: dict[str, str] = {}
+    def seal(self, addresses: Iterable[str | None]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """The index of each of these addresses, and the ``(index, sealed)`` rows of
+        those not sealed lately (none without a cipher). An empty address stays empty."""
+        stored: dict[str, str] = {}
+        rows: list[tuple[str, str]] = []
         for address in addresses:
-            if address:
-                ix = self.index(address)
-                if ix not in self.opened and ix not in self._pending:
-                    rows[ix] = self.cipher.encrypt(address)
-                    self._pending[ix] = address
-        return list(rows.items())
+            if address is None or address in stored:
+                continue
+            if not address or self.cipher is None:
+                stored[address] = address
+                continue
+            ix = stored[address] = self.cipher.blind_index(address)
+            if ix not in self.opened and ix not in self._pending:
+                rows.append((ix, self.cipher.encrypt(address)))
+                self._pending[ix] = address
+        return stored, rows
 
     def settle(self, *, committed: bool) -> None:
         """The transaction that wrote the sealed addresses ended: remember them as

@@ -123,12 +123,12 @@ class InboundTables(SQLBase):
         count = 0
         for chunk in chunks(entries):
             with self._tx() as cur:
-                self._seal(cur, (e[1] for e in chunk))
+                ix = self._seal(cur, (e[1] for e in chunk))
                 count += self._many(
                     cur,
                     "INSERT INTO suppressions (scope, recipient, reason, source, at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, recipient) DO NOTHING",
-                    [(scope, self._ix(address), *rest, ms(now)) for scope, address, *rest in chunk],
+                    [(scope, ix(address), *rest, ms(now)) for scope, address, *rest in chunk],
                 )
         return count
 

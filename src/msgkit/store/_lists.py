@@ -102,8 +102,7 @@ class ListTables(SQLBase):
                 top = self._q(
                     cur, "SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE list_id = ?", (list_id,)
                 ).fetchone()[0]
-                self._seal(cur, (a for c in chunk for a in (c.key, c.phone and c.phone.e164)))
-                ix = self._ix
+                ix = self._seal(cur, (a for c in chunk for a in (c.key, c.phone and c.phone.e164)))
                 rows = [
                     (
                         list_id,

@@ -182,8 +182,7 @@ class OutboxTables(SQLBase):
 
     def _sealed_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Outbox rows with their contact key and recipient as blind indexes (sealed)."""
-        self._seal(cur, (a for r in rows for a in (r[_CONTACT_KEY], r[_RECIPIENT])))
-        ix = self._ix
+        ix = self._seal(cur, (a for r in rows for a in (r[_CONTACT_KEY], r[_RECIPIENT])))
         return [
             (
                 *r[:_CONTACT_KEY],
