@@ -365,7 +365,7 @@ _ADDRESS_TABLES = ("contacts", "messages", "send_history", "suppressions", "repl
 #: What the database's ``phone_key`` mark is the blind index of.
 _MARK = "msgkit:phone-key"
 #: Opened addresses kept in memory (a claim, a report page, a chunk of contacts).
-_OPENED = 100_000
+_OPENED = 50_000
 
 
 class _Same(dict[str, str]):
