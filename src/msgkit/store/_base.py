@@ -145,8 +145,12 @@ class SQLBase:
         self._addresses = Addresses(phone_key)
         with self._faults():
             self._conn = connect()
-        self._migrate()
-        self._check_phone_key()
+        try:
+            self._migrate()
+            self._check_phone_key()
+        except BaseException:
+            self.close()  # a refused database is not left open
+            raise
 
     @property
     def encrypted(self) -> bool:
