@@ -11,12 +11,16 @@ answers every path measured here, one message per request where the provider tak
 - msgkit, batched: the Alibaba adapter, SendBatchSms of 100;
 - the rate limit: a campaign's send speed of 500/s, measured from the server's arrival
   times;
-- ``--long``: the resident memory of a run dispatching 1,000,000 messages.
+- ``--long``: the resident memory of a run dispatching 1,000,000 messages;
+- ``--phone-key``: the Twilio run again with phone numbers encrypted at rest
+  (``Client(phone_key=...)``: each claimed number opened before it is sent), and its
+  ratio to the plain run.
 
 Afterwards it checks that the server saw each recipient exactly once and that every
 message ended submitted; it exits non-zero when not (never on a speed figure). Run:
 
     PYTHONPATH=src python benchmarks/dispatch.py [--small] [--long [N]] [--concurrency C]
+                                                 [--phone-key]
 """
 
 from __future__ import annotations
@@ -186,10 +190,14 @@ def msgkit_run(
     channel: str = "sms",
     template: msgkit.Template | str = "Hello from msgkit",
     policy: msgkit.SendPolicy | None = None,
+    phone_key: str | None = None,
 ) -> tuple[float, int]:
     """Create, start and run a campaign on a fresh SQLite file: (seconds of run(), peak RSS)."""
     with msgkit.Client(
-        store=str(folder / f"{name}-{next(RUNS)}.db"), providers={name: provider}, settings=settings
+        store=str(folder / f"{name}-{next(RUNS)}.db"),
+        providers={name: provider},
+        settings=settings,
+        phone_key=phone_key,
     ) as client:
         members = client.create_list(name, contacts)
         campaign = client.create_campaign(
@@ -216,10 +224,18 @@ def twilio(url: str) -> TwilioSms:
     )
 
 
-def measure_twilio(url: str, folder: Path, count: int, settings: DispatcherSettings) -> float:
+def measure_twilio(
+    url: str,
+    folder: Path,
+    count: int,
+    settings: DispatcherSettings,
+    phone_key: str | None = None,
+) -> float:
     reset(url)
     contacts = (msgkit.Contact(phone=tw(i)) for i in range(count))
-    took, _ = msgkit_run(folder, "twilio", twilio(url), contacts, count, settings=settings)
+    took, _ = msgkit_run(
+        folder, "twilio", twilio(url), contacts, count, settings=settings, phone_key=phone_key
+    )
     check_server(url, "twilio", count, "msgkit twilio")
     return count / took
 
@@ -290,6 +306,9 @@ def main() -> None:
     parser.add_argument("--long", nargs="?", type=int, const=1_000_000, default=0)
     parser.add_argument("--concurrency", type=int, default=DispatcherSettings().concurrency)
     parser.add_argument("--messages", type=int, default=0)
+    parser.add_argument(
+        "--phone-key", action="store_true", help="also run Twilio with numbers encrypted"
+    )
     args = parser.parse_args()
     n = args.messages or (300 if args.small else 5000)
     c = args.concurrency
@@ -321,6 +340,12 @@ def main() -> None:
             f"msgkit Client.run(), Twilio, SQLite FULL, {c} in flight",
             measure_twilio(url, folder, n, settings),
         )
+        sealed = 0.0
+        if args.phone_key:
+            sealed = figure(
+                f"msgkit Client.run(), Twilio, numbers encrypted, {c} in flight",
+                measure_twilio(url, folder, n, settings, msgkit.contacts.PhoneCipher.new_key()),
+            )
         figure(
             f"msgkit Client.run(), LINE, SQLite FULL, {c} in flight",
             measure_line(url, folder, n, settings),
@@ -339,6 +364,8 @@ def main() -> None:
         print()
         print(f"msgkit / raw aiohttp: {mk / aio:5.2f}x   (target >= 0.8x)")
         print(f"msgkit / Apprise:     {mk / app:5.2f}x   (target >= 5x)")
+        if args.phone_key:
+            print(f"msgkit encrypted / plain: {sealed / mk:5.2f}x")
         if args.long:
             reset(url)
             contacts = (msgkit.Contact(phone=tw(i)) for i in range(args.long))

@@ -40,6 +40,19 @@ class TestSQLiteStore(StoreContract):
         return lambda: SQLiteStore(tmp_path / f"t{next(numbers)}.db")
 
 
+KEY = "q5U0yb0c0ZJ4mYl9XW6Xc0mS2pQbU1Yx9bT7Qv3kR8E"
+
+
+class TestEncryptedSQLiteStore(StoreContract):
+    """The SQLite file store keeps the contract with its phone numbers encrypted."""
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> Callable[[], SQLStore]:
+        """A new SQLite file with a phone key each call."""
+        numbers = itertools.count()
+        return lambda: SQLiteStore(tmp_path / f"t{next(numbers)}.db", phone_key=KEY)
+
+
 # --- migrations -----------------------------------------------------------------------
 
 
