@@ -13,6 +13,7 @@ read or sent, saying which variable to set.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,6 +141,12 @@ def _forms(number: str) -> list[str]:
     return [number, number.lstrip("+"), national.replace("-", ""), national, number[4:]]
 
 
+def _digest(number: str) -> bytes:
+    """What someone with the database but not the key computes from a candidate number
+    to find its messages: the unkeyed recipient digest of message keys."""
+    return hashlib.blake2b(number.encode(), digest_size=16).hexdigest().encode()
+
+
 def _database_bytes(tmp_path: Path) -> Iterator[tuple[str, bytes]]:
     for path in sorted(tmp_path.glob("msgkit.db*")):
         yield path.name, path.read_bytes()
@@ -181,6 +188,15 @@ def test_an_encrypted_store_runs_a_campaign_as_a_plain_one_and_keeps_no_number(
         if form.encode() in data
     ]
     assert not found, found
+    # Nor can its message keys be matched against candidate numbers: they are keyed.
+    assert any(_digest(NUMBERS[0]) in data for _, data in _database_bytes(tmp_path / "plain"))
+    matched = [
+        (name, number)
+        for name, data in _database_bytes(tmp_path / "sealed")
+        for number in NUMBERS
+        if _digest(number) in data
+    ]
+    assert not matched, matched
 
 
 def test_an_encrypted_database_opened_without_its_key_is_refused(tmp_path: Path) -> None:

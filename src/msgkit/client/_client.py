@@ -506,7 +506,8 @@ class Client:
         if contact is None:
             _, _, pairs = self.runner.pipeline(current, now=now)
         else:
-            first = plan(current, [contact], now=now, route=main, start=now)
+            keyed = self.store.digest_key
+            first = plan(current, [contact], now=now, route=main, start=now, digest_key=keyed)
             second: Iterable[PlanItem | None] = [None]
             if current.fallback is not None and fallback_route is not None:
                 second = plan(
@@ -517,6 +518,7 @@ class Client:
                     start=now,
                     step=1,
                     template=current.fallback.template,
+                    digest_key=keyed,
                 )
             pairs = zip(first, second, strict=True)
         for item, fallback in pairs:

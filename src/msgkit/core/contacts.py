@@ -357,6 +357,7 @@ def line_hash(phone: Phone | str) -> str:
 
 _NONCE = 12
 _INDEX_INFO = b"msgkit phone blind index v1"
+_DIGEST_INFO = b"msgkit message key digest v1"
 
 
 def _key_bytes(key: bytes | str) -> bytes:
@@ -397,10 +398,20 @@ class PhoneCipher:
     # when each call built its AESGCM and its HMAC from the key).
     _aead: AESGCM = attrs.field(init=False, eq=False)
     _mac: hmac.HMAC = attrs.field(init=False, eq=False)
+    #: Keys the recipient digest of message keys, ids and link parameters
+    #: (`msgkit.core.planning.message_key`), so that none of them can be matched
+    #: against a list of candidate numbers without the key.
+    digest_key: bytes = attrs.field(init=False, eq=False, repr=False)
 
     @index_key.default
     def _derive_index_key(self) -> bytes:
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INDEX_INFO).derive(
+            self.key
+        )
+
+    @digest_key.default
+    def _derive_digest_key(self) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_DIGEST_INFO).derive(
             self.key
         )
 

@@ -157,6 +157,13 @@ class SQLBase:
         """Whether this store keeps phone numbers encrypted (it was opened with a key)."""
         return self._addresses.cipher is not None
 
+    @property
+    def digest_key(self) -> bytes | None:
+        """What keys the recipient digest of message keys, ids and link parameters
+        (`msgkit.core.planning.message_key`): the phone key's, or None without one."""
+        cipher = self._addresses.cipher
+        return None if cipher is None else cipher.digest_key
+
     # --- plumbing -------------------------------------------------------------
 
     def __repr__(self) -> str:
