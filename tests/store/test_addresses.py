@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 
 from msgkit import ConfigError
 from msgkit.contacts import Contact, PhoneCipher, parse_phone
+from msgkit.core.campaigns import Campaign
+from msgkit.core.policy import SendPolicy
+from msgkit.core.templates import Template
 from msgkit.store import MemoryStore, SQLiteStore, open_store
 from msgkit.store._base import Addresses
 
@@ -115,6 +118,24 @@ def test_a_keyed_store_writes_no_address(tmp_path: Path) -> None:
         "+886912000002",
     }
     assert b"912000001" not in path.read_bytes()
+
+
+def test_a_keyed_store_seals_campaigns_their_test_numbers_with_them(tmp_path: Path) -> None:
+    """A campaign's test numbers are phone numbers too: its spec is sealed, and reads
+    back whole; a plain store keeps it as JSON."""
+    policy = SendPolicy(test_numbers=["+886912000009"])
+    campaign = Campaign(name="Spring", template=Template(body="Hello"), policy=policy)
+    for key, sealed in ((CIPHER, True), (None, False)):
+        path = tmp_path / f"{sealed}.db"
+        with SQLiteStore(path, phone_key=key) as store:
+            store.save_campaign(campaign, now=NOW)
+            assert store.get_campaign(campaign.id) == campaign
+            assert store.list_campaigns() == [campaign]
+        with sqlite3.connect(path) as raw:
+            (spec,) = raw.execute("SELECT spec FROM campaigns").fetchone()
+        assert spec.startswith("sealed:") is sealed
+        assert ("912000009" in spec) is not sealed
+        assert (b"912000009" in path.read_bytes()) is not sealed
 
 
 def test_a_store_object_opened_without_the_key_is_refused_with_one(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import attrs
 
 from msgkit.core.contacts import PhoneCipher
 from msgkit.exceptions import ConfigError, StoreError
+from msgkit.store import codec
 from msgkit.store.migrations import LATEST, MIGRATIONS
 
 __all__ = [
@@ -322,6 +323,28 @@ class SQLBase:
             "numbers cannot be read",
         )
 
+    # --- campaign and scenario specs ------------------------------------------------------
+
+    def _dump_spec(self, value: Any) -> str:
+        """A campaign's or scenario's stored text: its JSON, sealed in a keyed store (a
+        policy's test numbers are phone numbers too)."""
+        text = codec.dumps(value)
+        cipher = self._addresses.cipher
+        return text if cipher is None else _SEALED_SPEC + cipher.encrypt(text)
+
+    def _load_spec(self, text: str) -> Any:
+        """What `_dump_spec` stored (a spec written before it was sealed is plain JSON)."""
+        if text.startswith(_SEALED_SPEC):
+            cipher = self._addresses.cipher
+            if cipher is None:
+                raise ConfigError(
+                    f"the database {self.url} holds sealed campaigns",
+                    key="MSGKIT_PHONE_KEY",
+                    hint="open it with the phone key it was created with",
+                )
+            text = cipher.decrypt(text[len(_SEALED_SPEC) :])
+        return codec.loads(text)
+
     # --- addresses (phone numbers) --------------------------------------------------------
 
     def _ix(self, address: str) -> str:
@@ -384,6 +407,10 @@ class _Same(dict[str, str]):
 
     def __missing__(self, key: str) -> str:
         return key
+
+
+#: Marks a spec sealed with the phone key (a plain spec is JSON: it starts with ``{``).
+_SEALED_SPEC = "sealed:"
 
 
 class Addresses:

@@ -10,7 +10,6 @@ from msgkit.core.delivery import MessageState
 from msgkit.core.message import MessageStatus
 from msgkit.core.optout import SuppressionKey
 from msgkit.exceptions import NotFoundError
-from msgkit.store import codec
 from msgkit.store._base import SQLBase, chunks, dt, instant, ms, trigger_range
 from msgkit.store.base import Engagement, GroupCounts, StoredReply
 
@@ -109,7 +108,7 @@ class InboundTables(SQLBase):
                 tags: tuple[str, ...] = ()
                 if campaign_id and spec:
                     if campaign_id not in tags_cache:
-                        tags_cache[campaign_id] = tuple(sorted(codec.loads(spec).tags))
+                        tags_cache[campaign_id] = tuple(sorted(self._load_spec(spec).tags))
                     tags = tags_cache[campaign_id]
                 found.setdefault(asked[recipient], []).append(
                     (channel, dt(at), campaign_id, kind, tags)  # type: ignore[arg-type]
