@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Generator
 from datetime import date, datetime, time, timedelta
 from posixpath import join, normpath
@@ -200,7 +201,10 @@ def from_serial(value: float, kind: FormatKind, *, date1904: bool = False) -> Ce
     ms = round((value - days) * 86_400_000)
     if not date1904 and days < 60:
         days += 1  # the day Excel counts that never was comes after these
-    moment = (_EPOCH_1904 if date1904 else _EPOCH_1900) + timedelta(days=days, milliseconds=ms)
+    try:
+        moment = (_EPOCH_1904 if date1904 else _EPOCH_1900) + timedelta(days=days, milliseconds=ms)
+    except OverflowError:  # 9999-12-31 23:59:59.9999 rounds to the year 10000
+        raise ValueError(f"{value!r} is not a date Excel shows (it shows ####)") from None
     if kind == "date" and moment.time() == time(0):
         return moment.date()
     return moment
@@ -230,6 +234,20 @@ class _RefusedError(Exception):
         self.message, self.hint, self.row, self.column = message, hint, row, column
 
 
+# What a damaged package raises while its parts are opened and unpacked.
+_BROKEN = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    ValueError,
+    OSError,
+    NotImplementedError,  # a compression method zipfile does not know
+    RuntimeError,  # an encrypted part
+    expat.ExpatError,
+    LookupError,  # an XML declaration naming an unknown encoding
+)
 _RESAVE = "open it in Excel or LibreOffice and save it again as .xlsx, or as CSV"
 _BOMB = "this is not a normal spreadsheet; open it in Excel and save it again, or export CSV"
 
@@ -260,7 +278,7 @@ class XlsxTable:
             self._open_workbook(sheet)
         except _RefusedError as exc:
             raise self._error(exc) from None
-        except (zipfile.BadZipFile, KeyError, ValueError, expat.ExpatError, EOFError) as exc:
+        except _BROKEN as exc:
             if isinstance(exc, ImportFileError):
                 raise
             raise ImportFileError(
@@ -449,6 +467,17 @@ class XlsxTable:
         def refuse(message: str, hint: str) -> NoReturn:
             raise _RefusedError(message, hint, row=number, column=_letters(ref))
 
+        columns: dict[str, int] = {}
+
+        def column(ref: str) -> int:
+            m = _REF.fullmatch(ref)
+            if m is None:
+                refuse(f"the cell reference {ref[:20]!r} is not a cell", _RESAVE)
+            at = _column_index(m.group(1))
+            if at >= _MAX_COLUMN:
+                refuse(f"the cell {ref} is past column XFD, Excel's last", _RESAVE)
+            return at
+
         def start(tag: str, attrs: dict[str, str]) -> None:
             nonlocal number, in_row, ref, kind, style, col, collecting, length, rph
             if tag == c_tag:
@@ -459,12 +488,11 @@ class XlsxTable:
                 length = 0
                 col = -1
                 if ref:
-                    m = _REF.fullmatch(ref)
-                    if m is None:
-                        refuse(f"the cell reference {ref[:20]!r} is not a cell", _RESAVE)
-                    col = _column_index(m.group(1))
-                    if col >= _MAX_COLUMN:
-                        refuse(f"the cell {ref} is past column XFD, Excel's last", _RESAVE)
+                    letters = ref.rstrip("0123456789")
+                    col = columns.get(letters, -1)
+                    if col < 0:
+                        col = column(ref)
+                        columns[letters] = col
                     if col > len(cells):
                         cells.extend([None] * (col - len(cells)))
             elif tag == v_tag or (tag == t_tag and not rph):
@@ -551,7 +579,7 @@ class XlsxTable:
                     return from_serial(value, fmt, date1904=date1904)
                 except ValueError as exc:
                     refuse(
-                        f"the date cell holds {exc}",
+                        f"the cell is formatted as a date, but {exc}",
                         "type the date again in Excel, or "
                         "clear the cell's date format if it is not a date",
                     )
@@ -578,24 +606,30 @@ class XlsxTable:
         parser.StartElementHandler = start
         parser.EndElementHandler = end
         parser.CharacterDataHandler = chars
+        failure: Exception | None = None
         try:
             with self._part(self._sheet_part) as handle:
-                while chunk := handle.read(_CHUNK):
-                    parser.Parse(chunk, False)
-                    if ready:
-                        yield from ready
-                        ready.clear()
-                parser.Parse(b"", True)
-                yield from ready
-        except _RefusedError as exc:
-            raise self._error(exc) from None
-        except (expat.ExpatError, zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
+                while failure is None:
+                    chunk = handle.read(_CHUNK)
+                    try:  # the rows read before a failure are still handed out
+                        parser.Parse(chunk, not chunk)
+                    except (_RefusedError, *_BROKEN) as exc:
+                        failure = exc
+                    yield from ready
+                    ready.clear()
+                    if not chunk:
+                        break
+        except (_RefusedError, *_BROKEN) as exc:  # the part itself refused, or broken
+            failure = exc
+        if isinstance(failure, _RefusedError):
+            raise self._error(failure)
+        if failure is not None:
             raise ImportFileError(
-                f"the sheet cannot be read ({type(exc).__name__}: {exc})",
+                f"the sheet cannot be read ({type(failure).__name__}: {failure})",
                 path=self.source.name,
                 row=number if in_row else number + 1,
                 hint=_RESAVE,
-            ) from None
+            )
 
 
 def _column_index(letters: str) -> int:
