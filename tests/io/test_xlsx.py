@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import zipfile
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -560,9 +561,14 @@ _VALUE = st.one_of(
 )
 
 
+def _day(value: object) -> object:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)  # noqa: DTZ001
+    return value
+
+
 def _same(ours: object, theirs: object) -> bool:
-    if isinstance(ours, date) and not isinstance(ours, datetime):
-        ours = datetime(ours.year, ours.month, ours.day)  # noqa: DTZ001
+    ours, theirs = _day(ours), _day(theirs)
     if isinstance(theirs, str) and ours is None:
         return theirs == ""
     if isinstance(ours, (int, float)) and not isinstance(ours, bool):
@@ -687,3 +693,58 @@ def test_fuzzed_zip_bytes_give_a_reading_or_an_import_file_error(
     for at, byte in edits:
         data[at % len(data)] = byte
     _reading_or_error(bytes(data))
+
+
+_RAW = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    _TEXT.filter(lambda s: s.strip() == s and "_x" not in s),
+    _TEXT.filter(lambda s: s.strip() == s and "_x" not in s).map(lambda s: ("inlineStr", s, None)),
+    st.integers(1600, 2_958_465).map(lambda n: ("n", str(n), 1)),  # a date (format 14)
+    st.integers(1600 * 1000, 2_958_465 * 1000).map(lambda n: ("n", str(n / 1000), 2)),
+    st.integers(0, 999).map(lambda n: ("n", str(n / 1000), 3)),  # h:mm:ss
+    st.integers(0, 99_999).map(lambda n: ("n", str(n / 1000), 4)),  # [h]:mm:ss
+    st.integers(-(10**6), 10**6).map(lambda n: ("n", str(n / 8), 5)),  # 0.0E+00
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_RAW, min_size=1, max_size=5), min_size=1, max_size=5), st.booleans())
+def test_readings_agree_with_calamine(rows: list[list[object]], date1904: bool) -> None:
+    """Workbooks with shared and inline strings, numbers, booleans, blanks, dates, times,
+    durations and scientific formats in both date systems read as python-calamine
+    reads them."""
+    calamine = pytest.importorskip("python_calamine")
+    if date1904:  # the same calendar days: 1904 serials are 1462 days fewer
+        rows = [
+            [
+                (v[0], str(float(v[1]) - 1462), v[2])
+                if isinstance(v, tuple) and v[2] in (1, 2)
+                else v
+                for v in row
+            ]
+            for row in rows
+        ]
+    out = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_xlsx(
+            Path(tmp) / "c.xlsx",
+            {"S": rows},
+            date1904=date1904,
+            formats=["hh:mm:ss", "[h]:mm:ss", "0.0E+00"],
+        )
+        out.write(path.read_bytes())
+        theirs = (
+            calamine.CalamineWorkbook.from_path(str(path))
+            .get_sheet_by_index(0)
+            .to_python(skip_empty_area=False)
+        )
+    ours = dict(_read(out.getvalue()))
+    for r, row in enumerate(theirs, start=1):
+        if r not in ours:
+            assert all(v == "" for v in row)
+            continue
+        for at, value in enumerate(row):
+            mine = ours[r][at] if at < len(ours[r]) else None
+            assert _same(mine, value) or (mine is None and value == ""), (r, at, mine, value)

@@ -102,8 +102,23 @@ def write_xlsx(
         f'<styleSheet xmlns="{MAIN}"><numFmts count="{len(codes)}">{num_fmts}</numFmts>'
         f'<cellXfs count="{len(ids)}">{xfs}</cellXfs></styleSheet>'
     )
+    ct = "http://schemas.openxmlformats.org/package/2006/content-types"
+    sheet_types = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for n in range(1, len(sheets) + 1)
+    )
     parts["[Content_Types].xml"] = (
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'
+        f'<Types xmlns="{ct}"><Default Extension="xml" ContentType="application/xml"/>'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        f"{sheet_types}</Types>"
+    )
+    parts["_rels/.rels"] = (
+        f'<Relationships xmlns="{PKG}"><Relationship Id="rId1" '
+        f'Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
     )
     for name, prolog in (prologs or {}).items():
         head, sep, rest = parts[name].partition("?>")
