@@ -748,3 +748,32 @@ def test_readings_agree_with_calamine(rows: list[list[object]], date1904: bool) 
         for at, value in enumerate(row):
             mine = ours[r][at] if at < len(ours[r]) else None
             assert _same(mine, value) or (mine is None and value == ""), (r, at, mine, value)
+
+
+def _rows_xml(n: int) -> list[bytes]:
+    rows = "".join(f"<row><c><v>{i % 1000}</v></c></row>" for i in range(1, n + 1))
+    return [
+        f'<worksheet xmlns="{MAIN}"><sheetData>'.encode(),
+        rows.encode(),
+        b"</sheetData></worksheet>",
+    ]
+
+
+def test_the_unpacking_budget_counts_each_part_once(tmp_path: Path) -> None:
+    """A sheet unpacking to most of the budget (16 × max_bytes) is read, though preview
+    opens it twice (header, then rows); parts together over the budget are refused."""
+    path = replace_part(
+        write_xlsx(tmp_path / "a.xlsx", {"S": [["x"]]}),
+        "xl/worksheets/sheet1.xml",
+        _rows_xml(60_000),
+    )
+    with zipfile.ZipFile(path) as z:
+        size = z.getinfo("xl/worksheets/sheet1.xml").file_size
+    limit = size // 12  # the sheet unpacks to 12 × the size limit: over half the budget
+    assert path.stat().st_size < limit
+    assert preview(path, max_bytes=limit).row_count == 59_999
+    text = "".join(f"<si><t>{i % 3000}</t></si>" for i in range(size // 40))  # half the sheet
+    strings = [f'<sst xmlns="{MAIN}">'.encode(), text.encode(), b"</sst>"]
+    both = replace_part(path, "xl/sharedStrings.xml", strings)
+    with pytest.raises(ImportFileError, match="in total"):
+        preview(both, max_bytes=limit)

@@ -274,7 +274,8 @@ class XlsxTable:
 
     def __init__(self, source: SourceFile, *, sheet: str | None, max_bytes: int) -> None:
         self.source = source
-        self._budget = max_bytes * _INFLATION
+        self._limit = self._budget = max_bytes * _INFLATION
+        self._opened: set[str] = set()
         try:
             self._zip = zipfile.ZipFile(source.handle)
             self._open_workbook(sheet)
@@ -302,13 +303,15 @@ class XlsxTable:
         """A part of the package, refused if it is a zip bomb."""
         info = self._zip.getinfo(name)
         size, packed = info.file_size, info.compress_size
-        if size > self._budget or (size > _RATIO_FLOOR and size > _RATIO * max(packed, 1)):
+        if size > self._limit or (size > _RATIO_FLOOR and size > _RATIO * max(packed, 1)):
             raise _RefusedError(
                 f"the workbook part {name} unpacks to {size:,} bytes from {packed:,}", _BOMB
             )
-        self._budget -= size
-        if self._budget < 0:
-            raise _RefusedError("the workbook's parts unpack to too much data in total", _BOMB)
+        if name not in self._opened:  # a part read twice (the header, then the rows) counts once
+            self._opened.add(name)
+            self._budget -= size
+            if self._budget < 0:
+                raise _RefusedError("the workbook's parts unpack to too much data in total", _BOMB)
         return self._zip.open(info)  # reads stop at the declared size (and check its CRC)
 
     def _parse(self, name: str, start: Callable[[str, dict[str, str]], None]) -> None:
