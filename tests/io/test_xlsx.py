@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import tracemalloc
 import zipfile
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -777,3 +778,33 @@ def test_the_unpacking_budget_counts_each_part_once(tmp_path: Path) -> None:
     both = replace_part(path, "xl/sharedStrings.xml", strings)
     with pytest.raises(ImportFileError, match="in total"):
         preview(both, max_bytes=limit)
+
+
+def _wide(path: Path, n: int) -> Path:
+    rows = "".join(f'<row><c r="XFD{i}"><v>1</v></c></row>' for i in range(1, n + 1))
+    return replace_part(
+        write_xlsx(path, {"S": [["x"]]}),
+        "xl/worksheets/sheet1.xml",
+        [f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData></worksheet>'.encode()],
+    )
+
+
+def test_wide_rows_do_not_pile_up_in_memory(tmp_path: Path) -> None:
+    """Rows of one cell at column XFD (16,384 cells each) are handed out a few at a time:
+    previewing 3,000 of them stays under 64 MB of Python memory."""
+    path = _wide(tmp_path / "w.xlsx", 3000)
+    tracemalloc.start()
+    try:
+        assert preview(path).row_count == 2999
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+def test_too_many_implied_empty_cells_are_refused(tmp_path: Path) -> None:
+    """A small sheet implying more than 64 × 1,048,576 empty cells (5,000 rows with one
+    cell at XFD) is refused with the row where it happens, not read for minutes."""
+    with pytest.raises(ImportFileError, match="too many empty columns") as info:
+        preview(_wide(tmp_path / "w.xlsx", 5000))
+    assert (info.value.row, info.value.column) == (4097, "XFD")

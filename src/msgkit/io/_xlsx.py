@@ -68,6 +68,13 @@ _INFLATION = 16
 _RATIO = 100
 _RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 16
+# The sheet's XML is fed to expat this much at a time, and the rows it completes are
+# handed out before the next: a row costs up to 16,384 cells (one cell at XFD), so
+# this bounds what waits in memory (about 250 rows of 128 KiB at worst).
+_FEED = 1 << 13
+# Empty cells a sheet may imply before the cells it writes (a cell at XFD implies
+# 16,383): 64 per row of Excel's 1,048,576. Past it, a small file would cost minutes.
+_PADDING = 64 * _MAX_ROW
 
 _MAIN = (
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -460,6 +467,7 @@ class XlsxTable:
         # The row being read, its number, the cell being read and its reference, type,
         # style, whether its text is being collected and how long it is so far.
         cells: list[Cell] = []
+        padding = _PADDING
         kinds = {str(i): k for i, k in enumerate(styles) if k is not None}
         number = 0
         in_row = False
@@ -484,7 +492,7 @@ class XlsxTable:
             return at
 
         def start(tag: str, attrs: dict[str, str]) -> None:
-            nonlocal number, in_row, ref, kind, style, col, collecting, length, rph
+            nonlocal number, in_row, ref, kind, style, col, collecting, length, rph, padding
             if tag == c_tag:
                 ref = attrs.get("r", "")
                 kind = attrs.get("t", "n")
@@ -499,6 +507,13 @@ class XlsxTable:
                         col = column(ref)
                         columns[letters] = col
                     if col > len(cells):
+                        padding -= col - len(cells)
+                        if padding < 0:
+                            refuse(
+                                "the sheet's cells are spread over too many empty columns",
+                                "this is not a normal spreadsheet; delete the empty columns, "
+                                "or export CSV",
+                            )
                         cells.extend([None] * (col - len(cells)))
             elif tag == v_tag or (tag == t_tag and not rph):
                 collecting = True
@@ -536,7 +551,7 @@ class XlsxTable:
                 buf.append(data)
 
         def end(tag: str) -> None:
-            nonlocal collecting, in_row, rph
+            nonlocal collecting, in_row, rph, cells
             if tag == c_tag:
                 text = "".join(buf) if buf else None
                 value: Cell = None
@@ -568,8 +583,8 @@ class XlsxTable:
             elif tag == row_tag:
                 in_row = False
                 if not blank(cells):
-                    ready.append((number, cells.copy()))
-                cells.clear()
+                    ready.append((number, cells))
+                cells = []
             elif tag == rph_tag:
                 rph -= 1
 
@@ -615,13 +630,14 @@ class XlsxTable:
         try:
             with self._part(self._sheet_part) as handle:
                 while failure is None:
-                    chunk = handle.read(_CHUNK)
+                    chunk = handle.read(_FEED)
                     try:  # the rows read before a failure are still handed out
                         parser.Parse(chunk, not chunk)
                     except (_RefusedError, *_BROKEN) as exc:
                         failure = exc
-                    yield from ready
-                    ready.clear()
+                    if ready:
+                        yield from ready
+                        ready.clear()
                     if not chunk:
                         break
         except (_RefusedError, *_BROKEN) as exc:  # the part itself refused, or broken
