@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from msgkit import ImportFileError
 from msgkit.io import ColumnMapping, import_contacts, preview
 from msgkit.io._source import open_source
+from msgkit.io._values import text_of
 from msgkit.io._xlsx import (
     MAX_XLSX_CELL_CHARS,
     Cell,
@@ -808,3 +809,26 @@ def test_too_many_implied_empty_cells_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="too many empty columns") as info:
         preview(_wide(tmp_path / "w.xlsx", 5000))
     assert (info.value.row, info.value.column) == (4097, "XFD")
+
+
+def test_a_duration_column_typed_as_a_number(tmp_path: Path) -> None:
+    """A [h]:mm:ss column typed float gives Excel's number of days; typed str, its text."""
+    rows = [["phone", "spent", "again"], ["0912345678", ("n", "1.5", 3), ("n", "1.5", 3)]]
+    path = write_xlsx(tmp_path / "h.xlsx", {"S": rows}, formats=["[h]:mm:ss"])
+    mapping = ColumnMapping(phone="phone", types={"spent": "float", "again": "str"})
+    (contact,) = list(import_contacts(path, mapping, region="TW"))
+    assert contact.attributes == {"spent": 1.5, "again": "36:00:00"}
+
+
+@given(st.timedeltas(timedelta(days=-5000), timedelta(days=5000)))
+def test_duration_text_reads_back(value: timedelta) -> None:
+    """A duration's text is [-]hours:mm:ss[.mmm] and reads back to it, to the ms."""
+    value = timedelta(milliseconds=round(value.total_seconds() * 1000))
+    text = text_of(value)
+    sign = -1 if text.startswith("-") else 1
+    hours, minutes, seconds = text.lstrip("-").split(":")
+    assert len(minutes) == 2
+    assert int(minutes) < 60
+    assert float(seconds) < 60
+    back = timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds)) * sign
+    assert abs(back - value) < timedelta(microseconds=1)

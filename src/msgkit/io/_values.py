@@ -121,7 +121,13 @@ def _to_datetime(fmt: str | None, zone: tzinfo) -> Converter:
     return convert
 
 
+def _days(value: object) -> object:
+    """An XLSX duration as the number Excel holds for it: days (36:00:00 is 1.5)."""
+    return value / timedelta(days=1) if isinstance(value, timedelta) else value
+
+
 def _to_int(value: object) -> object:
+    value = _days(value)
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     if isinstance(value, int):
@@ -134,6 +140,7 @@ def _to_int(value: object) -> object:
 
 
 def _to_float(value: object) -> object:
+    value = _days(value)
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     number = (
