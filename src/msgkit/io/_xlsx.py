@@ -25,7 +25,13 @@ Hostile workbooks are refused with an `ImportFileError`:
   than that limit in total;
 - any DTD (entity expansion);
 - a cell longer than `MAX_XLSX_CELL_CHARS`, a row past row 1,048,576 or a column
-  past XFD (Excel's own limits); a date cell whose number is no date.
+  past XFD (Excel's own limits), more than `_PADDING` empty cells implied by cells
+  written far to the right (a small file that would take minutes); a date cell whose
+  number is no date.
+
+The sheet is fed to expat `_FEED` bytes at a time and the rows completed are handed
+out before the next feed; rows read before a failure are handed out before it is
+raised.
 """
 
 from __future__ import annotations
@@ -571,8 +577,6 @@ class XlsxTable:
                             refuse(f"{text[:40]!r} is not an ISO date or time", _RESAVE)
                     else:  # "str" (a formula's text), "e" (an error such as #N/A)
                         value = _unescape(text)
-                elif kind == "inlineStr":
-                    value = None
                 collecting = False
                 if 0 <= col < len(cells):
                     cells[col] = value  # a cell given twice: the last one counts
