@@ -22,6 +22,7 @@ from msgkit.io._xlsx import (
     Cell,
     FormatKind,
     XlsxTable,
+    _iso_cell,
     builtin_format_kind,
     format_kind,
     from_serial,
@@ -832,3 +833,21 @@ def test_duration_text_reads_back(value: timedelta) -> None:
     assert float(seconds) < 60
     back = timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds)) * sign
     assert abs(back - value) < timedelta(microseconds=1)
+
+
+@given(
+    st.one_of(
+        st.dates(),
+        st.datetimes().map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000)),
+        st.times().map(lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000)),
+    )
+)
+def test_iso_cells_read_back(value: date | time) -> None:
+    """A t="d" cell holding a date, date and time, or time in ISO form reads back as it."""
+    text = (
+        value.isoformat(timespec="milliseconds")
+        if not isinstance(value, date) or isinstance(value, datetime)
+        else value.isoformat()
+    )
+    assert _iso_cell(text) == value
+    assert _iso_cell(text + "Z" if ":" in text else text) == value
