@@ -12,6 +12,8 @@ is read.
 from msgkit.io._source import MAX_BYTES
 from msgkit.io.importer import (
     MAX_CELL_CHARS,
+    BadValue,
+    BlankedCell,
     ColumnMapping,
     ContactImport,
     ImportSummary,
@@ -24,6 +26,8 @@ from msgkit.io.preview import Preview, preview
 __all__ = [
     "MAX_BYTES",
     "MAX_CELL_CHARS",
+    "BadValue",
+    "BlankedCell",
     "ColumnMapping",
     "ContactImport",
     "ImportSummary",
