@@ -19,11 +19,11 @@ TEXTS = {
         "姓名,手机,城市",
         ["王小明,13800138000,北京市朝阳区", "李娜,13912345678,上海市浦东新区"],
     ),
-    "big5": (
+    "cp950": (
         "姓名,手機,城市",
         ["王小明,0912345678,台北市信義區", "陳美玲,0922333444,高雄市前鎮區"],
     ),
-    "shift_jis": (
+    "cp932": (
         "氏名,携帯,住所",
         ["山田太郎,09012345678,東京都新宿区", "佐藤花子,08011112222,大阪府大阪市"],
     ),
@@ -84,7 +84,7 @@ def test_ambiguous_encoding_asks_for_it(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError) as info:
         preview(path)
     assert "encoding=" in str(info.value)
-    assert "shift_jis" in str(info.value)
+    assert "cp932" in str(info.value)
     assert preview(path, encoding="shift_jis").rows[0][0] == "山田"
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import _csv
 
 from msgkit.exceptions import ImportFileError
-from msgkit.io._encoding import detect_encoding
+from msgkit.io._encoding import decoding, detect_encoding
 from msgkit.io._source import SourceFile
 from msgkit.io._values import column_letter
 
@@ -129,12 +129,20 @@ class CsvTable:
             )
         except csv.Error:
             row = None
+        works = [c for c in decoding(data) if c != self.encoding]
+        hint = (
+            "the file is in another encoding: pass "
+            + " or ".join(f"encoding={c!r}" for c in works[:3])
+            + ", or save it as CSV UTF-8"
+            if works
+            else "the file mixes encodings (or is in one msgkit does not try): save it as "
+            "CSV UTF-8, or pass encoding='...' with the codec it was written in"
+        )
         return ImportFileError(
             f"the text is not valid {self.encoding}{shown}",
             path=self.source.name,
             row=row,
-            hint="the file mixes encodings, or it is in another one: pass encoding='...' "
-            "(gb18030, big5, shift_jis, cp1252), or save it as CSV UTF-8",
+            hint=hint,
         )
 
     def _csv_error(self, exc: csv.Error, after_row: int) -> ImportFileError:
