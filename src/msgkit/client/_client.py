@@ -82,8 +82,11 @@ class ImportedList:
         id: Its id (for `Audience` and ``audience=``).
         name: Its name.
         summary: Rows read, imported and rejected, by reason.
-        rejections_csv: The rejected rows as CSV text, to hand back to whoever sent the file.
+        rejections_csv: The rejected rows as CSV text, to hand back to whoever sent the file
+            (cells a spreadsheet would run as formulas are written after a ``'``).
         preview: The first contacts imported (five at most), to look at.
+        blanked_cells_csv: With ``on_bad_value="blank_cell"``, the cells left empty in
+            imported contacts, as CSV text: row, column, reason, detail.
     """
 
     id: str
@@ -91,6 +94,7 @@ class ImportedList:
     summary: ImportSummary
     rejections_csv: str = attrs.field(repr=False)
     preview: tuple[Contact, ...] = attrs.field(default=(), repr=False)
+    blanked_cells_csv: str = attrs.field(default="", repr=False)
 
     def __str__(self) -> str:
         return f"list {self.name!r} ({self.id})\n{self.summary}"
@@ -272,7 +276,8 @@ class Client:
             region: The region of national numbers, e.g. ``"TW"``.
             cipher: Read the phone column as AES ciphertext with this key.
             options: More `msgkit.io.import_contacts` options (encoding, delimiter,
-                sheet, max_bytes, time_zone, mobile_only).
+                sheet, max_bytes, time_zone, mobile_only, on_bad_value: ``"blank_cell"``
+                keeps a contact whose optional cell is bad, without that cell).
 
         Returns:
             The stored list, with the import summary and the rejected rows as CSV.
@@ -304,7 +309,8 @@ class Client:
                     self.store.add_contacts(list_id, batch)
                 self.store.add_rejections(
                     list_id,
-                    ((r.row, r.column, r.reason.value, r.detail) for r in job.rejections()),
+                    # One at a time from the import's spool: never all in memory.
+                    ((r.row, r.column, r.reason.value, r.detail) for r in job.iter_rejections()),
                 )
             return ImportedList(
                 id=list_id,
@@ -312,6 +318,7 @@ class Client:
                 summary=job.summary,
                 rejections_csv=job.rejections_csv(),
                 preview=preview,
+                blanked_cells_csv=job.blanked_cells_csv(),
             )
 
     def create_list(self, name: str, contacts: Iterable[Contact]) -> str:
