@@ -187,15 +187,24 @@ def _utf16_without_bom(head: bytes) -> str | None:
 
 
 def decoding(data: bytes) -> list[str]:
-    """The encodings msgkit knows (UTF-8 and `LEGACY`) in which ``data`` decodes."""
-    found = []
-    for candidate in ("utf-8", *LEGACY):
+    """The encodings msgkit knows in which ``data`` decodes and reads as some real text,
+    the likeliest first (UTF-8, then `LEGACY` by the share of plausible characters)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return ["utf-8"]
+    scores: dict[str, float] = {}
+    for candidate in LEGACY:
         try:
-            data.decode(candidate)
+            text = data.decode(candidate)
         except UnicodeDecodeError:
             continue
-        found.append(candidate)
-    return found
+        score = _score(candidate, text)
+        if score > 0:
+            scores[candidate] = score
+    return sorted(scores, key=scores.__getitem__, reverse=True)
 
 
 def _least_chaotic(sample: bytes, readings: dict[str, str]) -> str | None:

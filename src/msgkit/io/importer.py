@@ -33,6 +33,7 @@ from msgkit.io._source import MAX_BYTES, Format, Source, closed_on_error
 from msgkit.io._table import Table, open_table
 from msgkit.io._values import (
     Converter,
+    column_letter,
     converter,
     spreadsheet_safe,
     text_of,
@@ -522,6 +523,10 @@ class ContactImport:
         width = self._width
         if len(cells) != width:
             if len(cells) > width and any(text_of(c).strip() for c in cells[width:]):
+                for i, cell in enumerate(cells):  # a quote left open, or just a stray comma?
+                    if isinstance(cell, str) and len(cell) > self._max_chars:
+                        name = self.columns[i] if i < width else column_letter(i)
+                        self._runaway(row, name, cell)
                 self._reject(
                     row,
                     cells,
