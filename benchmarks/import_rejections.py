@@ -10,10 +10,11 @@ printed is that step's own (the interpreter and imports included, the file gener
 not):
 
 - ``import_list``: msgkit's path: the rejections stream from the importer's spool into
-  the store, one chunk at a time.
-- ``materialised``: the baseline, measured in the same run: the same import_list, but
-  with every rejection held as a Python object before any is stored (what import_list
-  did before issue 14: ``job.rejections()``, a list).
+  the store, one chunk at a time, and stay in the spool until asked for.
+- ``handed_back``: the same, then ``write_rejections_csv`` copies them to a file.
+- ``materialised``: the baseline, measured in the same run: import_list as it was
+  before issue 14: the spool read as one string, parsed into a list of every
+  `Rejection` before any is stored, and the CSV text kept on the result.
 
 ``--small`` (a 2 MB file) finishes in seconds and exits non-zero if a count is wrong
 (never on speed or memory).
@@ -30,17 +31,33 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time
+import csv, io, json, resource, sys, time
 from msgkit import Client
-from msgkit.io import ContactImport
+from msgkit.io import ContactImport, Rejection, RejectReason
 
 path, db, step = sys.argv[1:]
-if step == "materialised":  # every rejection a Python object before any is stored
-    streamed = ContactImport.iter_rejections
-    ContactImport.iter_rejections = lambda self: iter(list(streamed(self)))
+
+
+def materialised(self):  # import_list before issue 14: the whole text, then a list
+    rows = csv.reader(io.StringIO(self.rejections_csv(), newline=""))
+    next(rows)
+    return iter([
+        Rejection(row=int(r[0]), column=r[1] or None, reason=RejectReason(r[2]), detail=r[3],
+                  phone_reason=r[4] or None, duplicate_of=int(r[5]) if r[5] else None)
+        for r in rows
+    ])
+
+
+if step == "materialised":
+    ContactImport.iter_rejections = materialised
 start = time.perf_counter()
 client = Client(store=f"sqlite:///{db}")
 imported = client.import_list(path, phone="Mobile", region="TW")
+if step == "materialised":
+    kept = imported.rejections_csv  # ImportedList held it as a string
+elif step == "handed_back":
+    with open(db + ".rejected.csv", "w", encoding="utf-8", newline="") as out:
+        imported.write_rejections_csv(out)
 stored = client.lists()[0]["rejected"]
 client.close()
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -87,7 +104,7 @@ def main() -> None:
         rows = _write(path, megabytes)
         print(f"{path.stat().st_size / 1e6:.1f} MB, {rows:,} rows, every one rejected")
         results = {}
-        for step in ("import_list", "materialised"):
+        for step in ("import_list", "handed_back", "materialised"):
             results[step] = got = _measure(path, Path(folder) / f"{step}.db", step)
             print(f"  {step:<13} peak RSS {got['peak_mb']:8.1f} MB   {got['seconds']:6.1f} s")
             if (got["rows"], got["rejected"], got["stored"]) != (rows, rows, rows):

@@ -440,3 +440,18 @@ def test_cli_import_on_bad_value(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "2 imported, 0 rejected" in done.stdout
     assert "row 2, Note: cell_too_long (left empty)" in done.stdout
+
+
+def test_rejections_are_streamed_and_written_back(client: msgkit.Client, tmp_path: Path) -> None:
+    """20,000 rejected rows are stored, and written back to a file a chunk at a time."""
+    path = tmp_path / "bad.csv"
+    path.write_text("Mobile,Name\n" + "".join(f"{i % 100},n{i}\n" for i in range(20_000)))
+    members = client.import_list(path, phone="Mobile", region="TW")
+    assert members.summary.rejected == 20_000
+    assert client.lists()[0]["rejected"] == 20_000
+    out = tmp_path / "rejected.csv"
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        members.write_rejections_csv(handle)
+    with out.open(encoding="utf-8", newline="") as handle:
+        assert handle.read() == members.rejections_csv
+    assert len(list(csv.DictReader(io.StringIO(members.rejections_csv)))) == 20_000

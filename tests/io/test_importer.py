@@ -296,7 +296,7 @@ def test_seen_numbers_agree_with_a_dict(numbers: list[int]) -> None:
 
 # -- issue 14 ----------------------------------------------------------------------------
 
-HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1)", "-2+3", "@SUM(1)", "\tx", "'=already"]
+HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1)", "-2+3", "@SUM(1)", "\tx", "'=already", "''"]
 
 
 def test_rejections_csv_neutralises_formulas() -> None:

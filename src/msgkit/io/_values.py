@@ -63,21 +63,23 @@ def spreadsheet_safe(text: str) -> str:
     """``text`` as a CSV cell that a spreadsheet shows as text, never runs as a formula.
 
     A cell starting with ``=`` ``+`` ``-`` ``@``, a tab or a carriage return gets a
-    leading ``'`` (as OWASP advises against CSV injection); so does one already starting
-    with ``'``, so that `unescape_spreadsheet` gives back exactly ``text``. A phone
-    number written ``+886...`` becomes ``'+886...``: shown as written, not turned into
-    the number 886... (or a formula) by Excel.
+    leading ``'`` (as OWASP advises against CSV injection); so does one starting with
+    ``'`` and one of those (or another ``'``), so that `unescape_spreadsheet` gives back
+    exactly ``text``. A phone number written ``+886...`` becomes ``'+886...``: shown as
+    written, not turned into the number 886... (or a formula) by Excel.
     """
-    if text.startswith(_FORMULA_START) or text.startswith("'"):
+    if text.startswith(_FORMULA_START) or _escaped(text):
         return "'" + text
     return text
 
 
+def _escaped(text: str) -> bool:
+    return text.startswith("'") and (text[1:2] in _FORMULA_START or text[1:2] == "'")
+
+
 def unescape_spreadsheet(text: str) -> str:
     """``text`` without the ``'`` `spreadsheet_safe` put before it, if it has one."""
-    if text.startswith("'") and (text[1:2] in _FORMULA_START or text[1:2] == "'"):
-        return text[1:]
-    return text
+    return text[1:] if _escaped(text) else text
 
 
 def _offset(text: str | None) -> tzinfo | None:

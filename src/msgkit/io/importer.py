@@ -643,6 +643,7 @@ class ContactImport:
         if self._reading is not None:
             self._reading.close()
         self._table.close()
+        self._seen = SeenNumbers(1)  # the numbers seen (25 MB a million) are not needed
 
     def __enter__(self) -> ContactImport:
         return self
