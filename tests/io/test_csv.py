@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from msgkit import ConfigError, ImportFileError
 from msgkit.io import ColumnMapping, import_contacts, preview
 from msgkit.io import _csv as csv_module
+from msgkit.io._source import open_source
 
 TEXTS = {
     "gb18030": (
@@ -278,6 +279,47 @@ def test_utf16_without_mark_and_utf32_with_one(codec: str) -> None:
     assert p.rows == (("王小明", "0912345678"), ("Amy", "0922333444"))
 
 
+_bmp_text = st.text(
+    st.characters(
+        min_codepoint=0x20,
+        max_codepoint=0xFFFD,
+        exclude_categories=("Cs", "Cc", "Zl", "Zp"),
+        exclude_characters=',;"\t',
+    ),
+    min_size=1,
+    max_size=6,
+).filter(str.strip)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    names=st.lists(_bmp_text | st.sampled_from(["一", "王一", "Ā"]), min_size=1, max_size=15),
+    codec=st.sampled_from(["utf-16-le", "utf-16-be", "utf-16", "utf-32", "utf-8-sig"]),
+)
+def test_unicode_files_read_back_with_or_without_a_mark(names: list[str], codec: str) -> None:
+    """A list in UTF-16 (with or without a mark), UTF-32 or UTF-8 reads back exactly."""
+    text = "name,phone\n" + "".join(f"{n},09{i:08d}\n" for i, n in enumerate(names))
+    p = preview(text.encode(codec))
+    assert p.row_count == len(names)
+    assert [row[0] for row in p.rows] == names[:2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(_cell, min_size=2, max_size=2), max_size=20),
+    crlf=st.booleans(),
+)
+def test_records_read_back_what_a_csv_writer_wrote(rows: list[list[str]], crlf: bool) -> None:
+    """Quoted cells (quotes, line breaks) read back exactly: no quote is taken as runaway."""
+    if not crlf:  # a writer ending lines with \n alone leaves a \r in a cell unquoted
+        rows = [[cell.replace("\r", "") for cell in row] for row in rows]
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n" if crlf else "\n").writerows([["phone", "x"], *rows])
+    table = csv_module.CsvTable(open_source(out.getvalue().encode()), delimiter=",")
+    expected = [r for r in [["phone", "x"], *rows] if any(c.strip() for c in r)]
+    assert [cells for _, cells in table.records()] == expected
+
+
 _POOLS = {
     "gb18030": "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超"
     "北京上海广州深圳会员",
@@ -424,14 +466,25 @@ _CSV_BYTES = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=_CSV_BYTES)
-def test_fuzzed_csv_reads_or_raises_import_file_error(data: bytes) -> None:
-    """Any bytes: a reading, or an ImportFileError / ConfigError — never another error."""
+@given(
+    data=_CSV_BYTES,
+    encoding=st.sampled_from([None, None, "utf-8", "cp950", "cp932", "utf-16"]),
+    delimiter=st.sampled_from([None, None, ",", ";", "\t"]),
+    on_bad_value=st.sampled_from(["reject_row", "blank_cell"]),
+)
+def test_fuzzed_csv_reads_or_raises_import_file_error(
+    data: bytes, encoding: str | None, delimiter: str | None, on_bad_value: str
+) -> None:
+    """Any bytes: a reading, or an ImportFileError — never another error (nor a hang)."""
+    options = {"encoding": encoding, "delimiter": delimiter}
     try:
-        preview(data)
-        with import_contacts(data, ColumnMapping(phone=preview(data).columns[0])) as run:
+        shown = preview(data, **options)  # type: ignore[arg-type]
+        mapping = ColumnMapping(phone=shown.columns[0], types={shown.columns[-1]: "date"})
+        with import_contacts(data, mapping, on_bad_value=on_bad_value, **options) as run:  # type: ignore[arg-type]
             for _ in run:
                 pass
             run.rejections()
-    except (ImportFileError, ConfigError):
+            run.blanked_cells()
+            run.rejections_csv()
+    except ImportFileError:
         pass

@@ -173,7 +173,8 @@ def _utf16_without_bom(head: bytes) -> str | None:
     """``utf-16-le`` or ``-be`` when the bytes are UTF-16 with no mark, else None.
 
     A CSV file always holds ASCII (delimiters, digits), which UTF-16 writes with a zero
-    byte beside it: zeros at many odd (LE) or even (BE) offsets and at none of the others.
+    byte beside it: zeros at many odd (LE) or even (BE) offsets and at few of the others
+    (only characters such as 一 U+4E00 put a zero there).
     """
     head = head[: len(head) // 2 * 2]
     if len(head) < 4:
@@ -181,7 +182,7 @@ def _utf16_without_bom(head: bytes) -> str | None:
     even, odd = head[0::2].count(0), head[1::2].count(0)
     pairs = len(head) // 2
     for zeros, others, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
-        if zeros >= pairs / 4 and others == 0 and _decode(head, codec) is not None:
+        if zeros >= pairs / 4 and others * 10 <= zeros and _decode(head, codec) is not None:
             return codec
     return None
 
@@ -247,6 +248,10 @@ def detect_encoding(source: SourceFile, given: str | None = None) -> str:
                     hint=f"pass encoding={family!r}, or leave encoding out",
                 )
             return codec
+    if wanted in ("utf-16", "utf-32"):  # no mark: the byte order from the zeros, else LE
+        if wanted == "utf-16" and (found := _utf16_without_bom(source.head(_SAMPLE))):
+            return found
+        return f"{wanted}-le"
     if wanted is not None:
         return wanted
     utf16 = _utf16_without_bom(source.head(_SAMPLE))
