@@ -247,7 +247,12 @@ def test_preview_prints_a_table() -> None:
     [
         ("cp950", ["陳恒之", "林裏美", "王碁"]),  # not strict Big5
         ("cp932", ["髙橋一郎", "①会員", "佐藤花子"]),  # not strict Shift_JIS
-        ("cp949", ["김민수", "이영희", "박지성"] * 10),  # EUC-KR: was imported as mojibake
+        # EUC-KR: 30 rows were imported as mojibake.
+        (
+            "cp949",
+            [s + g for s in "김이박최정" for g in ("민수", "영희", "지성", "서연", "하은", "도윤")],
+        ),
+        ("big5hkscs", ["陳大文", "李啲嘢", "黃佢哋", "張小明", "何嘅"]),  # Hong Kong
     ],
 )
 def test_windows_legacy_encodings_are_read_exactly(encoding: str, names: list[str]) -> None:
@@ -257,6 +262,20 @@ def test_windows_legacy_encodings_are_read_exactly(encoding: str, names: list[st
     assert p.encoding == encoding
     assert p.rows[0][0] == names[0]
     assert p.row_count == len(names)
+
+
+@pytest.mark.parametrize("name", ["伟员", "王伟员工"])
+def test_legacy_bytes_that_happen_to_be_utf8_are_not_taken_for_it(name: str) -> None:
+    """GB18030 bytes that are valid UTF-8 by chance (伟员 reads ΰԱ) are read as GB18030."""
+    p = preview(f"name,phone\n{name},0900000000\n".encode("gb18030"))
+    assert p.rows[0][0] == name
+
+
+@pytest.mark.parametrize("text", ["2×3 m²", "José Ñúñez", "Привет", "שלום", "Ελένη", "e\u0301"])
+def test_utf8_in_any_script_is_utf8(text: str) -> None:
+    """UTF-8 Western, Cyrillic, Hebrew, Greek and decomposed text is still read as UTF-8."""
+    p = preview(f"name,phone\n{text},0900000000\n".encode())
+    assert (p.encoding, p.rows[0][0]) == ("utf-8", text)
 
 
 def test_given_big5_reads_the_windows_superset() -> None:
@@ -329,11 +348,15 @@ _POOLS = {
     "①髙さくらゴールド",
     "cp949": "김이박최정강조윤장임한오서신권황안송류홍민수영희지성연하은도준호빈예서울부산대구"
     "인천광주회원생일",
+    "big5hkscs": "陳李黃張何梁林鄭劉大文小明美玲家豪啲嘢佢哋嘅咗香港九龍新界會員",
 }
 
 
 def _names(pool: str) -> st.SearchStrategy[list[str]]:
-    return st.lists(st.text(st.sampled_from(pool), min_size=2, max_size=4), min_size=1, max_size=40)
+    # A list: a few different names (one name repeated is not enough text to tell).
+    return st.lists(
+        st.text(st.sampled_from(pool), min_size=2, max_size=4), min_size=3, max_size=40, unique=True
+    )
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,15 +7,18 @@ Windows adds, such as 恒 裏 碁), Big5-HKSCS (Hong Kong), cp932 (Japan: Shift_
 "CSV" on Windows). Any of these can decode bytes meant for another into plausible-looking
 nonsense, so a guess is accepted only when one reading clearly reads as real text: it is
 made only of characters text in that encoding really uses (the frequent ones of its
-character set), and either no other reading is, or charset-normalizer finds every other
-such reading clearly more chaotic. Otherwise the user is asked to say which it is, with
-the encodings that decode the file named.
+character set), and either no other reading is, or — given at least 16 different
+characters to judge by — charset-normalizer finds every other such reading clearly more
+chaotic. UTF-8 is such a reading too: legacy bytes can be valid UTF-8 by chance (伟员 in
+GB18030 reads ΰԱ). Otherwise the user is asked to say which it is, with the encodings
+that decode the file named.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 
 from charset_normalizer import from_bytes
 
@@ -49,11 +52,14 @@ _SAMPLE = 1 << 16
 _MAX_CHARS = 4000
 # Readings this much more chaotic (charset-normalizer's "mess", in percent) are not real.
 _CHAOS_MARGIN = 5.0
+# Nor is it asked with fewer different characters than this: too little text to tell.
+_MIN_DISTINCT = 16
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _SHOWN = re.compile(r"[^\s,;\t\"]*[^\x00-\x7f][^\s,;\t\"]*")
-# Punctuation and letters that Western text in cp1252 really contains.
-_CP1252_EXTRA = frozenset("ŒœŠšŽžŸƒ‘’‚“”„–—…€•†‡‰‹›™°·«»¡¿ªº§¶©®±²³´µ¹¼½¾¨¯¸")
+# Punctuation and letters that Western text in cp1252 really contains (not † ‡ ‰ ‹ › ƒ
+# ¶ ¨ ¯ ¸: rare in lists, and what Japanese and Chinese bytes often read as).
+_CP1252_EXTRA = frozenset("ŒœŠšŽžŸ‘’‚“”„–—…€•™°·«»¡¿ªº§©®±²³´µ¹¼½¾")
 
 
 def _code(ch: str, encoding: str) -> int | None:
@@ -69,10 +75,20 @@ def _plausible_gb(ch: str) -> float:
 
 def _plausible_big5(ch: str) -> float:
     code = _code(ch, "cp950")
-    if code is None:  # Hong Kong characters (HKSCS): real, but rarer
-        return 0.5 if _code(ch, "big5hkscs") is not None else 0.0
+    if code is None:
+        return 0.0
     # Symbols and the frequent hanzi, and the seven Windows adds (碁 銹 裏 墻 恒 粧 嫺).
     return 1.0 if 0xA140 <= code <= 0xC67E or 0xF9D6 <= code <= 0xF9DC else 0.0
+
+
+def _plausible_hk(ch: str) -> float:
+    # Read as Big5-HKSCS only when cp950 cannot decode the file: Cantonese text, whose
+    # characters (啲 哋 嘅, 佢 among Big5's less frequent) are real but rarer.
+    plausible = _plausible_big5(ch)
+    if plausible:
+        return plausible
+    code = _code(ch, "big5hkscs")
+    return 0.0 if code is None or code > 0xFFFF else 0.75
 
 
 def _plausible_sjis(ch: str) -> float:
@@ -105,21 +121,56 @@ def _plausible_korean(ch: str) -> float:
 _JUDGES = {
     "gb18030": _plausible_gb,
     "cp950": _plausible_big5,
-    "big5hkscs": _plausible_big5,
+    "big5hkscs": _plausible_hk,
     "cp932": _plausible_sjis,
     "cp949": _plausible_korean,
 }
+
+
+# Latin Extended-B letters that text really uses: Pinyin tones, Romanian.
+_LATIN_B = frozenset("ǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜȘșȚț")
+
+
+def _plausible_utf8(run: str) -> bool:
+    """Whether a run of non-ASCII characters read as UTF-8 is real text.
+
+    Legacy bytes that happen to be valid UTF-8 read as two-byte characters of mixed
+    scripts (伟员 in GB18030 reads ΰԱ); real text has characters past U+07FF (CJK, Thai,
+    emoji...), Latin-1 letters and signs, or letters of one script (Greek, Cyrillic,
+    Hebrew, Arabic...), with combining accents.
+    """
+    scripts = set()
+    for c in run:
+        if c >= "\u0800" or "\u00a0" <= c <= "\u00ff":  # Latin-1: é, ×, °, ½ ...
+            continue
+        if "\u0180" <= c <= "\u02ff" and c not in _LATIN_B:  # IPA, rare Latin (ȣ)
+            return False
+        kind = unicodedata.category(c)
+        if kind.startswith("M"):
+            continue
+        if not kind.startswith("L"):
+            return False
+        scripts.add(unicodedata.name(c, "?").split()[0])
+    return len(scripts) <= 1
 
 
 def _score(encoding: str, text: str) -> float:
     """The share of the non-ASCII characters that text in ``encoding`` plausibly contains."""
     total = 0.0
     count = 0
-    for run in _NON_ASCII.findall(text):
+    for match in _NON_ASCII.finditer(text):
+        run = match.group(0)
         if encoding == "cp1252":
-            # Western text has an accented letter here and there, not long runs of them.
+            # Western text has an accented letter here and there, not long runs of them;
+            # and no sign between two letters (but an apostrophe): «T«T is Big5 (俊俊).
             ok = len(run) <= 2 and all(c.isalpha() or c in _CP1252_EXTRA for c in run)
+            if ok and not any(c.isalpha() for c in run) and run != "’":
+                start, end = match.span()
+                ok = not (text[start - 1 : start].isalpha() and text[end : end + 1].isalpha())
             total += len(run) if ok else 0.0
+            count += len(run)
+        elif encoding == "utf-8":
+            total += len(run) if _plausible_utf8(run) else 0.0
             count += len(run)
         else:
             total += sum(map(_JUDGES[encoding], run))
@@ -228,7 +279,7 @@ def detect_encoding(source: SourceFile, given: str | None = None) -> str:
     A byte-order mark decides (and is removed from the text). Otherwise a given
     encoding is used (Big5, Shift_JIS, EUC-KR, GBK as the supersets Windows writes);
     without one, UTF-16 is recognised by its zero bytes, UTF-8 is taken when the text
-    decodes as UTF-8, else the one legacy reading that is real text.
+    decodes as UTF-8 and reads as real text, else the one legacy reading that does.
 
     Raises:
         ImportFileError: When the mark contradicts ``given``, or the encoding cannot be
@@ -258,20 +309,23 @@ def detect_encoding(source: SourceFile, given: str | None = None) -> str:
     if utf16 is not None:
         return utf16
     sample = _sample(source)
-    if sample is None or _decode(sample, "utf-8") is not None:
+    if sample is None:
         return "utf-8"
     scores: dict[str, float] = {}
     texts: dict[str, str] = {}
-    for candidate in LEGACY:
+    for candidate in ("utf-8", *LEGACY):
         text = _decode(sample, candidate)
         if text is not None and text not in texts.values():
             texts[candidate] = text
             scores[candidate] = _score(candidate, text)
+    if scores.get("utf-8", 0.0) >= 0.9:  # UTF-8 that reads as text is UTF-8
+        return "utf-8"
     ranked = sorted(scores, key=scores.__getitem__, reverse=True)
     if ranked and scores[ranked[0]] >= 0.9 and all(scores[c] < 0.6 for c in ranked[1:]):
         return ranked[0]
     plausible = {c: texts[c] for c in ranked if scores[c] >= 0.9}
-    if plausible:
+    distinct = set("".join(_NON_ASCII.findall(texts[ranked[0]]))) if ranked else set()
+    if plausible and len(distinct) >= _MIN_DISTINCT:
         best = _least_chaotic(sample, plausible)
         if best is not None:
             return best
