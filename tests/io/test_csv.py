@@ -393,6 +393,35 @@ def test_detection_round_trips_a_real_list(data: st.DataObject, encoding: str) -
     assert p.rows[0][0] == names[0]
 
 
+_WESTERN = [
+    "José", "Zoë", "François", "Müller", "Ångström", "Besançon", "Málaga", "Köln", "Søren",
+    "Þór", "Ñúñez", "Dvořák", "Œuvre", "naïve", "Straße", "Renée", "Æsir", "Éloïse",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(
+        st.builds(lambda a, b: f"{a} {b}", st.sampled_from(_WESTERN), st.sampled_from(_WESTERN)),
+        min_size=3,
+        max_size=30,
+        unique=True,
+    )
+)
+def test_western_lists_round_trip_in_cp1252(names: list[str]) -> None:
+    """Western names written by Excel in cp1252 are read exactly, or refused: never garbled."""
+    names = [n for n in names if all(c in n.encode("cp1252", "ignore").decode("cp1252") for c in n)]
+    text = "name,phone\n" + "".join(f"{n},06{i:08d}\n" for i, n in enumerate(names))
+    try:
+        p = preview(text.encode("cp1252"))
+    except ImportFileError as exc:
+        refused = str(exc)
+    else:
+        assert [row[0] for row in p.rows] == names[:2]
+        return
+    assert "cp1252" in refused
+
+
 # -- issue 14: hostile files -------------------------------------------------------------
 
 
