@@ -164,6 +164,7 @@ def _score(encoding: str, text: str) -> float:
             # Western text has an accented letter here and there, not long runs of them;
             # and no sign between two letters (but an apostrophe): «T«T is Big5 (俊俊).
             ok = len(run) <= 2 and all(c.isalpha() or c in _CP1252_EXTRA for c in run)
+            ok = ok or (len(run) == 3 and run.isalpha())  # Núñez
             if ok and not any(c.isalpha() for c in run) and run != "’":
                 start, end = match.span()
                 ok = not (text[start - 1 : start].isalpha() and text[end : end + 1].isalpha())
@@ -335,7 +336,8 @@ def detect_encoding(source: SourceFile, given: str | None = None) -> str:
         if scores[c] > 0 and (m := _SHOWN.search(texts[c]))
     ]
     shown = "; ".join(readings)
-    named = [c for c in ranked if scores[c] > 0][:3] or ranked[:3]
+    # Every reading that is real text (whichever it is, it is among them), else the best.
+    named = [*plausible, *(c for c in ranked if 0 < scores[c] < 0.9)][:4] or ranked[:3]
     hint = (
         "pass " + " or ".join(f"encoding={c!r}" for c in named) + " (whichever the system "
         "that exported it uses), or save the file as CSV UTF-8"
