@@ -337,6 +337,7 @@ def test_spreadsheet_escape_round_trips(text: str) -> None:
         ("9999-12-31T23:59:59-05:00", "datetime", "UTC"),
         ("0001-01-01 00:00", "datetime", "Asia/Taipei"),
         ("1" + "0" * 400, "float", "UTC"),
+        ("2024-01-01 10:00+99:00", "datetime", "UTC"),
     ],
 )
 def test_out_of_range_dates_and_numbers_reject_the_row(cell: str, spec: str, zone: str) -> None:
