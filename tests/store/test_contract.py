@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,8 +15,10 @@ from msgkit import Campaign, ConfigError
 from msgkit.contacts import Contact, parse_phone
 from msgkit.store import MemoryStore, SQLiteStore, SQLStore, codec, open_store
 from msgkit.store.migrations import LATEST
+from msgkit.store.postgres import PostgresStore
 from msgkit.testing import StoreContract
 from msgkit.testing.contracts import planned_messages, running_campaign
+from tests.postgres import Databases
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -138,3 +140,22 @@ def test_bulk_writes_span_several_transactions(
     assert back == contacts
     assert store.get_list(list_id)["rows"] == 30
     store.close()
+
+
+class TestPostgresStore(StoreContract):
+    """The PostgreSQL store keeps the contract (with MSGKIT_TEST_POSTGRES set)."""
+
+    @pytest.fixture
+    def make_store(self, postgres_databases: Databases) -> Iterator[Callable[[], SQLStore]]:
+        """A new database each call."""
+        made: list[PostgresStore] = []
+
+        def make() -> SQLStore:
+            store = PostgresStore(postgres_databases.new())
+            made.append(store)
+            return store
+
+        yield make
+        for store in made:
+            store.close()
+            postgres_databases.drop(store._conninfo)

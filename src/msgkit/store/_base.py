@@ -95,6 +95,9 @@ class Dialect:
         skip_locked: Whether claims may use ``FOR UPDATE SKIP LOCKED``.
         begin: The statement that starts a write transaction.
         lock_rows: Appended to a SELECT whose rows the transaction will update.
+        exclusive: The statement (one ``?``: a name) that makes a transaction wait for
+            any other holding the same name until it ends; empty where ``begin`` already
+            serialises writers (SQLite's ``BEGIN IMMEDIATE``).
     """
 
     name: str
@@ -103,12 +106,17 @@ class Dialect:
     skip_locked: bool = False
     begin: str = "BEGIN IMMEDIATE"
     lock_rows: str = ""
+    exclusive: str = ""
 
     def json_text(self, column: str, key: str) -> str:
         """The SQL expression of the text at ``key`` of a JSON ``column``."""
         if self.name == "postgresql":
             return f"({column}::json ->> '{key}')"
         return f"json_extract({column}, '$.{key}')"
+
+    def ddl(self, statement: str) -> str:
+        """A statement of `msgkit.store.migrations` in this database's words."""
+        return statement.replace("{id}", self.id_column)
 
     def sql(self, text: str) -> str:
         """``text`` with ``?`` markers turned into this driver's."""
@@ -148,8 +156,20 @@ class SQLBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _begin(self) -> None:
-        self._conn.execute(self.dialect.begin)
+    def _begin(self, cur: Any) -> None:
+        cur.execute(self.dialect.begin)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """The connection for one transaction or read, this thread's alone while in use."""
+        with self._lock:
+            yield self._conn
+
+    def _exclusive(self, cur: Any, name: str) -> None:
+        """Make this transaction the only one holding ``name`` until it ends: for a
+        read-then-write that no constraint guards (the next number of a sequence)."""
+        if self.dialect.exclusive:
+            self._q(cur, self.dialect.exclusive, (name,))
 
     def _fault(self, exc: Exception) -> StoreError | None:
         """The `StoreError` a driver's error means (None: not a fault of the database)."""
@@ -168,17 +188,17 @@ class SQLBase:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        with self._lock, self._faults():
-            cur = self._conn.cursor()
+        with self._faults(), self._connection() as conn:
+            cur = conn.cursor()
             try:
-                self._begin()
+                self._begin(cur)
                 try:
                     yield cur
-                    self._conn.commit()
+                    conn.commit()
                 except BaseException:
                     # A failed commit (a full disk) leaves the transaction open: end it.
                     with suppress(Exception):
-                        self._conn.rollback()
+                        conn.rollback()
                     raise
             finally:
                 cur.close()
@@ -194,8 +214,8 @@ class SQLBase:
         return int(cur.rowcount)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock, self._faults():
-            cur = self._conn.cursor()
+        with self._faults(), self._connection() as conn:
+            cur = conn.cursor()
             try:
                 cur.execute(self.dialect.sql(sql), tuple(params))
                 return list(cur.fetchall())
@@ -208,7 +228,11 @@ class SQLBase:
     # --- schema -----------------------------------------------------------------
 
     def _migrate(self) -> None:
+        # Several processes may open a new database at once: each migration step is one
+        # transaction, and on PostgreSQL holds the "migrate" lock (SQLite's BEGIN
+        # IMMEDIATE serialises them already), so one applies it and the others see it done.
         with self._tx() as cur:
+            self._exclusive(cur, "msgkit.migrate")
             self._q(
                 cur,
                 "CREATE TABLE IF NOT EXISTS msgkit_meta "
@@ -216,6 +240,7 @@ class SQLBase:
             )
         while True:
             with self._tx() as cur:
+                self._exclusive(cur, "msgkit.migrate")
                 found = self._q(
                     cur, "SELECT value FROM msgkit_meta WHERE key = 'schema_version'"
                 ).fetchone()
@@ -230,7 +255,7 @@ class SQLBase:
                 if version == LATEST:
                     return
                 for statement in MIGRATIONS[version]:
-                    self._q(cur, statement.replace("{id}", self.dialect.id_column))
+                    self._q(cur, self.dialect.ddl(statement))
                 if found:
                     self._q(
                         cur,
