@@ -82,7 +82,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     databases = request.getfixturevalue("postgres_databases")
     url = databases.new()
     yield url
-    databases.drop(url)
+    databases.release(url)
 
 
 MakeClient = Callable[..., msgkit.Client]

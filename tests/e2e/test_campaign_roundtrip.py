@@ -218,18 +218,18 @@ def test_campaign_reads_back_equal_from_a_sqlite_file(args: dict[str, Any]) -> N
         _roundtrip(f"sqlite:///{Path(folder) / 'msgkit.db'}", args)
 
 
-@pytest.fixture(scope="module")
-def postgres_db(postgres_databases: Databases) -> str:
-    """One PostgreSQL database for every example (each campaign has its own id)."""
-    return postgres_databases.new()
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(args=campaign_args())
-def test_campaign_reads_back_equal_from_postgresql(postgres_db: str, args: dict[str, Any]) -> None:
+def test_campaign_reads_back_equal_from_postgresql(
+    postgres_databases: Databases, args: dict[str, Any]
+) -> None:
     """A campaign saved by one client is read back equal by another on the same PostgreSQL
     database (with MSGKIT_TEST_POSTGRES set)."""
-    _roundtrip(postgres_db, args)
+    url = postgres_databases.new()
+    try:
+        _roundtrip(url, args)
+    finally:
+        postgres_databases.release(url)
 
 
 @settings(max_examples=60, deadline=None)

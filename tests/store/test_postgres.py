@@ -36,7 +36,7 @@ def url(postgres_databases: Databases) -> Iterator[str]:
     """A fresh database with msgkit's schema."""
     made = postgres_databases.new()
     yield made
-    postgres_databases.drop(made)
+    postgres_databases.release(made)
 
 
 @pytest.fixture
@@ -217,7 +217,7 @@ def test_workers_opening_an_empty_database_at_once_migrate_it_once(
         for store in opened:
             store.close()
     finally:
-        postgres_databases.drop(url)
+        postgres_databases.release(url)
 
 
 def test_concurrent_claims_take_each_message_once(stores: Callable[..., PostgresStore]) -> None:
@@ -328,3 +328,17 @@ def test_a_deadlock_is_run_again(stores: Callable[..., PostgresStore], url: str)
             results = applying.result(timeout=30)
     assert [r.applied for r in results] == [True, True]
     assert {store.get_message(i).state for i in (first, second)} == {MessageState.SENDING}
+
+
+def test_text_with_a_nul_character_is_refused_saying_why(
+    stores: Callable[..., PostgresStore],
+) -> None:
+    """PostgreSQL's text cannot hold NUL: a message holding one raises StoreError kind
+    'invalid' saying what to remove, and nothing of that write is kept."""
+    store = stores()
+    campaign = store.save_campaign(running_campaign(), now=NOW)
+    (bad,) = planned_messages(campaign.id, 1, now=NOW, text="Hi\x00there")
+    with pytest.raises(StoreError, match="NUL") as caught:
+        store.insert_messages([bad], now=NOW)
+    assert caught.value.kind == "invalid"
+    assert store.messages(campaign_id=campaign.id) == []

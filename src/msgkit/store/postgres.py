@@ -201,6 +201,16 @@ class PostgresStore(SQLStore):
         state = exc.sqlstate or ""
         said = self._scrub(str(exc).strip())
         db = self.url
+        if isinstance(exc, psycopg.DataError) and "NUL" in said:
+            return StoreError(
+                "PostgreSQL cannot store text holding the NUL character (\\x00), and a "
+                "message, contact, reply or name given to the store holds one: nothing of "
+                "this change was saved",
+                kind="invalid",
+                database=db,
+                hint="remove NUL characters from the data (the cells of an imported file, "
+                "template variables, webhook input); SQLite keeps them, PostgreSQL cannot",
+            )
         if state == "53100":
             return StoreError(
                 f"the disk of the PostgreSQL server of {db} is full: the last change was "

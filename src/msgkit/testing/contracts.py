@@ -43,7 +43,7 @@ import attrs
 import httpx
 import pytest
 import respx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from msgkit.core.campaigns import Campaign, CampaignKind, Fallback
@@ -215,7 +215,15 @@ class StoreContract:
     Subclass it as ``Test...`` and override the `make_store` fixture: it returns a
     function that opens a new, empty store each time it is called (the property tests
     call it more than once per test). Every store it opens is closed by the suite.
+
+    Attributes:
+        stores_nul: Whether the store keeps text holding the NUL character (``"\\x00"``)
+            as it is. PostgreSQL refuses it in text; a store that does too sets this to
+            False (and raises `msgkit.StoreError` saying so), and the suite's generated
+            records then hold none.
     """
+
+    stores_nul: ClassVar[bool] = True
 
     @pytest.fixture
     def make_store(self) -> Callable[[], SQLStore]:
@@ -281,6 +289,7 @@ class StoreContract:
         self, make_store: Callable[[], SQLStore], fields: dict[str, Any]
     ) -> None:
         """Every field of a message record reads back as planned (its state added)."""
+        assume(self.stores_nul or "\x00" not in repr(fields))
         store = make_store()
         try:
             campaign = store.save_campaign(running_campaign(), now=NOW)
