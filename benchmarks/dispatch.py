@@ -13,13 +13,16 @@ answers every path measured here, one message per request where the provider tak
   times;
 - ``--long``: the resident memory of a run dispatching 1,000,000 messages;
 - ``--store postgresql://...``: the msgkit runs on PostgreSQL instead of SQLite files
-  (a PostgreSQL server's DSN; each run makes a fresh database on it and drops it after).
+  (a PostgreSQL server's DSN; each run makes a fresh database on it and drops it after);
+- ``--phone-key``: the Twilio run again with phone numbers encrypted at rest
+  (``Client(phone_key=...)``: each claimed number opened before it is sent), and its
+  ratio to the plain run.
 
 Afterwards it checks that the server saw each recipient exactly once and that every
 message ended submitted; it exits non-zero when not (never on a speed figure). Run:
 
     PYTHONPATH=src python benchmarks/dispatch.py [--small] [--long [N]] [--concurrency C]
-        [--store postgresql://user@host:5432/postgres]
+        [--phone-key] [--store postgresql://user@host:5432/postgres]
 """
 
 from __future__ import annotations
@@ -189,11 +192,14 @@ def msgkit_run(
     channel: str = "sms",
     template: msgkit.Template | str = "Hello from msgkit",
     policy: msgkit.SendPolicy | None = None,
+    phone_key: str | None = None,
 ) -> tuple[float, int]:
     """Create, start and run a campaign on a fresh database: (seconds of run(), peak RSS)."""
     with (
         fresh_store(folder, name) as store,
-        msgkit.Client(store=store, providers={name: provider}, settings=settings) as client,
+        msgkit.Client(
+            store=store, providers={name: provider}, settings=settings, phone_key=phone_key
+        ) as client,
     ):
         members = client.create_list(name, contacts)
         campaign = client.create_campaign(
@@ -245,10 +251,18 @@ def twilio(url: str) -> TwilioSms:
     )
 
 
-def measure_twilio(url: str, folder: Path, count: int, settings: DispatcherSettings) -> float:
+def measure_twilio(
+    url: str,
+    folder: Path,
+    count: int,
+    settings: DispatcherSettings,
+    phone_key: str | None = None,
+) -> float:
     reset(url)
     contacts = (msgkit.Contact(phone=tw(i)) for i in range(count))
-    took, _ = msgkit_run(folder, "twilio", twilio(url), contacts, count, settings=settings)
+    took, _ = msgkit_run(
+        folder, "twilio", twilio(url), contacts, count, settings=settings, phone_key=phone_key
+    )
     check_server(url, "twilio", count, "msgkit twilio")
     return count / took
 
@@ -319,6 +333,9 @@ def main() -> None:
     parser.add_argument("--long", nargs="?", type=int, const=1_000_000, default=0)
     parser.add_argument("--concurrency", type=int, default=DispatcherSettings().concurrency)
     parser.add_argument("--messages", type=int, default=0)
+    parser.add_argument(
+        "--phone-key", action="store_true", help="also run Twilio with numbers encrypted"
+    )
     parser.add_argument("--store", help="a PostgreSQL server's DSN: run msgkit on PostgreSQL")
     args = parser.parse_args()
     if args.store:
@@ -354,6 +371,12 @@ def main() -> None:
             f"msgkit Client.run(), Twilio, {db}, {c} in flight",
             measure_twilio(url, folder, n, settings),
         )
+        sealed = 0.0
+        if args.phone_key:
+            sealed = figure(
+                f"msgkit Client.run(), Twilio, numbers encrypted, {c} in flight",
+                measure_twilio(url, folder, n, settings, msgkit.contacts.PhoneCipher.new_key()),
+            )
         figure(
             f"msgkit Client.run(), LINE, {db}, {c} in flight",
             measure_line(url, folder, n, settings),
@@ -372,6 +395,8 @@ def main() -> None:
         print()
         print(f"msgkit / raw aiohttp: {mk / aio:5.2f}x   (target >= 0.8x)")
         print(f"msgkit / Apprise:     {mk / app:5.2f}x   (target >= 5x)")
+        if args.phone_key:
+            print(f"msgkit encrypted / plain: {sealed / mk:5.2f}x")
         if args.long:
             reset(url)
             contacts = (msgkit.Contact(phone=tw(i)) for i in range(args.long))

@@ -3,7 +3,7 @@
 Run from the repository root::
 
     PYTHONPATH=src python benchmarks/pipeline.py [--small] [--sizes 10000,1000000]
-                                                 [--profile STAGE]
+                                                 [--profile STAGE] [--phone-key]
 
 For each size (default 10,000 and 1,000,000; ``--small``: 10,000 and 50,000) a CSV is
 written (national and international numbers, 2 % invalid, 1 % duplicates, a few
@@ -23,6 +23,10 @@ smallest), and checks the outbox: exactly the valid, deduplicated recipients, ea
 message's text rendered as expected for a few rows. It exits non-zero when the check
 fails (never on a speed figure). ``--profile import`` or ``--profile start`` prints a
 cProfile of that stage at the largest size.
+
+``--phone-key`` runs the pipeline a second time with phone numbers encrypted at rest
+(``Client(phone_key=...)``), prints its figures and their ratio to the plain run's, and
+checks that outbox too (found by blind index; no number of the check in the file).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
-path, db, step, profile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, db, step, profile, key = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 
 def peak():
     # VmHWM: this process's own high-water mark (ru_maxrss would also count the parent's
@@ -92,7 +96,7 @@ else:
     import cProfile, pstats
     from datetime import timedelta
     import msgkit
-    client = msgkit.Client(f"sqlite:///{db}")
+    client = msgkit.Client(f"sqlite:///{db}", phone_key=None if key == "-" else key)
     prof = cProfile.Profile() if profile == "import" else None
     started = time.perf_counter()
     if prof:
@@ -175,12 +179,12 @@ def write_csv(path: Path, rows: int) -> dict[str, str]:
     return expected
 
 
-def _child(path: Path, db: Path, step: str, profile: str = "-") -> dict[str, float]:
+def _child(path: Path, db: Path, step: str, profile: str = "-", key: str = "-") -> dict[str, float]:
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parent.parent / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(db), step, profile],
+        [sys.executable, "-c", CHILD, str(path), str(db), step, profile, key],
         capture_output=True,
         text=True,
         env=env,
@@ -193,8 +197,13 @@ def _child(path: Path, db: Path, step: str, profile: str = "-") -> dict[str, flo
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def check(db: Path, expected: dict[str, str]) -> list[str]:
-    """What is wrong with the outbox (nothing: an empty list)."""
+def check(db: Path, expected: dict[str, str], key: str | None = None) -> list[str]:
+    """What is wrong with the outbox (nothing: an empty list). With the ``key`` the
+    outbox was encrypted with, messages are found by the blind index of their number,
+    and no checked number may be in the file."""
+    from msgkit.contacts import PhoneCipher  # noqa: PLC0415
+
+    cipher = None if key is None else PhoneCipher(key)
     problems = []
     conn = sqlite3.connect(db)
     count = conn.execute("SELECT COUNT(*) FROM messages WHERE state = 'planned'").fetchone()[0]
@@ -205,7 +214,8 @@ def check(db: Path, expected: dict[str, str]) -> list[str]:
     for e164, prefix in expected.items():
         if e164 == "_count":
             continue
-        rows = conn.execute("SELECT text FROM messages WHERE recipient = ?", (e164,)).fetchall()
+        stored = e164 if cipher is None else cipher.blind_index(e164)
+        rows = conn.execute("SELECT text FROM messages WHERE recipient = ?", (stored,)).fetchall()
         if (
             len(rows) != 1
             or not rows[0][0].startswith(prefix)
@@ -213,6 +223,13 @@ def check(db: Path, expected: dict[str, str]) -> list[str]:
         ):
             problems.append(f"{e164}: {rows!r}, want one text starting {prefix!r} + a short link")
     conn.close()
+    if cipher is not None:
+        data = b"".join(f.read_bytes() for f in db.parent.glob(db.name + "*"))
+        problems += [
+            f"{e164} is in the encrypted database"
+            for e164 in expected
+            if e164 != "_count" and e164.encode() in data
+        ]
     return problems
 
 
@@ -222,6 +239,9 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="10,000 and 50,000 rows")
     parser.add_argument("--sizes", default=None, help="comma-separated row counts")
     parser.add_argument("--profile", choices=("import", "start"), default="-")
+    parser.add_argument(
+        "--phone-key", action="store_true", help="also run with phone numbers encrypted"
+    )
     args = parser.parse_args()
     sizes = [
         int(s)
@@ -273,6 +293,25 @@ def main() -> None:
             problems = check(db, expected)
             if m["written"] != int(expected["_count"]):
                 problems.append(f"start wrote {m['written']}, want {expected['_count']}")
+            if args.phone_key:
+                from msgkit.contacts import PhoneCipher  # noqa: PLC0415
+
+                key = PhoneCipher.new_key()
+                sealed_db = Path(tmp) / f"sealed-{size}.db"
+                k = _child(path, sealed_db, "pipeline", "-", key)
+                print(
+                    f"  import_list, encrypted      {size / k['import_s']:>10,.0f} rows/s   "
+                    f"peak {k['import_peak_mb']:6.1f} MB   "
+                    f"{k['import_s'] / m['import_s']:.2f}x the plain import"
+                )
+                print(
+                    f"  start, encrypted            {size / k['start_s']:>10,.0f} rows/s   "
+                    f"peak {k['peak_mb']:6.1f} MB   "
+                    f"{k['start_s'] / m['start_s']:.2f}x the plain start"
+                )
+                problems += [f"encrypted: {p}" for p in check(sealed_db, expected, key)]
+                if k["written"] != m["written"]:
+                    problems.append(f"encrypted: start wrote {k['written']}, plain {m['written']}")
             for p in problems:
                 print(f"  FAILED: {p}")
             failed = failed or bool(problems)

@@ -107,6 +107,8 @@ class Databases:
                 conn.execute("SET LOCAL session_replication_role = replica")  # no FK order
                 for (table,) in tables:
                     conn.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+                # What the schema is stays; a phone key's mark goes with the rows.
+                conn.execute("DELETE FROM msgkit_meta WHERE key <> 'schema_version'")
         self._free.append(name)
 
     def close(self) -> None:

@@ -171,6 +171,27 @@ def test_import_lists_and_delete_list(here: Path) -> None:
     assert "no list 'members.csv'" in again.stderr
 
 
+def test_phone_key_encrypts_a_store_the_cli_then_needs_it_for(here: Path) -> None:
+    """`msgkit phone-key` prints a key; with it in MSGKIT_PHONE_KEY the numbers are
+    encrypted, and without it the database is refused naming the variable."""
+    made = msgkit_cmd(here, "phone-key")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert len(key) == 43
+    keyed = {**_env(), "MSGKIT_PHONE_KEY": key}
+    out = msgkit_cmd(
+        here, "import", "members.csv", "--phone", "Mobile", "--region", "TW", env=keyed
+    )
+    assert out.returncode == 0, out.stderr
+    assert "members.csv" in msgkit_cmd(here, "lists", env=keyed).stdout
+    assert b"912000001" not in (here / "msgkit.db").read_bytes()
+    refused = msgkit_cmd(here, "lists")
+    assert refused.returncode == 1
+    assert "MSGKIT_PHONE_KEY" in refused.stderr
+    assert key not in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_send_refuses_a_bad_mapping_and_a_bad_template(here: Path) -> None:
     """A missing column, a malformed --var and a broken template: exit 1, one line each."""
     cases = {

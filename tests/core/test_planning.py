@@ -1047,3 +1047,24 @@ def test_send_time_never_exceeds_a_cap(
     assert DAYTIME.is_open(when.at, "Asia/Taipei")
     if when_capped == "skip":
         assert when.at == DAYTIME.next_open(at, "Asia/Taipei")
+
+
+@given(
+    address=st.text(min_size=1, max_size=20),
+    key=st.binary(min_size=16, max_size=32),
+    other=st.binary(min_size=16, max_size=32),
+    step=st.integers(0, 3),
+)
+def test_a_keyed_message_key_is_deterministic_and_depends_on_the_key(
+    address: str, key: bytes, other: bytes, step: int
+) -> None:
+    """With a digest key, a message key is the same every time for the same key, and
+    neither the unkeyed key nor another key's: it cannot be matched without the key."""
+    keyed = message_key("spring", address, step, digest_key=key)
+    assert keyed == message_key("spring", address, step, digest_key=key)
+    assert keyed != message_key("spring", address, step)
+    if other != key:
+        assert keyed != message_key("spring", address, step, digest_key=other)
+    assert message_key("spring", address, step, digest_key=None) == message_key(
+        "spring", address, step
+    )

@@ -136,6 +136,22 @@ def write_csv(tmp_path: Path) -> WriteCsv:
     return write
 
 
+#: The fault and crash tests run short in CI. ``MSGKIT_LONG=1`` runs them long, by hand
+#: (more recipients, more kills, more faults); ``MSGKIT_SEED`` varies their random
+#: points. docs/reliability.md gives the command and the last long run's figures.
+LONG = os.environ.get("MSGKIT_LONG", "") not in ("", "0")
+
+
+def sized(short: int, long: int) -> int:
+    """``short`` in a normal run, ``long`` with ``MSGKIT_LONG=1``."""
+    return long if LONG else short
+
+
+def seed(default: int) -> int:
+    """The random seed of a fault or crash test: ``MSGKIT_SEED`` when given."""
+    return int(os.environ.get("MSGKIT_SEED", default))
+
+
 def tw_numbers(count: int, start: int = 0) -> list[str]:
     """``count`` distinct Taiwanese mobile numbers in national format (0912-345-000...)."""
     return [f"0912-{(start + i) // 1000:03d}-{(start + i) % 1000:03d}" for i in range(count)]

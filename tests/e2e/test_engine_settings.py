@@ -29,6 +29,9 @@ def test_engine_durations_written_as_text_are_used(make_client: MakeClient) -> N
     [
         ({"lease": "two minutes"}, "engine.lease: 'two minutes' is not a duration"),
         ({"horizon": -5}, "engine.horizon: -5 is not a duration"),
+        ({"lease": 0}, "engine.lease: 0 is not a duration of more than 0"),
+        ({"idle_poll": "0s"}, "engine.idle_poll: '0s' is not a duration of more than 0"),
+        ({"request_timeout": 0}, "engine.request_timeout: 0 is not a duration of more than 0"),
         ({"batch_size": "many"}, "engine.batch_size: 'many' is not a whole number"),
         ({"leese": "2m"}, "engine.leese: unknown [engine] setting"),
     ],

@@ -16,7 +16,7 @@ import pytest
 import msgkit
 from msgkit.providers.twilio import TwilioSms
 from msgkit.testing import FakeClock
-from tests.e2e.conftest import MakeClient, deadline, tw_e164, tw_numbers
+from tests.e2e.conftest import MakeClient, deadline, sized, tw_e164, tw_numbers
 from tests.fakes.faulty_twilio import FAULTS, FaultyTwilio
 from tests.http_server import serve
 
@@ -38,7 +38,7 @@ def twilio(url: str, clock: FakeClock) -> TwilioSms:
 
 def run_until_settled(client: msgkit.Client, campaign: msgkit.Campaign) -> None:
     """Run the engine until the campaign has nothing left to send or learn."""
-    with deadline(120):
+    with deadline(sized(120, 1200)):
         client.run(progress=False)
     assert client.campaign(campaign).status is msgkit.CampaignStatus.FINISHED
 
@@ -65,7 +65,7 @@ def test_many_faults_in_a_row_still_end_with_everybody_messaged_once(
     make_client: MakeClient, clock: FakeClock
 ) -> None:
     """Faults one after another on the same recipients, in one campaign: one message each."""
-    numbers = [tw_e164(n) for n in tw_numbers(30)]
+    numbers = [tw_e164(n) for n in tw_numbers(sized(30, 600))]
     scripts = [
         ["503", "timeout", "500"],
         ["429", "429-", "drop"],

@@ -42,6 +42,19 @@ class TestSQLiteStore(StoreContract):
         return lambda: SQLiteStore(tmp_path / f"t{next(numbers)}.db")
 
 
+KEY = "q5U0yb0c0ZJ4mYl9XW6Xc0mS2pQbU1Yx9bT7Qv3kR8E"
+
+
+class TestEncryptedSQLiteStore(StoreContract):
+    """The SQLite file store keeps the contract with its phone numbers encrypted."""
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> Callable[[], SQLStore]:
+        """A new SQLite file with a phone key each call."""
+        numbers = itertools.count()
+        return lambda: SQLiteStore(tmp_path / f"t{next(numbers)}.db", phone_key=KEY)
+
+
 # --- migrations -----------------------------------------------------------------------
 
 
@@ -147,13 +160,15 @@ class TestPostgresStore(StoreContract):
 
     stores_nul = False  # PostgreSQL's text cannot hold "\x00": see test_postgres.py
 
+    phone_key: str | None = None
+
     @pytest.fixture
     def make_store(self, postgres_databases: Databases) -> Iterator[Callable[[], SQLStore]]:
         """A new database each call."""
         made: list[PostgresStore] = []
 
         def make() -> SQLStore:
-            store = PostgresStore(postgres_databases.new())
+            store = PostgresStore(postgres_databases.new(), phone_key=self.phone_key)
             made.append(store)
             return store
 
@@ -161,3 +176,9 @@ class TestPostgresStore(StoreContract):
         for store in made:
             store.close()
             postgres_databases.release(store._conninfo)
+
+
+class TestEncryptedPostgresStore(TestPostgresStore):
+    """The PostgreSQL store keeps the contract with its phone numbers encrypted."""
+
+    phone_key = KEY

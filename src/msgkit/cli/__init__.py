@@ -1,6 +1,6 @@
 """The ``msgkit`` command line (click, with rich tables and progress).
 
-Commands by topic: `msgkit.cli._tools` (measure, phone), `msgkit.cli._lists`
+Commands by topic: `msgkit.cli._tools` (measure, phone, phone-key), `msgkit.cli._lists`
 (preview, import, lists, delete-list), `msgkit.cli._campaigns` (send, campaigns, the
 lifecycle, status, report), `msgkit.cli._run` (worker, serve), `msgkit.cli._demo`.
 """

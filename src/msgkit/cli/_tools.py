@@ -1,4 +1,4 @@
-"""``msgkit measure`` and ``msgkit phone``: checks that need no store."""
+"""``msgkit measure``, ``msgkit phone`` and ``msgkit phone-key``: tools that need no store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import click
 
 from msgkit.cli._app import console, console_err
-from msgkit.core.contacts import parse_phone
+from msgkit.core.contacts import PhoneCipher, parse_phone
 from msgkit.core.sms import SMART_REPLACEMENTS, measure
 
 __all__ = ["register"]
@@ -69,7 +69,18 @@ def phone_command(number: str, region: str | None, mobile: bool) -> None:
     console.print(f"time zones  {', '.join(phone.time_zones) or '-'}")
 
 
+@click.command("phone-key")
+def phone_key_command() -> None:
+    """Print a new key to encrypt phone numbers at rest (set it as MSGKIT_PHONE_KEY).
+
+    Keep it in a secret store, not in msgkit.toml nor in source control: a database
+    created with it cannot be read without it.
+    """
+    click.echo(PhoneCipher.new_key())
+
+
 def register(group: click.Group) -> None:
     """Add these commands to ``group``."""
     group.add_command(measure_command)
     group.add_command(phone_command)
+    group.add_command(phone_key_command)

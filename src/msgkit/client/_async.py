@@ -68,6 +68,7 @@ class AsyncClient:
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
         prices: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None = None,
+        phone_key: PhoneCipher | str | None = None,
     ) -> None:
         self.sync = Client(
             store,
@@ -81,6 +82,7 @@ class AsyncClient:
             transport=transport,
             env=env,
             prices=prices,
+            phone_key=phone_key,
         )
 
     async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

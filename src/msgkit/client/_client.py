@@ -25,6 +25,7 @@ from msgkit.client._config import (
     load_config,
     make_prices,
     make_providers,
+    phone_cipher,
 )
 from msgkit.client._inprocess import feed_inbound, transports
 from msgkit.client._progress import ProgressBar, in_notebook
@@ -143,6 +144,10 @@ class Client:
             `msgkit.Prices`, a number (the price everywhere), or a table as in
             ``msgkit.toml`` (``{"price": 0.045, "prices": {"TW": 0.04}, "currency":
             "USD"}``). They add to (and override) the prices of provider settings.
+        phone_key: Keep phone numbers encrypted at rest with this key (URL-safe
+            base64, from `msgkit.contacts.PhoneCipher.new_key`); default: the
+            ``MSGKIT_PHONE_KEY`` environment variable (of ``env``), or the one
+            ``phone_key_env`` in the configuration names. See docs/reliability.md.
     """
 
     def __init__(
@@ -159,6 +164,7 @@ class Client:
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
         prices: Mapping[str, Prices | Mapping[str, Any] | Decimal | float | str] | None = None,
+        phone_key: PhoneCipher | str | None = None,
     ) -> None:
         cfg: Mapping[str, Any] = {}
         if isinstance(config, (str, Path)):
@@ -166,7 +172,10 @@ class Client:
         elif config is not None:
             cfg = config
         self.clock: Clock = clock or SystemClock()
-        self.store = open_store(store if store is not None else cfg.get("store"))
+        self.store = open_store(
+            store if store is not None else cfg.get("store"),
+            phone_key=phone_cipher(phone_key, cfg, env),
+        )
         self.providers = make_providers(providers, cfg, env, self.clock)
         self.default_provider = (
             default_provider or cfg.get("default_provider") or next(iter(self.providers), None)
@@ -497,7 +506,8 @@ class Client:
         if contact is None:
             _, _, pairs = self.runner.pipeline(current, now=now)
         else:
-            first = plan(current, [contact], now=now, route=main, start=now)
+            keyed = self.store.digest_key
+            first = plan(current, [contact], now=now, route=main, start=now, digest_key=keyed)
             second: Iterable[PlanItem | None] = [None]
             if current.fallback is not None and fallback_route is not None:
                 second = plan(
@@ -508,6 +518,7 @@ class Client:
                     start=now,
                     step=1,
                     template=current.fallback.template,
+                    digest_key=keyed,
                 )
             pairs = zip(first, second, strict=True)
         for item, fallback in pairs:

@@ -3,6 +3,7 @@ of a client: its providers, their prices, the dispatcher's settings."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import attrs
 
 from msgkit.client._inprocess import in_process
+from msgkit.core.contacts import PhoneCipher
 from msgkit.core.durations import parse_duration
 from msgkit.core.pricing import Prices
 from msgkit.engine.clock import Clock
@@ -26,7 +28,18 @@ if sys.version_info >= (3, 11):  # pragma: no cover - depends on the interpreter
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["dispatcher_settings", "load_config", "make_prices", "make_providers"]
+__all__ = [
+    "PHONE_KEY_ENV",
+    "dispatcher_settings",
+    "load_config",
+    "make_prices",
+    "make_providers",
+    "phone_cipher",
+]
+
+#: The environment variable the phone key is read from (``phone_key_env`` in
+#: ``msgkit.toml`` names another).
+PHONE_KEY_ENV = "MSGKIT_PHONE_KEY"
 
 #: Providers as `Client` takes them: adapters, or their ``msgkit.toml`` settings.
 GivenProviders = Mapping[str, Provider | Mapping[str, Any]]
@@ -148,6 +161,13 @@ def dispatcher_settings(
         ) from None
 
 
+#: ``[engine]`` durations that must be more than zero: a zero lease hands a message being
+#: sent to another worker; a zero poll, period or timeout spins or gives up at once.
+_POSITIVE = frozenset(
+    {"lease", "idle_poll", "housekeeping_every", "request_timeout", "reconcile_every", "poll_every"}
+)
+
+
 def _engine_values(engine: dict[str, Any]) -> dict[str, Any]:
     """The ``[engine]`` values as `DispatcherSettings` takes them: durations parsed,
     counts checked; a wrong one is a ConfigError naming ``engine.KEY``."""
@@ -161,10 +181,12 @@ def _engine_values(engine: dict[str, Any]) -> dict[str, Any]:
                 hint="known: " + ", ".join(sorted(fields)),
             )
         try:
-            if field.type in ("timedelta", timedelta):
-                engine[name] = parse_duration(value)
-            elif field.type in ("float", float):
-                engine[name] = parse_duration(value).total_seconds()
+            if field.type in ("timedelta", timedelta, "float", float):
+                duration = parse_duration(value)
+                if name in _POSITIVE and duration <= timedelta(0):
+                    raise ValueError(f"{value!r} is not a duration of more than 0")
+                as_float = field.type in ("float", float)
+                engine[name] = duration.total_seconds() if as_float else duration
             elif field.type in ("int", int) and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
@@ -174,3 +196,50 @@ def _engine_values(engine: dict[str, Any]) -> dict[str, Any]:
                 str(exc), key=f"engine.{name}", hint="fix it in msgkit.toml"
             ) from None
     return engine
+
+
+def phone_cipher(
+    given: PhoneCipher | str | bytes | None,
+    cfg: Mapping[str, Any],
+    env: Mapping[str, str] | None,
+) -> PhoneCipher | None:
+    """The key phone numbers are encrypted at rest with: the one given, else the one in
+    the environment variable ``phone_key_env`` names (default ``MSGKIT_PHONE_KEY``),
+    else none (numbers are stored as they are).
+
+    Raises:
+        ConfigError: A key that is not URL-safe base64 of 16, 24 or 32 bytes (naming
+            where it came from, never echoing it), or a key written in the
+            configuration itself.
+    """
+    if "phone_key" in cfg:
+        raise ConfigError(
+            "a phone key is never read from the configuration file",
+            key="phone_key",
+            hint=f"remove it from msgkit.toml (and rotate it); set {PHONE_KEY_ENV} in the "
+            'environment, or name another variable with phone_key_env = "NAME"',
+        )
+    name = cfg.get("phone_key_env", PHONE_KEY_ENV)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            "phone_key_env must name an environment variable",
+            key="phone_key_env",
+            hint=f'e.g. phone_key_env = "{PHONE_KEY_ENV}"',
+        )
+    if isinstance(given, PhoneCipher):
+        return given
+    source = "phone_key"
+    if given is None:
+        given = ((os.environ if env is None else env).get(name) or "").strip() or None
+        source = name
+    if given is None:
+        return None
+    try:
+        return PhoneCipher(given)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"not a valid phone key: {exc.message}",
+            key=source,
+            hint="make one with `msgkit phone-key` (PhoneCipher.new_key()): URL-safe base64 "
+            "of 32 random bytes",
+        ) from None

@@ -219,8 +219,8 @@ PlanItem = PlannedMessage | Skip
 AudienceItem = Contact | tuple[Contact, Iterable[SentRecord]]
 
 
-def _recipient_digest(address: str) -> bytes:
-    return hashlib.blake2b(address.encode("utf-8"), digest_size=16).digest()
+def _recipient_digest(address: str, key: bytes | None = None) -> bytes:
+    return hashlib.blake2b(address.encode("utf-8"), digest_size=16, key=key or b"").digest()
 
 
 def _key(campaign_id: str, digest: bytes, step: int, trigger: str | None) -> str:
@@ -229,7 +229,12 @@ def _key(campaign_id: str, digest: bytes, step: int, trigger: str | None) -> str
 
 
 def message_key(
-    campaign_id: str, address: str, step: int = 0, *, trigger: str | None = None
+    campaign_id: str,
+    address: str,
+    step: int = 0,
+    *,
+    trigger: str | None = None,
+    digest_key: bytes | None = None,
 ) -> str:
     """The idempotency key of the message of ``step`` to ``address`` in a campaign.
 
@@ -239,12 +244,15 @@ def message_key(
         step: 0 for the main message, 1 for the first fallback, ...
         trigger: For triggered campaigns, what triggered it (an order id), so that each
             trigger is its own message; test sends use ``"test-<round>"``.
+        digest_key: Keys the address's digest (an encrypted store's
+            ``digest_key``), so that no key, id or link parameter can be matched
+            against candidate numbers without it. None: an unkeyed digest.
 
     Example:
         >>> message_key("spring", "+886912345678", 1)
         'spring:...:1'
     """
-    return _key(campaign_id, _recipient_digest(address), step, trigger)
+    return _key(campaign_id, _recipient_digest(address, digest_key), step, trigger)
 
 
 def message_id(key: str) -> str:
@@ -364,8 +372,10 @@ class _Planner:
         template: Template | None = None,
         link_codes: Mapping[str, str] | None = None,
         test: bool = False,
+        digest_key: bytes | None = None,
     ) -> None:
         self.route = route = route or Route.for_campaign(campaign)
+        self.digest_key = digest_key
         template = check_step(campaign, route, template)
         self.campaign = campaign
         self.template = template
@@ -422,7 +432,9 @@ class _Planner:
         trigger: str | None = None,
     ) -> PlanItem:
         address, problem = self._address(contact)
-        digest = _recipient_digest(address if address is not None else f"contact:{contact.key}")
+        digest = _recipient_digest(
+            address if address is not None else f"contact:{contact.key}", self.digest_key
+        )
         key = _key(self.campaign.id, digest, self.step, trigger)
 
         if address is None or problem is not None:
@@ -433,7 +445,7 @@ class _Planner:
             # keeps the skip; deterministic, so a re-plan writes it once.
             key = _key(
                 self.campaign.id,
-                _recipient_digest(f"duplicate:{address}:{contact.key}"),
+                _recipient_digest(f"duplicate:{address}:{contact.key}", self.digest_key),
                 self.step,
                 trigger,
             )
@@ -459,7 +471,10 @@ class _Planner:
             params = self.template.resolve(values)
         except MissingVariableError as exc:
             return self._skip(key, contact, SkipReason.MISSING_VARIABLE, str(exc))
-        param = self._param(address, dedupe is not None) if self.tracking else None
+        # With a digest key, the parameter is made from the keyed digest, not the number:
+        # the link key is readable in the campaign, the digest key is not.
+        who = address if self.digest_key is None else digest.hex()
+        param = self._param(who, dedupe is not None) if self.tracking else None
         links = self.links
         urls = (
             {name: links.url(code, param) for name, code in self.codes.items()} if links else None
@@ -629,6 +644,7 @@ def plan(
     step: int = 0,
     template: Template | None = None,
     link_codes: Mapping[str, str] | None = None,
+    digest_key: bytes | None = None,
 ) -> Iterator[PlanItem]:
     """Plan a campaign for an audience: one `PlannedMessage` or `Skip` per contact.
 
@@ -652,6 +668,8 @@ def plan(
         template: The template of this step; default the campaign's.
         link_codes: Short codes by link name, when the store had to resolve a code
             collision; default: derived from the campaign and the link name.
+        digest_key: Keys the recipient digest of message keys, ids and link parameters
+            (an encrypted store's ``digest_key``; see `message_key`).
 
     Returns:
         A generator of plan items, in the audience's order.
@@ -673,6 +691,7 @@ def plan(
         step=step,
         template=template,
         link_codes=link_codes,
+        digest_key=digest_key,
     )
     return planner.run(audience, segment, utc(now))
 
@@ -692,6 +711,7 @@ def plan_one(
     template: Template | None = None,
     trigger: str | None = None,
     link_codes: Mapping[str, str] | None = None,
+    digest_key: bytes | None = None,
 ) -> PlanItem:
     """Plan one message: a triggered send, or the fallback step of one recipient.
 
@@ -709,6 +729,7 @@ def plan_one(
         step=step,
         template=template,
         link_codes=link_codes,
+        digest_key=digest_key,
     )
     return planner.decide(contact, history, trigger=trigger)
 
@@ -721,6 +742,7 @@ def plan_tests(
     suppression: Container[SuppressionKey] = frozenset(),
     values: Mapping[str, object] | None = None,
     round: int = 1,
+    digest_key: bytes | None = None,
 ) -> Iterator[PlanItem]:
     """Plan a test send to the campaign's ``policy.test_numbers``.
 
@@ -736,9 +758,16 @@ def plan_tests(
         suppression: As for `plan`.
         values: Values for the template's variables (defaults apply when missing).
         round: Which test round.
+        digest_key: As for `plan`.
     """
     planner = _Planner(
-        campaign, now=now, route=route, suppression=suppression, values=values, test=True
+        campaign,
+        now=now,
+        route=route,
+        suppression=suppression,
+        values=values,
+        test=True,
+        digest_key=digest_key,
     )
     contacts = [Contact(phone=phone) for phone in campaign.policy.test_numbers]
     dedupe = _DigestSet(16)

@@ -412,6 +412,7 @@ class CampaignRunner:
             start=campaign.started_at or campaign.send_at or now,
             step=step,
             template=template,
+            digest_key=self.store.digest_key,
         )
 
     def initialize(self, campaign: Campaign, *, now: datetime) -> InitResult:
@@ -514,6 +515,7 @@ class CampaignRunner:
                 route=main,
                 suppression=self._suppression([main]),
                 round=round,
+                digest_key=self.store.digest_key,
             )
         )
         self._save_links(campaign)
@@ -535,7 +537,10 @@ class CampaignRunner:
         history: list[SentRecord] = []
         since = history_since(campaign.policy.caps, now)
         if since is not None and address:
-            this = message_id(message_key(campaign.id, address, 0, trigger=key))
+            digest_key = self.store.digest_key
+            this = message_id(
+                message_key(campaign.id, address, 0, trigger=key, digest_key=digest_key)
+            )
             rows = self.store.history(
                 [address], since=since, pending=PLANNED_OR_SENT, exclude_ids=[this]
             )
@@ -553,6 +558,7 @@ class CampaignRunner:
             values=values,
             start=now,
             trigger=key,
+            digest_key=self.store.digest_key,
         )
         second: PlanItem | None = None
         wait: timedelta | None = None
@@ -571,6 +577,7 @@ class CampaignRunner:
                 step=1,
                 template=campaign.fallback.template,
                 trigger=key,
+                digest_key=self.store.digest_key,
             )
         self._save_links(campaign)
         first, second = _linked(first, second, wait)

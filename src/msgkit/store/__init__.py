@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from msgkit.core.contacts import PhoneCipher
 from msgkit.core.durations import parse_duration
 from msgkit.exceptions import ConfigError
 from msgkit.store.base import (
@@ -58,33 +59,50 @@ __all__ = [
 ]
 
 
-def open_store(url: str | Path | Store | None = None) -> Store:
+def open_store(
+    url: str | Path | Store | None = None, *, phone_key: PhoneCipher | None = None
+) -> Store:
     """Open a store by URL (or pass a store through).
 
     The store interface is the `Store` protocol (`msgkit.store.protocols`). Every store
     msgkit opens is the SQL store on a dialect: SQLite on disk (the default), SQLite in
     memory, and PostgreSQL; one implementation, one contract suite.
 
+    Args:
+        url: The store's URL or path, or a store.
+        phone_key: Keep phone numbers encrypted at rest with this key. A store given
+            as an object must have been opened with it (``SQLiteStore(path,
+            phone_key=...)``).
+
     Raises:
-        ConfigError: For a URL msgkit cannot open.
+        ConfigError: For a URL msgkit cannot open; for a phone key that does not fit
+            the database (missing, another key, a database of plain numbers).
     """
     if url is None:
-        return SQLiteStore("msgkit.db")
+        return SQLiteStore("msgkit.db", phone_key=phone_key)
     if not isinstance(url, (str, Path)):
+        if phone_key is not None and not getattr(url, "encrypted", False):
+            raise ConfigError(
+                "a phone key is set, but the store given was opened without it: its phone "
+                "numbers would be stored in plain text",
+                key="MSGKIT_PHONE_KEY",
+                hint="open the store with the key (SQLiteStore(path, phone_key=...)), or "
+                "give the client the store's URL",
+            )
         return url
     text = str(url)
     if isinstance(url, Path) or "://" not in text:
-        return SQLiteStore(text)
+        return SQLiteStore(text, phone_key=phone_key)
     if text.startswith("sqlite:///"):
         path, _, query = text.removeprefix("sqlite:///").partition("?")
-        return SQLiteStore(path or "msgkit.db", **_sqlite_options(query))
+        return SQLiteStore(path or "msgkit.db", phone_key=phone_key, **_sqlite_options(query))
     if text in ("memory://", "sqlite://", "sqlite:///:memory:"):
-        return MemoryStore()
+        return MemoryStore(phone_key=phone_key)
     if text.startswith(("postgresql://", "postgres://")):
         # psycopg and its pool take 0.1 s to import: only when a PostgreSQL URL is opened.
         from msgkit.store.postgres import PostgresStore  # noqa: PLC0415
 
-        return PostgresStore(text)
+        return PostgresStore(text, phone_key=phone_key)
     raise ConfigError(
         f"unknown store URL {text.split('://', maxsplit=1)[0]}://...",
         key="store",

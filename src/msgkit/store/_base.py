@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
+from msgkit.core.contacts import PhoneCipher
 from msgkit.exceptions import ConfigError, StoreError
+from msgkit.store import codec
 from msgkit.store.migrations import LATEST, MIGRATIONS
 
 __all__ = [
@@ -130,15 +133,45 @@ class SQLBase:
         connect: Opens a DB-API connection in autocommit mode.
         dialect: What differs between databases.
         url: The URL it was opened with, for messages (without password).
+        phone_key: Encrypt phone numbers at rest with this key (see `Addresses`).
+
+    Raises:
+        ConfigError: When the database's phone numbers are encrypted and no key or
+            another key is given, or they are in plain text and a key is given.
     """
 
-    def __init__(self, connect: Callable[[], Any], dialect: Dialect, *, url: str) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        dialect: Dialect,
+        *,
+        url: str,
+        phone_key: PhoneCipher | None = None,
+    ) -> None:
         self.dialect = dialect
         self.url = url
         self._lock = threading.RLock()
+        self._addresses = Addresses(phone_key)
         with self._faults():
             self._conn = connect()
-        self._migrate()
+        try:
+            self._migrate()
+            self._check_phone_key()
+        except BaseException:
+            self.close()  # a refused database is not left open
+            raise
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether this store keeps phone numbers encrypted (it was opened with a key)."""
+        return self._addresses.cipher is not None
+
+    @property
+    def digest_key(self) -> bytes | None:
+        """What keys the recipient digest of message keys, ids and link parameters
+        (`msgkit.core.planning.message_key`): the phone key's, or None without one."""
+        cipher = self._addresses.cipher
+        return None if cipher is None else cipher.digest_key
 
     # --- plumbing -------------------------------------------------------------
 
@@ -199,7 +232,9 @@ class SQLBase:
                     # A failed commit (a full disk) leaves the transaction open: end it.
                     with suppress(Exception):
                         conn.rollback()
+                    self._addresses.settle(committed=False)
                     raise
+                self._addresses.settle(committed=True)
             finally:
                 cur.close()
 
@@ -269,8 +304,217 @@ class SQLBase:
                         (str(version + 1),),
                     )
 
+    def _check_phone_key(self) -> None:
+        """Refuse a key the database was not encrypted with, or a missing one; mark a
+        new database encrypted when opened with a key."""
+        mark = self._addresses.mark
+        with self._tx() as cur:
+            found = self._q(cur, "SELECT value FROM msgkit_meta WHERE key = 'phone_key'").fetchone()
+            if found is None and mark is not None:
+                if any(
+                    self._q(cur, f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                    for table in _ADDRESS_TABLES
+                ):
+                    raise ConfigError(
+                        f"the database {self.url} keeps its phone numbers in plain text: "
+                        "encryption cannot be turned on for it",
+                        key="MSGKIT_PHONE_KEY",
+                        hint="open it without a phone key (unset MSGKIT_PHONE_KEY), or start "
+                        "a new database with the key and import the lists again",
+                    )
+                self._q(
+                    cur,
+                    "INSERT INTO msgkit_meta (key, value) VALUES ('phone_key', ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (mark,),
+                )
+                found = self._q(
+                    cur, "SELECT value FROM msgkit_meta WHERE key = 'phone_key'"
+                ).fetchone()
+        if found is None or found[0] == mark:
+            return
+        if mark is None:
+            raise ConfigError(
+                f"the database {self.url} keeps its phone numbers encrypted, and no phone "
+                "key was given",
+                key="MSGKIT_PHONE_KEY",
+                hint="set the MSGKIT_PHONE_KEY environment variable to the key it was "
+                "created with (or pass phone_key=...)",
+            )
+        raise ConfigError(
+            f"the phone key given is not the one the database {self.url} was encrypted with",
+            key="MSGKIT_PHONE_KEY",
+            hint="set MSGKIT_PHONE_KEY to the key it was created with: without it its "
+            "numbers cannot be read",
+        )
+
+    # --- campaign and scenario specs ------------------------------------------------------
+
+    def _dump_spec(self, value: Any) -> str:
+        """A campaign's or scenario's stored text: its JSON, sealed in a keyed store (a
+        policy's test numbers are phone numbers too)."""
+        text = codec.dumps(value)
+        cipher = self._addresses.cipher
+        return text if cipher is None else _SEALED_SPEC + cipher.encrypt(text)
+
+    def _load_spec(self, text: str) -> Any:
+        """What `_dump_spec` stored (a spec written before it was sealed is plain JSON)."""
+        if text.startswith(_SEALED_SPEC):
+            cipher = self._addresses.cipher
+            if cipher is None:
+                raise ConfigError(
+                    f"the database {self.url} holds sealed campaigns",
+                    key="MSGKIT_PHONE_KEY",
+                    hint="open it with the phone key it was created with",
+                )
+            text = cipher.decrypt(text[len(_SEALED_SPEC) :])
+        return codec.loads(text)
+
+    # --- addresses (phone numbers) --------------------------------------------------------
+
+    def _ix(self, address: str) -> str:
+        """What an address column holds for ``address`` (see `Addresses.index`)."""
+        return self._addresses.index(address)
+
+    def _seal(self, cur: Any, addresses: Iterable[str | None]) -> Callable[[str], str]:
+        """Keep the sealed form of these addresses, to read them back (a keyed store);
+        returns what their columns hold (`_ix` of each, computed once)."""
+        if self._addresses.cipher is None:
+            return _same
+        stored, rows = self._addresses.seal(addresses)
+        if rows:
+            self._many(
+                cur,
+                "INSERT INTO addresses (ix, sealed) VALUES (?, ?) ON CONFLICT (ix) DO NOTHING",
+                rows,
+            )
+        return stored.__getitem__
+
+    def _open(self, stored: Iterable[str | None]) -> Mapping[str, str]:
+        """The addresses of these address-column values, by value (without a phone key,
+        or for a value that is no index, the value itself)."""
+        found = _Same()
+        if self._addresses.cipher is None:
+            return found
+        opened = self._addresses.opened
+        missing: set[str] = set()
+        for value in stored:
+            if value:
+                address = opened.get(value)
+                if address is None:
+                    missing.add(value)
+                else:
+                    found[value] = address
+        for chunk in chunks(sorted(missing)):
+            rows = self._read(
+                f"SELECT ix, sealed FROM addresses WHERE ix IN ({self._in(chunk)})", chunk
+            )
+            found.update(self._addresses.learn(rows))
+        return found
+
     @property
     def schema_version(self) -> int:
         """The schema version of the open database."""
         rows = self._read("SELECT value FROM msgkit_meta WHERE key = 'schema_version'")
         return int(rows[0][0])
+
+
+#: The tables with an address column (a database with rows in one holds addresses).
+_ADDRESS_TABLES = ("contacts", "messages", "send_history", "suppressions", "replies")
+#: What the database's ``phone_key`` mark is the blind index of.
+_MARK = "msgkit:phone-key"
+#: Opened addresses kept in memory (a claim, a report page, a chunk of contacts).
+_OPENED = 50_000
+
+
+class _Same(dict[str, str]):
+    """Opened addresses by stored value; any other value opens to itself."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+#: Marks a spec sealed with the phone key (a plain spec is JSON: it starts with ``{``).
+_SEALED_SPEC = "sealed:"
+
+
+class Addresses:
+    """How a store keeps phone numbers (and every other address): the one place that
+    seals and opens them.
+
+    Without a cipher an address is stored as it is. With one, every address column
+    holds the address's blind index (HMAC-SHA256, 64 hex characters: the same for the
+    same address, so lookups, joins, UNIQUE constraints, dedupe, suppression and caps
+    work unchanged), and the ``addresses`` table keeps each address once, AES-GCM
+    sealed, by its index. Only what must read a number back (the dispatcher sending it,
+    reports and exports the user asked for) opens it.
+
+    Args:
+        cipher: The phone key, or None to store addresses as they are.
+    """
+
+    def __init__(self, cipher: PhoneCipher | None) -> None:
+        self.cipher = cipher
+        #: index -> address, of those sealed or opened lately.
+        self.opened: dict[str, str] = {}
+        # index -> address, sealed by the transaction under way in this thread (a store
+        # on a connection pool runs one transaction per thread at once: PostgreSQL).
+        self._local = threading.local()
+        self.mark = None if cipher is None else cipher.blind_index(_MARK)
+        self.index: Callable[[str], str] = (
+            _same if cipher is None else functools.lru_cache(maxsize=4096)(self._index)
+        )
+
+    @property
+    def _pending(self) -> dict[str, str]:
+        pending: dict[str, str] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = {}
+        return pending
+
+    def _index(self, address: str) -> str:
+        assert self.cipher is not None
+        return self.cipher.blind_index(address) if address else address
+
+    def seal(self, addresses: Iterable[str | None]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """The index of each of these addresses, and the ``(index, sealed)`` rows of
+        those not sealed lately (none without a cipher). An empty address stays empty."""
+        stored: dict[str, str] = {}
+        rows: list[tuple[str, str]] = []
+        for address in addresses:
+            if address is None or address in stored:
+                continue
+            if not address or self.cipher is None:
+                stored[address] = address
+                continue
+            ix = stored[address] = self.cipher.blind_index(address)
+            if ix not in self.opened and ix not in self._pending:
+                rows.append((ix, self.cipher.encrypt(address)))
+                self._pending[ix] = address
+        return stored, rows
+
+    def settle(self, *, committed: bool) -> None:
+        """The transaction that wrote the sealed addresses ended: remember them as
+        stored (committed), or forget them (rolled back: they must be written again)."""
+        if self._pending:
+            if committed:
+                for ix, address in self._pending.items():
+                    self._keep(ix, address)
+            self._pending.clear()
+
+    def learn(self, rows: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """Open ``(index, sealed)`` rows read from the ``addresses`` table."""
+        assert self.cipher is not None
+        found = {ix: self.cipher.decrypt(sealed) for ix, sealed in rows}
+        for ix, address in found.items():
+            self._keep(ix, address)
+        return found
+
+    def _keep(self, ix: str, address: str) -> None:
+        if len(self.opened) >= _OPENED:
+            self.opened.clear()
+        self.opened[ix] = address
+
+
+def _same(address: str) -> str:
+    return address

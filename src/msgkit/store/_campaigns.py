@@ -7,7 +7,6 @@ from typing import Any
 
 from msgkit.core.campaigns import Campaign, CampaignStatus
 from msgkit.exceptions import NotFoundError
-from msgkit.store import codec
 from msgkit.store._base import SQLBase, instant, ms
 from msgkit.store.base import AuditEntry
 
@@ -44,7 +43,7 @@ class CampaignTables(SQLBase):
                 queue_seq,
                 ms(campaign.send_at),
                 campaign.stop_reason,
-                codec.dumps(campaign),
+                self._dump_spec(campaign),
                 ms(now),
             )
             if row is None:
@@ -75,7 +74,7 @@ class CampaignTables(SQLBase):
         rows = self._read("SELECT spec FROM campaigns WHERE id = ?", (campaign_id,))
         if not rows:
             raise NotFoundError("campaign", campaign_id)
-        campaign: Campaign = codec.loads(rows[0][0])
+        campaign: Campaign = self._load_spec(rows[0][0])
         return campaign
 
     def find_campaign(self, ident: str) -> Campaign:
@@ -91,14 +90,14 @@ class CampaignTables(SQLBase):
         if len(rows) != 1:
             hint = "several campaigns have that name: use the id" if rows else None
             raise NotFoundError("campaign", ident, hint=hint)
-        campaign: Campaign = codec.loads(rows[0][0])
+        campaign: Campaign = self._load_spec(rows[0][0])
         return campaign
 
     def list_campaigns(self, *, include_deleted: bool = False) -> list[Campaign]:
         """Every campaign, oldest first."""
         where = "" if include_deleted else "WHERE status <> 'deleted'"
         rows = self._read(f"SELECT spec FROM campaigns {where} ORDER BY created_seq, id")
-        return [codec.loads(r[0]) for r in rows]
+        return [self._load_spec(r[0]) for r in rows]
 
     def due_campaigns(self, *, now: datetime, stale_before: datetime) -> list[Campaign]:
         """Scheduled campaigns whose time has come, and initializations left stale."""
@@ -108,7 +107,7 @@ class CampaignTables(SQLBase):
             "ORDER BY send_at, created_at",
             (ms(now), ms(stale_before)),
         )
-        return [codec.loads(r[0]) for r in rows]
+        return [self._load_spec(r[0]) for r in rows]
 
     def running_campaigns(self) -> list[Campaign]:
         """Campaigns that are initializing or running."""
@@ -116,7 +115,7 @@ class CampaignTables(SQLBase):
             "SELECT spec FROM campaigns WHERE status IN ('initializing', 'running') "
             "ORDER BY queue_seq"
         )
-        return [codec.loads(r[0]) for r in rows]
+        return [self._load_spec(r[0]) for r in rows]
 
     def audit(
         self,
@@ -155,7 +154,7 @@ class CampaignTables(SQLBase):
                 "INSERT INTO scenarios (name, campaign_id, spec, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET campaign_id = excluded.campaign_id, "
                 "spec = excluded.spec, updated_at = excluded.updated_at",
-                (name, campaign_id, codec.dumps(spec), ms(now)),
+                (name, campaign_id, self._dump_spec(spec), ms(now)),
             )
 
     def get_scenario(self, name: str) -> tuple[str, Any]:
@@ -173,7 +172,7 @@ class CampaignTables(SQLBase):
                 hint=("defined: " + ", ".join(known) if known else "none is defined yet")
                 + f"; define it first with define_scenario({name!r}, template)",
             )
-        return rows[0][0], codec.loads(rows[0][1])
+        return rows[0][0], self._load_spec(rows[0][1])
 
     def scenarios(self) -> list[str]:
         """Scenario names, sorted."""

@@ -10,7 +10,6 @@ from msgkit.core.delivery import MessageState
 from msgkit.core.message import MessageStatus
 from msgkit.core.optout import SuppressionKey
 from msgkit.exceptions import NotFoundError
-from msgkit.store import codec
 from msgkit.store._base import SQLBase, chunks, dt, instant, ms, trigger_range
 from msgkit.store.base import Engagement, GroupCounts, StoredReply
 
@@ -75,7 +74,11 @@ class InboundTables(SQLBase):
         excluded = set(exclude_ids)
         found: dict[str, list[tuple[str, datetime, str | None, str | None, tuple[str, ...]]]] = {}
         tags_cache: dict[str, tuple[str, ...]] = {}
-        for chunk in chunks(list(recipients)):
+        for plain in chunks(list(recipients)):
+            # In a keyed store the columns hold blind indexes: ask by index, answer by
+            # the address asked about.
+            asked = {self._ix(r): r for r in plain}
+            chunk = list(asked)
             rows = self._read(
                 "SELECT h.recipient, h.channel, h.at, h.campaign_id, c.kind, c.spec, NULL "
                 "FROM send_history h LEFT JOIN campaigns c ON c.id = h.campaign_id "
@@ -105,9 +108,9 @@ class InboundTables(SQLBase):
                 tags: tuple[str, ...] = ()
                 if campaign_id and spec:
                     if campaign_id not in tags_cache:
-                        tags_cache[campaign_id] = tuple(sorted(codec.loads(spec).tags))
+                        tags_cache[campaign_id] = tuple(sorted(self._load_spec(spec).tags))
                     tags = tags_cache[campaign_id]
-                found.setdefault(recipient, []).append(
+                found.setdefault(asked[recipient], []).append(
                     (channel, dt(at), campaign_id, kind, tags)  # type: ignore[arg-type]
                 )
         return found
@@ -119,11 +122,12 @@ class InboundTables(SQLBase):
         count = 0
         for chunk in chunks(entries):
             with self._tx() as cur:
+                ix = self._seal(cur, (e[1] for e in chunk))
                 count += self._many(
                     cur,
                     "INSERT INTO suppressions (scope, recipient, reason, source, at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, recipient) DO NOTHING",
-                    [(*e, ms(now)) for e in chunk],
+                    [(scope, ix(address), *rest, ms(now)) for scope, address, *rest in chunk],
                 )
         return count
 
@@ -134,7 +138,7 @@ class InboundTables(SQLBase):
                 self._q(
                     cur,
                     "DELETE FROM suppressions WHERE scope = ? AND recipient = ?",
-                    (scope, recipient),
+                    (scope, self._ix(recipient)),
                 ).rowcount
             )
 
@@ -143,13 +147,15 @@ class InboundTables(SQLBase):
         found: set[tuple[str, str]] = set()
         if not scopes:
             return found
-        for chunk in chunks(list(recipients)):
+        for plain in chunks(list(recipients)):
+            asked = {self._ix(r): r for r in plain}
+            chunk = list(asked)
             rows = self._read(
                 "SELECT scope, recipient FROM suppressions WHERE "
                 f"scope IN ({self._in(scopes)}) AND recipient IN ({self._in(chunk)})",
                 (*scopes, *chunk),
             )
-            found.update((r[0], r[1]) for r in rows)
+            found.update((r[0], asked[r[1]]) for r in rows)
         return found
 
     def suppression_set(self, scopes: Sequence[str]) -> frozenset[SuppressionKey]:
@@ -160,7 +166,8 @@ class InboundTables(SQLBase):
             f"SELECT scope, recipient FROM suppressions WHERE scope IN ({self._in(scopes)})",
             tuple(scopes),
         )
-        return frozenset(SuppressionKey(r[0], r[1]) for r in rows)
+        opened = self._open(r[1] for r in rows)
+        return frozenset(SuppressionKey(r[0], opened[r[1]]) for r in rows)
 
     def suppression_count(self) -> int:
         """How many entries the suppression list has."""
@@ -304,8 +311,22 @@ class InboundTables(SQLBase):
                 "contact_key": r[5],
                 "recipient": r[6],
             }
-            for r in rows
+            for r in self._opened_rows(rows, (5, 6))
         ]
+
+    def _opened_rows(
+        self, rows: Sequence[Sequence[Any]], columns: tuple[int, ...]
+    ) -> list[list[Any]]:
+        """Rows with the addresses in these columns opened (None stays None)."""
+        opened = self._open(r[c] for r in rows for c in columns)
+        found = []
+        for row in rows:
+            values = list(row)
+            for c in columns:
+                if values[c] is not None:
+                    values[c] = opened[values[c]]
+            found.append(values)
+        return found
 
     def add_reply(
         self,
@@ -325,8 +346,9 @@ class InboundTables(SQLBase):
                 cur,
                 "SELECT id, campaign_id FROM messages WHERE recipient = ? AND sent_at IS NOT NULL "
                 "ORDER BY sent_at DESC LIMIT 1",
-                (sender,),
+                (self._ix(sender),),
             ).fetchone()
+            self._seal(cur, (sender,))
             row = self._q(
                 cur,
                 "INSERT INTO replies (provider, scope, sender, text, at, external_id, message_id, "
@@ -337,7 +359,7 @@ class InboundTables(SQLBase):
                 (
                     provider,
                     scope,
-                    sender,
+                    self._ix(sender),
                     text,
                     ms(at),
                     external_id,
@@ -362,12 +384,13 @@ class InboundTables(SQLBase):
             "ORDER BY at DESC, id DESC LIMIT ?",
             (*params, limit),
         )
+        opened = self._open(r[3] for r in rows)
         return [
             StoredReply(
                 id=r[0],
                 provider=r[1],
                 scope=r[2],
-                sender=r[3],
+                sender=opened[r[3]],
                 text=r[4],
                 at=instant(r[5]),
                 message_id=r[6],

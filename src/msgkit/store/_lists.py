@@ -104,12 +104,13 @@ class ListTables(SQLBase):
                 top = self._q(
                     cur, "SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE list_id = ?", (list_id,)
                 ).fetchone()[0]
+                ix = self._seal(cur, (a for c in chunk for a in (c.key, c.phone and c.phone.e164)))
                 rows = [
                     (
                         list_id,
                         top + i + 1,
-                        c.key,
-                        c.phone.e164 if c.phone else None,
+                        ix(c.key),
+                        ix(c.phone.e164) if c.phone else None,
                         _phone_info(c.phone),
                         codec.dumps(dict(c.attributes)),
                         c.time_zone,
@@ -201,10 +202,11 @@ class ListTables(SQLBase):
             if not rows:
                 return
             last = rows[-1][0]
+            opened = self._open(v for r in rows for v in (r[1], r[2]))
             yield [
                 Contact(
-                    key=r[1],
-                    phone=_phone_from(r[2], r[3]),
+                    key=opened[r[1]],
+                    phone=_phone_from(r[2] and opened[r[2]], r[3]),
                     attributes=codec.loads(r[4]),
                     time_zone=r[5],
                     locale=r[6],

@@ -102,18 +102,18 @@ def decode_details(text: str) -> dict[str, Any]:
     }
 
 
-def _row_to_message(row: Sequence[Any]) -> MessageRow:
+def _row_to_message(row: Sequence[Any], opened: Mapping[str, str]) -> MessageRow:
     return MessageRow(
         id=row[0],
         key=row[1],
         campaign_id=row[2],
-        contact_key=row[3],
+        contact_key=opened[row[3]],
         step=row[4],
         parent_id=row[5],
         # A skip written before skips kept their channel has none: SMS, the default.
         channel=row[6] or Channel.SMS,
         provider=row[7],
-        to=row[8],
+        to=opened[row[8]],
         state=MessageState(row[9]),
         reason=row[10],
         kind=row[11] or TemplateKind.NOTIFICATION,
@@ -175,10 +175,29 @@ class OutboxTables(SQLBase):
                     cur,
                     f"INSERT INTO messages ({_INSERT_COLUMNS}) VALUES "
                     f"({','.join('?' * _INSERT_WIDTH)}) ON CONFLICT (key) DO NOTHING",
-                    rows,
+                    self._sealed_rows(cur, rows) if self.encrypted else rows,
                 )
             total = total + InsertResult(inserted=written, duplicates=len(rows) - written)
         return total
+
+    def _sealed_rows(self, cur: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Outbox rows with their contact key and recipient as blind indexes (sealed)."""
+        ix = self._seal(cur, (a for r in rows for a in (r[_CONTACT_KEY], r[_RECIPIENT])))
+        return [
+            (
+                *r[:_CONTACT_KEY],
+                ix(r[_CONTACT_KEY]),
+                *r[_CONTACT_KEY + 1 : _RECIPIENT],
+                ix(r[_RECIPIENT]),
+                *r[_RECIPIENT + 1 :],
+            )
+            for r in rows
+        ]
+
+    def _messages(self, rows: Sequence[Sequence[Any]]) -> list[MessageRow]:
+        """Message rows as records, their contact keys and recipients opened."""
+        opened = self._open(v for r in rows for v in (r[3], r[8]))
+        return [_row_to_message(r, opened) for r in rows]
 
     def _active_bulk(self, cur: Any, now: int | None) -> str | None:
         row = self._q(
@@ -255,7 +274,7 @@ class OutboxTables(SQLBase):
                     f"WHERE id IN ({marks}) AND state = 'queued' AND worker = ?",
                     (*chunk, worker),
                 ).fetchall()
-                claimed.extend(_row_to_message(r) for r in rows)
+                claimed.extend(self._messages(rows))
         order = {i: n for n, i in enumerate(ids)}
         claimed.sort(key=lambda m: order[m.id])
         return claimed
@@ -404,7 +423,7 @@ class OutboxTables(SQLBase):
         )
         if not rows:
             raise NotFoundError("message", message_id)
-        return _row_to_message(rows[0])
+        return self._messages(rows)[0]
 
     def messages(
         self,
@@ -422,7 +441,7 @@ class OutboxTables(SQLBase):
             "ORDER BY created_at, id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [_row_to_message(r) for r in rows]
+        return self._messages(rows)
 
     def events(self, message_id: str) -> list[tuple[datetime, str, str | None, str | None]]:
         """The event log of one message: (time, event, from, to), oldest first."""
@@ -463,7 +482,7 @@ class OutboxTables(SQLBase):
             f"AND (lease_until < ?{known_dead}) ORDER BY lease_until LIMIT ?",
             (state.value, ms(now), *dead, limit),
         )
-        return [_row_to_message(r) for r in rows]
+        return self._messages(rows)
 
     def holders(self) -> list[str]:
         """The workers holding queued or sending messages."""
@@ -482,7 +501,7 @@ class OutboxTables(SQLBase):
             "AND not_before IS NOT NULL AND not_before <= ? ORDER BY not_before LIMIT ?",
             (ms(now), limit),
         )
-        return [_row_to_message(r) for r in rows]
+        return self._messages(rows)
 
     def to_poll(
         self,
@@ -502,7 +521,7 @@ class OutboxTables(SQLBase):
             "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY sent_at LIMIT ?",
             (*providers, ms(sent_before), ms(sent_after), ms(now), limit),
         )
-        return [_row_to_message(r) for r in rows]
+        return self._messages(rows)
 
     def fallback_due(self, *, now: datetime, limit: int = BATCH) -> list[tuple[str, str, str]]:
         """Parents whose waiting fallback message must now be released or cancelled.
@@ -545,15 +564,15 @@ class OutboxTables(SQLBase):
 
     def last_message_to(self, recipient: str, *, channel: str | None = None) -> MessageRow | None:
         """The last message sent to ``recipient`` (on ``channel``), or None."""
-        where, params = "", [recipient]
+        where, params = "", [self._ix(recipient)]
         if channel is not None:
-            where, params = " AND channel = ?", [recipient, channel]
+            where, params = " AND channel = ?", [self._ix(recipient), channel]
         rows = self._read(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE recipient = ?{where} "
             "AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
             params,
         )
-        return _row_to_message(rows[0]) if rows else None
+        return self._messages(rows)[0] if rows else None
 
     def fallbacks_released(self, parent_ids: Sequence[str]) -> set[str]:
         """Of these messages, those whose fallback no longer waits (it went, or is going)."""
@@ -747,10 +766,11 @@ class OutboxTables(SQLBase):
             f"WHERE {where} AND {conditions[outcome]} ORDER BY r.created_at, r.id",
             params,
         )
+        opened = self._open(v for r in rows for v in r)
         found: dict[str, list[str]] = {}
         for key, first, second in rows:
-            addresses = found.setdefault(key, [])
-            for address in (first, second):
+            addresses = found.setdefault(opened[key], [])
+            for address in (first and opened[first], second and opened[second]):
                 if address and address not in addresses:
                     addresses.append(address)
         return list(found.items())
@@ -863,6 +883,9 @@ _INSERT_COLUMN_LIST = (
     "updated_at",
 )
 _INSERT_COLUMNS = ", ".join(_INSERT_COLUMN_LIST)
+#: Where a row of `_INSERT_COLUMN_LIST` holds an address (sealed in a keyed store).
+_CONTACT_KEY = _INSERT_COLUMN_LIST.index("contact_key")
+_RECIPIENT = _INSERT_COLUMN_LIST.index("recipient")
 _INSERT_WIDTH = len(_INSERT_COLUMN_LIST)
 
 

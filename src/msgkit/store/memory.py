@@ -6,14 +6,19 @@ guarantees as the default store, gone when the process ends.
 
 from __future__ import annotations
 
+from msgkit.core.contacts import PhoneCipher
 from msgkit.store.sqlite import SQLiteStore
 
 __all__ = ["MemoryStore"]
 
 
 class MemoryStore(SQLiteStore):
-    """A store that lives in memory only."""
+    """A store that lives in memory only.
 
-    def __init__(self) -> None:
-        super().__init__(":memory:", synchronous="normal")
+    Args:
+        phone_key: Keep phone numbers encrypted (as `SQLiteStore` does).
+    """
+
+    def __init__(self, *, phone_key: PhoneCipher | str | bytes | None = None) -> None:
+        super().__init__(":memory:", synchronous="normal", phone_key=phone_key)
         self.url = "memory://"

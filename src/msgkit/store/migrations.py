@@ -223,6 +223,15 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX messages_priority ON messages (not_before) "
         "WHERE priority = 1 AND state IN ('planned', 'deferred')",
     ],
+    # 5: phone numbers encrypted at rest (a store opened with a phone key). Every column
+    # that holds an address (contacts.key and .phone, messages.contact_key and
+    # .recipient, send_history, suppressions, replies.sender) then holds its blind index
+    # (HMAC-SHA256), so equality, joins, UNIQUE and dedupe work as they did; the address
+    # itself is kept once here, AES-GCM sealed, for what must read it back (sending,
+    # reports, exports). A database without a phone key never writes this table.
+    [
+        "CREATE TABLE addresses (ix TEXT PRIMARY KEY, sealed TEXT NOT NULL)",
+    ],
 ]
 
 #: The schema version this msgkit writes.

@@ -56,6 +56,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from msgkit.core.campaigns import Campaign
+from msgkit.core.contacts import PhoneCipher
 from msgkit.exceptions import ConfigError, StoreError
 from msgkit.store.base import Change, ChangeResult, MessageRow
 from msgkit.store.sql import Dialect, SQLStore
@@ -120,13 +121,21 @@ class PostgresStore(SQLStore):
             libpq's query options (``sslmode=require``...) pass through.
         pool_size: The most connections this store opens (one per concurrent
             transaction of this process); the URL's ``?pool_size=`` sets it too.
+        phone_key: Encrypt phone numbers at rest with this key (a `PhoneCipher`, or
+            the key's text or bytes), as `msgkit.store.SQLiteStore` does.
 
     Raises:
         ConfigError: When psycopg is not installed, or the URL is not valid.
         StoreError: When the server cannot be reached or refuses the login.
     """
 
-    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int | None = None,
+        phone_key: PhoneCipher | str | bytes | None = None,
+    ) -> None:
         if psycopg is None or psycopg_pool is None:
             raise ConfigError(
                 "the PostgreSQL store needs psycopg, which is not installed",
@@ -163,7 +172,12 @@ class PostgresStore(SQLStore):
                 name="msgkit",
             )
 
-        super().__init__(connect, POSTGRES, url=masked_url(url))
+        cipher = (
+            phone_key
+            if isinstance(phone_key, (PhoneCipher, type(None)))
+            else PhoneCipher(phone_key)
+        )
+        super().__init__(connect, POSTGRES, url=masked_url(url), phone_key=cipher)
 
     # --- connections ----------------------------------------------------------------
 

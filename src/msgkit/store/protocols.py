@@ -170,6 +170,12 @@ class AudienceStore(Protocol):
 class Outbox(Protocol):
     """Messages, their claims, and every change of their state (with its event log)."""
 
+    @property
+    def digest_key(self) -> bytes | None:
+        """The key of the recipient digest in message keys, ids and link parameters
+        (a store that encrypts numbers has one), or None."""
+        ...
+
     def insert_messages(
         self,
         items: Iterable[PlannedMessage | Skip],

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Literal
 
+from msgkit.core.contacts import PhoneCipher
 from msgkit.exceptions import StoreError
 from msgkit.store.sql import Dialect, SQLStore
 
@@ -60,6 +61,13 @@ class SQLiteStore(SQLStore):
             before it fails with `StoreError` (kind ``"locked"``).
         max_size: The most bytes the database file may grow to (None: as the disk
             allows); reaching it fails a write as a full disk does.
+        phone_key: Encrypt phone numbers at rest with this key (a `PhoneCipher`, or
+            its URL-safe base64 text; see docs/reliability.md). A database created with
+            a key can only be opened with it.
+
+    Raises:
+        ConfigError: For a phone key that is missing, wrong or not valid (see
+            `msgkit.store.open_store`).
     """
 
     def __init__(
@@ -69,6 +77,7 @@ class SQLiteStore(SQLStore):
         synchronous: Literal["full", "normal"] = "full",
         busy_timeout: float = 30.0,
         max_size: int | None = None,
+        phone_key: PhoneCipher | str | bytes | None = None,
     ) -> None:
         self.path = str(path)
         if synchronous not in ("full", "normal"):
@@ -98,7 +107,12 @@ class SQLiteStore(SQLStore):
                 conn.execute(f"PRAGMA max_page_count = {max(1, max_size // page_size)}")
             return conn
 
-        super().__init__(connect, SQLITE, url=f"sqlite:///{self.path}")
+        cipher = (
+            phone_key
+            if isinstance(phone_key, (PhoneCipher, type(None)))
+            else (PhoneCipher(phone_key))
+        )
+        super().__init__(connect, SQLITE, url=f"sqlite:///{self.path}", phone_key=cipher)
 
     def _fault(self, exc: Exception) -> StoreError | None:
         """What a sqlite3 error means for the user, and what to do about it."""
