@@ -35,6 +35,21 @@ def database_url(dsn: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
+def database_text(url: str) -> str:
+    """Every row of every table of a database, as text (what a leak scan reads)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+        return "\n".join(
+            str(row[0])
+            for (table,) in tables
+            for row in conn.execute(f"SELECT t::text FROM {table} t")  # type: ignore[arg-type]
+        )
+
+
 class Databases:
     """Makes, recycles and drops the test databases of one session on one server.
 
