@@ -33,7 +33,18 @@ def text_of(value: object) -> str:
         return value.isoformat()
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, timedelta):
+        return _duration_text(value)
     return "" if value is None else str(value)
+
+
+def _duration_text(value: timedelta) -> str:
+    """An XLSX duration as ``[h]:mm:ss`` shows it: ``26:00:00``, ``-0:30:00``."""
+    ms = round(value.total_seconds() * 1000)
+    sign, ms = ("-" if ms < 0 else ""), abs(ms)
+    seconds, ms = divmod(ms, 1000)
+    text = f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{text}.{ms:03d}" if ms else text
 
 
 def _offset(text: str | None) -> tzinfo | None:
@@ -110,7 +121,13 @@ def _to_datetime(fmt: str | None, zone: tzinfo) -> Converter:
     return convert
 
 
+def _days(value: object) -> object:
+    """An XLSX duration as the number Excel holds for it: days (36:00:00 is 1.5)."""
+    return value / timedelta(days=1) if isinstance(value, timedelta) else value
+
+
 def _to_int(value: object) -> object:
+    value = _days(value)
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     if isinstance(value, int):
@@ -123,6 +140,7 @@ def _to_int(value: object) -> object:
 
 
 def _to_float(value: object) -> object:
+    value = _days(value)
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     number = (

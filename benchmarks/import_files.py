@@ -1,0 +1,200 @@
+"""Import speed and peak memory of a 200,000 × 7 recipient list, XLSX and CSV.
+
+Run from the repository root::
+
+    PYTHONPATH=src python benchmarks/import_files.py [--small] [--rows N]
+
+One workbook (written by openpyxl, as Excel lays it out: shared strings, a date
+column, numbers) and the same data as CSV are read by:
+
+- msgkit's ``preview`` (header, first rows, exact row count),
+- msgkit's ``import_contacts`` (the path ``Client.import_list`` takes: every row parsed,
+  the phone number parsed, one `Contact` per row),
+- openpyxl in read-only mode, and python-calamine (the baselines), values only.
+
+Each reader runs in its own fresh subprocess, so the peak RSS printed is its own (the
+interpreter and its imports included; the "python" line is that floor). The run exits
+non-zero when a reader's row count is wrong or msgkit's values differ from openpyxl's
+on a sample of rows; speed is printed, never judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HEADER = ["Name", "Mobile", "Email", "City", "Points", "Joined", "Spend"]
+CITIES = ["台北市", "新北市", "Taichung", "高雄市", "Tainan", "桃園市"]
+
+CHILD = r"""
+import json, resource, sys, time
+path, reader, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sample_at = {0, 1, n // 2, n - 1}
+sample = {}
+
+def keep(i, name, email, city, points, joined, spend):
+    if i in sample_at:
+        if hasattr(joined, "tzinfo") and joined.tzinfo is not None:
+            joined = joined.replace(tzinfo=None)
+        sample[i] = [str(name), str(email), str(city), int(points), joined.isoformat(),
+                     float(spend)]
+
+start = time.perf_counter()
+rows = 0
+if reader == "python":
+    pass
+elif reader.startswith("msgkit preview"):
+    from msgkit.io import preview
+    rows = preview(path, max_bytes=1 << 31).row_count
+elif reader.startswith("msgkit import"):
+    from msgkit.io import ColumnMapping, import_contacts
+    run = import_contacts(path, ColumnMapping(phone="Mobile", types={"Joined": "datetime"}),
+                          region="TW", max_bytes=1 << 31)
+    for i, c in enumerate(run):
+        a = c.attributes
+        keep(i, a["Name"], a["Email"], a["City"], a["Points"], a["Joined"], a["Spend"])
+    rows = run.summary.rows
+    if run.summary.rejected:
+        print("rejected:", run.rejections()[:3], file=sys.stderr)
+        sys.exit(1)
+elif reader == "openpyxl read-only":
+    import openpyxl
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    it = book.worksheets[0].iter_rows(values_only=True)
+    next(it)
+    for i, r in enumerate(it):
+        keep(i, r[0], r[2], r[3], r[4], r[5], r[6])
+        rows += 1
+    book.close()
+elif reader == "python-calamine":
+    from python_calamine import CalamineWorkbook
+    book = CalamineWorkbook.from_path(path)
+    it = book.get_sheet_by_index(0).iter_rows()
+    next(it)
+    for i, r in enumerate(it):
+        keep(i, r[0], r[2], r[3], r[4], r[5], r[6])
+        rows += 1
+elif reader == "csv module":
+    import csv
+    with open(path, newline="", encoding="utf-8") as f:
+        it = csv.reader(f)
+        next(it)
+        for r in it:
+            rows += 1
+seconds = time.perf_counter() - start
+try:  # this process's own high-water mark (ru_maxrss would count the parent's, forked)
+    with open("/proc/self/status") as f:
+        peak = next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) / 1024
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak,
+                  "sample": {str(k): v for k, v in sample.items()}}))
+"""
+
+
+def _row(i: int) -> list[object]:
+    joined = datetime(2020, 1, 1, 9, 30) + timedelta(days=i % 1500, minutes=i % 600)  # noqa: DTZ001
+    return [
+        f"會員 {i}" if i % 3 == 0 else f"Member {i}",
+        f"09{10_000_000 + i:08d}",
+        f"member{i}@example.com",
+        CITIES[i % len(CITIES)],
+        i % 5000,
+        joined,
+        round((i % 10_000) * 1.25, 2),
+    ]
+
+
+def _write(folder: Path, rows: int) -> tuple[Path, Path]:
+    import openpyxl  # noqa: PLC0415 - a dev dependency, only needed here
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Members")
+    sheet.append(HEADER)
+    xlsx, csv_path = folder / "members.xlsx", folder / "members.csv"
+    with csv_path.open("w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(HEADER)
+        for i in range(rows):
+            row = _row(i)
+            sheet.append(row)
+            out.writerow([*row[:5], row[5].isoformat(sep=" "), row[6]])  # type: ignore[union-attr]
+    book.save(xlsx)
+    return xlsx, csv_path
+
+
+def _run(path: Path, reader: str, rows: int) -> dict[str, object]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, ["src", os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), reader, str(rows)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"{reader} failed:\n{done.stderr}")
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--small", action="store_true", help="20,000 rows (for CI)")
+    parser.add_argument("--rows", type=int, default=None)
+    args = parser.parse_args()
+    rows = args.rows or (20_000 if args.small else 200_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        began = time.perf_counter()
+        xlsx, csv_path = _write(Path(tmp), rows)
+        print(
+            f"{rows:,} rows x {len(HEADER)} columns: XLSX {xlsx.stat().st_size / 1e6:.1f} MB, "
+            f"CSV {csv_path.stat().st_size / 1e6:.1f} MB (written in "
+            f"{time.perf_counter() - began:.1f} s)"
+        )
+        steps = [
+            (xlsx, "python"),
+            (xlsx, "msgkit preview xlsx"),
+            (xlsx, "msgkit import xlsx"),
+            (xlsx, "openpyxl read-only"),
+            (xlsx, "python-calamine"),
+            (csv_path, "msgkit preview csv"),
+            (csv_path, "msgkit import csv"),
+            (csv_path, "csv module"),
+        ]
+        print(f"{'reader':<22} {'seconds':>8} {'rows/s':>11} {'peak RSS':>9}")
+        results: dict[str, dict[str, object]] = {}
+        wrong: list[str] = []
+        for path, reader in steps:
+            r = results[reader] = _run(path, reader, rows)
+            seconds = float(r["seconds"])  # type: ignore[arg-type]
+            rate = f"{rows / seconds:,.0f}" if reader != "python" and seconds else "-"
+            print(f"{reader:<22} {seconds:>8.2f} {rate:>11} {float(r['peak_mb']):>6.0f} MB")  # type: ignore[arg-type]
+            if reader != "python" and r["rows"] != rows:
+                wrong.append(f"{reader} read {r['rows']} rows, not {rows}")
+        expected = results["openpyxl read-only"]["sample"]
+        for reader in ("msgkit import xlsx", "python-calamine"):
+            if results[reader]["sample"] != expected:
+                wrong.append(f"{reader} read {results[reader]['sample']}, openpyxl {expected}")
+        ratio = float(results["openpyxl read-only"]["seconds"]) / float(  # type: ignore[arg-type]
+            results["msgkit preview xlsx"]["seconds"]  # type: ignore[arg-type]
+        )
+        print(f"msgkit preview xlsx is {ratio:.1f}x openpyxl read-only")
+    for line in wrong:
+        print("WRONG:", line, file=sys.stderr)
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
