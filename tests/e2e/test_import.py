@@ -292,7 +292,7 @@ def test_import_killed_midway_leaves_no_list(db: str, tmp_path: Path, write_csv:
     script.write_text(_Killer.script.format(at=path.stat().st_size * 2 // 3))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
-        [sys.executable, str(script), db.removeprefix("sqlite:///"), str(path)],
+        [sys.executable, str(script), db, str(path)],
         env=env,
         capture_output=True,
         timeout=120,
