@@ -232,8 +232,10 @@ def _time_of(value: float) -> time:
 
 
 def _iso_cell(text: str) -> date | datetime | time:
-    """A ``t="d"`` cell: ISO 8601 date, date and time, or time of day."""
-    text = text.strip().removesuffix("Z")
+    """A ``t="d"`` cell: ISO 8601 date, date and time, or time of day. An offset
+    (``Z``, ``+08:00``) is kept: the value is then aware, not read in the import's zone.
+    """
+    text = text.strip()
     if "T" not in text and " " not in text and ":" in text:
         return time.fromisoformat(text)
     if len(text) == 10:
@@ -264,6 +266,7 @@ _BROKEN = (
     LookupError,  # an XML declaration naming an unknown encoding
 )
 _RESAVE = "open it in Excel or LibreOffice and save it again as .xlsx, or as CSV"
+_TOTAL = "the workbook's parts unpack to too much data in total"
 _BOMB = "this is not a normal spreadsheet; open it in Excel and save it again, or export CSV"
 
 
@@ -282,13 +285,38 @@ def _parser() -> expat.XMLParserType:
     return parser
 
 
+_METHODS = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}
+
+
+class _Unpacked:
+    """A part being unpacked, counting the bytes it really gives against the limits
+    (a part's own and, the first time it is read, the workbook's total)."""
+
+    def __init__(self, table: XlsxTable, name: str, packed: int, stream: IO[bytes]) -> None:
+        self._table, self._name, self._packed, self._stream = table, name, packed, stream
+        self._size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._size += len(data)
+        self._table._unpacked(self._name, self._size, self._packed)
+        return data
+
+    def __enter__(self) -> _Unpacked:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stream.close()
+
+
 class XlsxTable:
     """One worksheet of an XLSX workbook, opened for streaming."""
 
     def __init__(self, source: SourceFile, *, sheet: str | None, max_bytes: int) -> None:
         self.source = source
-        self._limit = self._budget = max_bytes * _INFLATION
+        self._limit = self._budget = self._real_budget = max_bytes * _INFLATION
         self._opened: set[str] = set()
+        self._real: dict[str, int] = {}  # bytes really unpacked from each part so far
         try:
             self._zip = zipfile.ZipFile(source.handle)
             self._open_workbook(sheet)
@@ -312,20 +340,46 @@ class XlsxTable:
 
     # -- the package --------------------------------------------------------------------
 
-    def _part(self, name: str) -> IO[bytes]:
-        """A part of the package, refused if it is a zip bomb."""
+    def _part(self, name: str) -> _Unpacked:
+        """A part of the package, refused if it is a zip bomb.
+
+        Only stored and deflated parts are read: zipfile unpacks a whole read of a
+        bzip2 or LZMA part in one call, before any limit could apply. The declared size
+        is checked first (a bomb is refused unread), then what is really unpacked is
+        counted against the same limits as it is read.
+        """
         info = self._zip.getinfo(name)
-        size, packed = info.file_size, info.compress_size
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            method = _METHODS.get(info.compress_type, f"method {info.compress_type}")
+            raise _RefusedError(
+                f"the workbook part {name} is compressed with {method}, "
+                "which Excel and LibreOffice never write (they use deflate)",
+                _RESAVE,
+            )
+        self._check(name, info.file_size, info.compress_size)
+        if name not in self._opened:  # a part read twice (the header, then the rows) counts once
+            self._opened.add(name)
+            self._budget -= info.file_size
+            if self._budget < 0:
+                raise _RefusedError(_TOTAL, _BOMB)
+        return _Unpacked(self, name, info.compress_size, self._zip.open(info))
+
+    def _check(self, name: str, size: int, packed: int) -> None:
+        """Refuse a part unpacking to ``size`` bytes from ``packed`` if it is a bomb."""
         if size > self._limit or (size > _RATIO_FLOOR and size > _RATIO * max(packed, 1)):
             raise _RefusedError(
                 f"the workbook part {name} unpacks to {size:,} bytes from {packed:,}", _BOMB
             )
-        if name not in self._opened:  # a part read twice (the header, then the rows) counts once
-            self._opened.add(name)
-            self._budget -= size
-            if self._budget < 0:
-                raise _RefusedError("the workbook's parts unpack to too much data in total", _BOMB)
-        return self._zip.open(info)  # reads stop at the declared size (and check its CRC)
+
+    def _unpacked(self, name: str, size: int, packed: int) -> None:
+        """Count ``size`` bytes really unpacked so far from the part ``name``."""
+        self._check(name, size, packed)
+        grown = size - self._real.get(name, 0)
+        if grown > 0:  # a part read twice counts once, as far as it was read
+            self._real[name] = size
+            self._real_budget -= grown
+            if self._real_budget < 0:
+                raise _RefusedError(_TOTAL, _BOMB)
 
     def _parse(self, name: str, start: Callable[[str, dict[str, str]], None]) -> None:
         """Run a small part through expat with ``start`` called on each element."""
@@ -395,10 +449,13 @@ class XlsxTable:
         custom: dict[int, str] = {}
         ids: list[int] = []
         inside = [False]
+        formats = [False]  # inside <numFmts> (not the <numFmt> of a <dxf>, say)
 
         def start(tag: str, attrs: dict[str, str]) -> None:
-            if tag == ns + "numFmt":
+            if tag == ns + "numFmt" and formats[0]:
                 custom[int(attrs.get("numFmtId", "-1"))] = attrs.get("formatCode", "")
+            elif tag == ns + "numFmts":
+                formats[0] = True
             elif tag == ns + "cellXfs":
                 inside[0] = True
             elif tag == ns + "cellStyleXfs":
@@ -412,6 +469,8 @@ class XlsxTable:
         def end(tag: str) -> None:
             if tag == ns + "cellXfs":
                 inside[0] = False
+            elif tag == ns + "numFmts":
+                formats[0] = False
 
         parser.EndElementHandler = end
         with self._part("xl/styles.xml") as part:
@@ -506,6 +565,12 @@ class XlsxTable:
                 buf.clear()
                 length = 0
                 col = -1
+                if not ref and len(cells) >= _MAX_COLUMN:
+                    refuse(
+                        "the row has a cell past column XFD, Excel's last",
+                        "this is not a normal spreadsheet; open it in Excel and save it "
+                        "again, or export CSV",
+                    )
                 if ref:
                     letters = ref.rstrip("0123456789")
                     col = columns.get(letters, -1)
@@ -614,10 +679,11 @@ class XlsxTable:
             return value
 
         def shared_cell(text: str) -> Cell:
-            try:
-                value = shared[int(text)]
-            except (ValueError, IndexError):
+            index = text.strip()
+            ok = index.isascii() and index.isdigit() and len(index) < 12
+            if not ok or int(index) >= len(shared):  # not "-1", "1.0" or past the table
                 refuse(f"the cell points to shared text #{text[:20]} that is not there", _RESAVE)
+            value = shared[int(index)]
             if value is None:
                 refuse(
                     f"the cell holds more than {MAX_XLSX_CELL_CHARS:,} characters "
