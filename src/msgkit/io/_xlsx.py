@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 import zipfile
 import zlib
 from collections.abc import Callable, Generator
@@ -53,6 +54,7 @@ __all__ = [
     "MAX_XLSX_CELL_CHARS",
     "Cell",
     "FormatKind",
+    "SharedStrings",
     "XlsxTable",
     "blank",
     "builtin_format_kind",
@@ -241,6 +243,57 @@ def _iso_cell(text: str) -> date | datetime | time:
     if len(text) == 10:
         return date.fromisoformat(text)
     return datetime.fromisoformat(text)
+
+
+class SharedStrings:
+    """The shared-string table, stored compactly: blocks of strings joined into one
+    ``str`` each, and the end of each string in its block. A table of millions of
+    short strings costs their characters and 4 bytes each, not a Python object each
+    (about 58 bytes): a 25 MB workbook of 9.8 million distinct strings peaked at 728 MB
+    as a list, see docs/performance.md. A string over `MAX_XLSX_CELL_CHARS` reads as
+    None (the cell that uses it is refused).
+    """
+
+    _BLOCK = 4096
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._ends = array("I")
+        self._pending: list[str] = []
+        self._end = 0
+        self._over: set[int] = set()
+
+    def append(self, text: str | None) -> None:
+        if text is None:
+            self._over.add(len(self._ends))
+            text = ""
+        self._pending.append(text)
+        self._end += len(text)
+        self._ends.append(self._end)
+        if len(self._pending) == self._BLOCK:
+            self._seal()
+
+    def _seal(self) -> None:
+        self._blocks.append("".join(self._pending))
+        self._pending.clear()
+        self._end = 0
+
+    def finish(self) -> SharedStrings:
+        """Seal the last block; call once every string is appended."""
+        if self._pending:
+            self._seal()
+        return self
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index: int) -> str | None:
+        """The string at ``index`` (0 <= index < len(self)), None if it is over the limit."""
+        if index in self._over:
+            return None
+        block, at = divmod(index, self._BLOCK)
+        start = self._ends[index - 1] if at else 0
+        return self._blocks[block][start : self._ends[index]]
 
 
 class _RefusedError(Exception):
@@ -477,15 +530,15 @@ class XlsxTable:
             parser.ParseFile(part)
         return [format_kind(custom[i]) if i in custom else _BUILTIN.get(i) for i in ids]
 
-    def _shared_strings(self, names: set[str]) -> list[str | None]:
+    def _shared_strings(self, names: set[str]) -> SharedStrings:
         """The shared-string table; a string over the cell limit is kept as None (the
         cell that uses it is refused, with its row and column)."""
         part = "xl/sharedStrings.xml"
+        strings = SharedStrings()
         if part not in names:
-            return []
+            return strings
         ns = self._ns
         si, t, rph = ns + "si", ns + "t", ns + "rPh"
-        strings: list[str | None] = []
         buf: list[str] = []
         state = [False, 0, 0]  # collecting, characters so far, depth inside <rPh>
 
@@ -518,7 +571,7 @@ class XlsxTable:
         parser.CharacterDataHandler = chars
         with self._part(part) as handle:
             parser.ParseFile(handle)
-        return strings
+        return strings.finish()
 
     # -- the sheet ----------------------------------------------------------------------
 
