@@ -12,7 +12,8 @@ docs/performance.md): openpyxl in read-only mode is 2.7-3.5× slower than this r
 faster (0.9 s) but builds the whole sheet in memory before the first row (132 MB peak
 for this file against 35 MB, growing with the sheet), and cannot stop a 400 MB cell or
 a 41-million-row sheet part-way. This reader drives expat directly (no element tree):
-it streams, holding one chunk of XML and its rows plus the shared-string table, so it
+it streams, holding one chunk of XML and its rows plus the shared-string table (stored
+compactly, see `SharedStrings`), so it
 can stop at the first cell over `MAX_XLSX_CELL_CHARS`, the first row past Excel's
 last, or the first part over the decompression limits, and it refuses any DTD before
 an entity could expand. Its readings are compared with openpyxl's and calamine's by
@@ -20,14 +21,18 @@ property tests, and it is fuzzed.
 
 Hostile workbooks are refused with an `ImportFileError`:
 
+- a part compressed with anything but deflate (zipfile unpacks a whole read of a
+  bzip2 or LZMA part at once, past any limit; Excel and LibreOffice write deflate);
 - a part that would unpack to more than `_INFLATION` × the file's size limit, or
   whose compression ratio is over `_RATIO` (zip bombs), or parts unpacking to more
-  than that limit in total;
+  than that limit in total: checked on the sizes the zip declares before a part is
+  read, then on the bytes really unpacked as it is read;
 - any DTD (entity expansion);
 - a cell longer than `MAX_XLSX_CELL_CHARS`, a row past row 1,048,576 or a column
-  past XFD (Excel's own limits), more than `_PADDING` empty cells implied by cells
-  written far to the right (a small file that would take minutes); a date cell whose
-  number is no date.
+  past XFD (Excel's own limits; cells written without a reference count too), more
+  than `_PADDING` empty cells implied by cells written far to the right (a small file
+  that would take minutes); a date cell whose number is no date; a shared-text index
+  that is not in the table.
 
 The sheet is fed to expat `_FEED` bytes at a time and the rows completed are handed
 out before the next feed; rows read before a failure are handed out before it is
@@ -38,9 +43,9 @@ from __future__ import annotations
 
 import math
 import re
-from array import array
 import zipfile
 import zlib
+from array import array
 from collections.abc import Callable, Generator
 from datetime import date, datetime, time, timedelta
 from posixpath import join, normpath
