@@ -855,7 +855,11 @@ def test_iso_cells_read_back(value: date | time) -> None:
     assert _iso_cell(text) == value
     if ":" in text:  # an offset is kept (issue 14 review: "Z" was dropped)
         assert _iso_cell(text + "Z") == value.replace(tzinfo=timezone.utc)
-        assert _iso_cell(text + "-05:30").utcoffset() == timedelta(hours=-5, minutes=-30)
+    if isinstance(value, datetime) and 1 < value.year < 9999:
+        india = timezone(timedelta(hours=5, minutes=30))
+        moment = _iso_cell(text + "+05:30")
+        assert moment == value.replace(tzinfo=india)
+        assert moment.utcoffset() == timedelta(0)  # type: ignore[union-attr]
 
 
 def test_iso_cells_keep_their_offset(tmp_path: Path) -> None:
@@ -1012,3 +1016,12 @@ def test_many_short_shared_strings_are_stored_compactly(tmp_path: Path) -> None:
         source.close()
     assert table._shared[123_456] == "123456"
     assert held < 4 << 20, held
+
+
+def test_an_iso_moment_past_year_9999_in_utc_is_refused(tmp_path: Path) -> None:
+    """9999-12-31T23:00-05:00 is in the year 10000 in UTC: an ImportFileError naming the
+    cell, not a raw OverflowError."""
+    rows = [["phone", "at"], ["0912345678", ("d", "9999-12-31T23:00:00-05:00", None)]]
+    with pytest.raises(ImportFileError, match="not an ISO date") as info:
+        preview(write_xlsx(tmp_path / "y.xlsx", {"S": rows}))
+    assert (info.value.row, info.value.column) == (2, "B")

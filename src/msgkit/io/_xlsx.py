@@ -47,7 +47,7 @@ import zipfile
 import zlib
 from array import array
 from collections.abc import Callable, Generator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from posixpath import join, normpath
 from typing import IO, Literal, NoReturn
 from xml.parsers import expat
@@ -240,14 +240,24 @@ def _time_of(value: float) -> time:
 
 def _iso_cell(text: str) -> date | datetime | time:
     """A ``t="d"`` cell: ISO 8601 date, date and time, or time of day. An offset
-    (``Z``, ``+08:00``) is kept: the value is then aware, not read in the import's zone.
+    (``Z``, ``+08:00``) is kept: a date and time with one is that moment in UTC (not a
+    time in the import's zone); a time of day keeps its offset.
+
+    Raises:
+        ValueError: For text that is none of these, or a moment past year 9999 in UTC.
     """
     text = text.strip()
     if "T" not in text and " " not in text and ":" in text:
         return time.fromisoformat(text)
     if len(text) == 10:
         return date.fromisoformat(text)
-    return datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is past the dates Python holds, in UTC") from None
 
 
 class SharedStrings:
