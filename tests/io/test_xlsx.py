@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import tempfile
 import tracemalloc
 import zipfile
@@ -997,6 +998,18 @@ def test_the_compact_shared_string_table_gives_back_what_went_in(
     table.finish()
     assert len(table) == len(strings)
     assert [table[i] for i in range(len(strings))] == strings
+
+
+def test_one_wide_character_does_not_widen_its_neighbours() -> None:
+    """4,095 ASCII strings and one emoji: the ASCII text stays 1 byte a character."""
+    table = SharedStrings()
+    for i in range(40_000):
+        table.append("😀" if i == 5 else "a" * 100)
+    table.finish()
+    assert table[5] == "😀"
+    assert table[39_999] == "a" * 100
+    size = sum(sys.getsizeof(block) for block in table._blocks)
+    assert size < 40_000 * 100 * 1.1, size
 
 
 def test_many_short_shared_strings_are_stored_compactly(tmp_path: Path) -> None:

@@ -261,54 +261,76 @@ def _iso_cell(text: str) -> date | datetime | time:
 
 
 class SharedStrings:
-    """The shared-string table, stored compactly: blocks of strings joined into one
-    ``str`` each, and the end of each string in its block. A table of millions of
-    short strings costs their characters and 4 bytes each, not a Python object each
-    (about 58 bytes): a 25 MB workbook of 9.8 million distinct strings peaked at 728 MB
-    as a list, see docs/performance.md. A string over `MAX_XLSX_CELL_CHARS` reads as
-    None (the cell that uses it is refused).
+    """The shared-string table, stored compactly: strings are joined into blocks of up
+    to 4,096, and each string is its block, start and length. A table of millions of
+    short strings costs their characters and 10 bytes each, not a Python object each
+    (about 58 bytes): a 25 MB workbook of 9.8 million distinct short strings peaked at
+    728 MB as a list, 140 MB so (docs/performance.md). A block holds strings of one
+    character width (CPython stores a ``str`` 1, 2 or 4 bytes a character, the widest
+    of its characters), so no string costs more than its own characters: one emoji never
+    makes ASCII text cost 4 bytes a character, and the table never costs more than the
+    XML it came from (at least 13 bytes a string). A string over `MAX_XLSX_CELL_CHARS`
+    reads as None (the cell that uses it is refused).
     """
 
     _BLOCK = 4096
 
     def __init__(self) -> None:
         self._blocks: list[str] = []
-        self._ends = array("I")
-        self._pending: list[str] = []
-        self._end = 0
+        self._block = array("I")  # for each string: its block,
+        self._start = array("I")  # where it starts there,
+        self._length = array("H")  # and its length (at most 32,767)
+        self._pending: dict[int, tuple[int, list[str]]] = {}  # width: block, its strings
+        self._ends: dict[int, int] = {}  # width: the length of its pending block so far
         self._over: set[int] = set()
 
     def append(self, text: str | None) -> None:
         if text is None:
-            self._over.add(len(self._ends))
+            self._over.add(len(self._block))
             text = ""
-        self._pending.append(text)
-        self._end += len(text)
-        self._ends.append(self._end)
-        if len(self._pending) == self._BLOCK:
-            self._seal()
+        width = _width(text)
+        block, strings = self._pending.get(width) or self._open(width)
+        self._block.append(block)
+        self._start.append(self._ends[width])
+        self._length.append(len(text))
+        strings.append(text)
+        self._ends[width] += len(text)
+        if len(strings) == self._BLOCK:
+            self._seal(width)
 
-    def _seal(self) -> None:
-        self._blocks.append("".join(self._pending))
-        self._pending.clear()
-        self._end = 0
+    def _open(self, width: int) -> tuple[int, list[str]]:
+        self._pending[width] = (len(self._blocks), [])
+        self._blocks.append("")
+        self._ends[width] = 0
+        return self._pending[width]
+
+    def _seal(self, width: int) -> None:
+        block, strings = self._pending.pop(width)
+        self._blocks[block] = "".join(strings)
 
     def finish(self) -> SharedStrings:
-        """Seal the last block; call once every string is appended."""
-        if self._pending:
-            self._seal()
+        """Seal the last blocks; call once every string is appended."""
+        for width in list(self._pending):
+            self._seal(width)
         return self
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self._block)
 
     def __getitem__(self, index: int) -> str | None:
         """The string at ``index`` (0 <= index < len(self)), None if it is over the limit."""
         if index in self._over:
             return None
-        block, at = divmod(index, self._BLOCK)
-        start = self._ends[index - 1] if at else 0
-        return self._blocks[block][start : self._ends[index]]
+        start = self._start[index]
+        return self._blocks[self._block[index]][start : start + self._length[index]]
+
+
+def _width(text: str) -> int:
+    """The bytes a character CPython stores ``text`` with (1, 2 or 4)."""
+    if text.isascii():
+        return 1
+    widest = max(text)
+    return 1 if widest <= "\xff" else 2 if widest <= "\uffff" else 4
 
 
 class _RefusedError(Exception):
