@@ -268,8 +268,8 @@ class SharedStrings:
     728 MB as a list, 140 MB so (docs/performance.md). A block holds strings of one
     character width (CPython stores a ``str`` 1, 2 or 4 bytes a character, the widest
     of its characters), so no string costs more than its own characters: one emoji never
-    makes ASCII text cost 4 bytes a character, and the table never costs more than the
-    XML it came from (at least 13 bytes a string). A string over `MAX_XLSX_CELL_CHARS`
+    makes ASCII text cost 4 bytes a character, and the table never costs more than
+    twice the XML it came from (an empty ``<si/>`` is 5 bytes). A string over `MAX_XLSX_CELL_CHARS`
     reads as None (the cell that uses it is refused).
     """
 
