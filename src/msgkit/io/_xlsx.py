@@ -265,7 +265,7 @@ class SharedStrings:
     to 4,096, and each string is its block, start and length. A table of millions of
     short strings costs their characters and 10 bytes each, not a Python object each
     (about 58 bytes): a 25 MB workbook of 9.8 million distinct short strings peaked at
-    728 MB as a list, 140 MB so (docs/performance.md). A block holds strings of one
+    728 MB as a list, 194 MB so (docs/performance.md). A block holds strings of one
     character width (CPython stores a ``str`` 1, 2 or 4 bytes a character, the widest
     of its characters), so no string costs more than its own characters: one emoji never
     makes ASCII text cost 4 bytes a character, and the table never costs more than
