@@ -12,6 +12,10 @@ column, numbers) and the same data as CSV are read by:
   the phone number parsed, one `Contact` per row),
 - openpyxl in read-only mode, and python-calamine (the baselines), values only.
 
+Then a workbook of many distinct short shared strings (9.8 million, a 25 MB file;
+1 million with ``--small``) whose one row uses the last of them: every reader must
+hold the whole shared-string table, so its peak memory is the table's cost.
+
 Each reader runs in its own fresh subprocess, so the peak RSS printed is its own (the
 interpreter and its imports included; the "python" line is that floor). The run exits
 non-zero when a reader's row count is wrong or msgkit's values differ from openpyxl's
@@ -51,6 +55,21 @@ start = time.perf_counter()
 rows = 0
 if reader == "python":
     pass
+elif reader.endswith(" sst"):  # the shared-strings workbook: one row, its first cell
+    if reader.startswith("msgkit"):
+        from msgkit.io import preview
+        cells = [r[0] for r in preview(path, max_bytes=1 << 31).rows]
+    elif reader.startswith("openpyxl"):
+        import openpyxl
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        cells = [r[0] for r in book.worksheets[0].iter_rows(values_only=True)][1:]
+        book.close()
+    else:
+        from python_calamine import CalamineWorkbook
+        sheet = CalamineWorkbook.from_path(path).get_sheet_by_index(0)
+        cells = [r[0] for r in sheet.to_python()][1:]
+    rows = len(cells)
+    sample = {"0": [str(c) for c in cells]}
 elif reader.startswith("msgkit preview"):
     from msgkit.io import preview
     rows = preview(path, max_bytes=1 << 31).row_count
@@ -131,6 +150,58 @@ def _write(folder: Path, rows: int) -> tuple[Path, Path]:
     return xlsx, csv_path
 
 
+def _write_strings(folder: Path, count: int) -> Path:
+    """A workbook of ``count`` distinct short shared strings, one row using the last."""
+    import zipfile  # noqa: PLC0415
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
+    path = folder / "strings.xlsx"
+    sheet = (
+        f'<worksheet xmlns="{main}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+        f'<t>phone</t></is></c></row><row r="2"><c r="A2" t="s"><v>{count - 1}</v></c></row>'
+        "</sheetData></worksheet>"
+    )
+    ct = "http://schemas.openxmlformats.org/package/2006/content-types"
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            f'<Types xmlns="{ct}"><Default Extension="xml" ContentType="application/xml"/>'
+            '<Default Extension="rels" ContentType="application/'
+            'vnd.openxmlformats-package.relationships+xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{kind}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{kind}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{kind}.sharedStrings+xml"/>'
+            "</Types>",
+        )
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" '
+            f'Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" '
+            'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+            f'Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        )
+        z.writestr("xl/worksheets/sheet1.xml", sheet)
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            part.write(f'<sst xmlns="{main}" uniqueCount="{count}">'.encode())
+            for start in range(0, count, 100_000):
+                end = min(count, start + 100_000)
+                part.write("".join(f"<si><t>{i}</t></si>" for i in range(start, end)).encode())
+            part.write(b"</sst>")
+    return path
+
+
 def _run(path: Path, reader: str, rows: int) -> dict[str, object]:
     env = {
         **os.environ,
@@ -191,6 +262,19 @@ def main() -> int:
             results["msgkit preview xlsx"]["seconds"]  # type: ignore[arg-type]
         )
         print(f"msgkit preview xlsx is {ratio:.1f}x openpyxl read-only")
+        count = 1_000_000 if args.small else 9_800_000
+        strings = _write_strings(Path(tmp), count)
+        print(
+            f"\n{count:,} distinct short shared strings, one row: "
+            f"XLSX {strings.stat().st_size / 2**20:.1f} MiB"
+        )
+        for reader in ("msgkit preview sst", "openpyxl read-only sst", "python-calamine sst"):
+            r = _run(strings, reader, 1)
+            print(
+                f"{reader:<22} {float(r['seconds']):>8.2f} {'':>11} {float(r['peak_mb']):>6.0f} MB"
+            )  # type: ignore[arg-type]
+            if r["sample"] != {"0": [str(count - 1)]}:
+                wrong.append(f"{reader} read {r['sample']}, not [{count - 1}]")
     for line in wrong:
         print("WRONG:", line, file=sys.stderr)
     return 1 if wrong else 0

@@ -84,7 +84,9 @@ def test_number_formats_times_and_durations_read_as_excel_shows_them(
     }
 
 
-def _hostile(path: Path, sheet_xml: str, *, shared: bytes | None = None) -> Path:
+def _hostile(
+    path: Path, sheet_xml: str, *, shared: bytes | None = None, method: int | None = None
+) -> Path:
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     pkg = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -99,7 +101,7 @@ def _hostile(path: Path, sheet_xml: str, *, shared: bytes | None = None) -> Path
             f'<Relationships xmlns="{pkg}"><Relationship Id="rId1" Type="{rel}/worksheet" '
             'Target="worksheets/sheet1.xml"/></Relationships>',
         )
-        z.writestr("xl/worksheets/sheet1.xml", sheet_xml.replace("MAIN", main))
+        z.writestr("xl/worksheets/sheet1.xml", sheet_xml.replace("MAIN", main), method)
         if shared is not None:
             with z.open("xl/sharedStrings.xml", "w") as part:
                 part.write(f'<sst xmlns="{main}"><si><t>'.encode())
@@ -150,15 +152,37 @@ _ROWS = _HEADER + '<row r="2"><c r="A2" t="inlineStr"><is><t>0912345678</t></is>
             None,
             "row 3, column 'A'",
         ),
+        (
+            "bzip2",
+            f'<worksheet xmlns="MAIN"><sheetData>{_ROWS}</sheetData></worksheet>',
+            None,
+            "compressed with bzip2",
+        ),
+        (
+            "unreferenced",
+            f'<worksheet xmlns="MAIN"><sheetData>{_ROWS}'
+            f'<row r="3">{"<c><v>1</v></c>" * 16_385}</row></sheetData></worksheet>',
+            None,
+            "row 3.*past column XFD",
+        ),
+        (
+            "negative",
+            f'<worksheet xmlns="MAIN"><sheetData>{_ROWS}'
+            '<row r="3"><c r="A3" t="s"><v>-1</v></c></row></sheetData></worksheet>',
+            b"0922333444",
+            "row 3, column 'A'.*shared text",
+        ),
     ],
 )
 def test_hostile_workbooks_are_refused_and_leave_no_list(
     client: msgkit.Client, tmp_path: Path, name: str, sheet: str, shared: bytes | None, match: str
 ) -> None:
-    """Zip bombs, a DTD behind a comment, a column past XFD, a 40,000-character cell and
-    a broken date are an ImportFileError from preview and import_list, saying what to
+    """Zip bombs, a DTD behind a comment, a column past XFD (named, or the 16,385th cell
+    without a reference), a 40,000-character cell, a broken date, a bzip2 sheet and a
+    shared-text index of -1 are an ImportFileError from preview and import_list, saying what to
     do; no list is left behind (issue 14)."""
-    path = _hostile(tmp_path / f"{name}.xlsx", sheet, shared=shared)
+    method = zipfile.ZIP_BZIP2 if name == "bzip2" else None
+    path = _hostile(tmp_path / f"{name}.xlsx", sheet, shared=shared, method=method)
     assert path.stat().st_size < 200_000
     with pytest.raises(msgkit.ImportFileError, match=match) as info:
         preview(path)

@@ -12,7 +12,8 @@ docs/performance.md): openpyxl in read-only mode is 2.7-3.5× slower than this r
 faster (0.9 s) but builds the whole sheet in memory before the first row (132 MB peak
 for this file against 35 MB, growing with the sheet), and cannot stop a 400 MB cell or
 a 41-million-row sheet part-way. This reader drives expat directly (no element tree):
-it streams, holding one chunk of XML and its rows plus the shared-string table, so it
+it streams, holding one chunk of XML and its rows plus the shared-string table (stored
+compactly, see `SharedStrings`), so it
 can stop at the first cell over `MAX_XLSX_CELL_CHARS`, the first row past Excel's
 last, or the first part over the decompression limits, and it refuses any DTD before
 an entity could expand. Its readings are compared with openpyxl's and calamine's by
@@ -20,14 +21,18 @@ property tests, and it is fuzzed.
 
 Hostile workbooks are refused with an `ImportFileError`:
 
+- a part compressed with anything but deflate (zipfile unpacks a whole read of a
+  bzip2 or LZMA part at once, past any limit; Excel and LibreOffice write deflate);
 - a part that would unpack to more than `_INFLATION` × the file's size limit, or
   whose compression ratio is over `_RATIO` (zip bombs), or parts unpacking to more
-  than that limit in total;
+  than that limit in total: checked on the sizes the zip declares before a part is
+  read, then on the bytes really unpacked as it is read;
 - any DTD (entity expansion);
 - a cell longer than `MAX_XLSX_CELL_CHARS`, a row past row 1,048,576 or a column
-  past XFD (Excel's own limits), more than `_PADDING` empty cells implied by cells
-  written far to the right (a small file that would take minutes); a date cell whose
-  number is no date.
+  past XFD (Excel's own limits; cells written without a reference count too), more
+  than `_PADDING` empty cells implied by cells written far to the right (a small file
+  that would take minutes); a date cell whose number is no date; a shared-text index
+  that is not in the table.
 
 The sheet is fed to expat `_FEED` bytes at a time and the rows completed are handed
 out before the next feed; rows read before a failure are handed out before it is
@@ -40,8 +45,9 @@ import math
 import re
 import zipfile
 import zlib
+from array import array
 from collections.abc import Callable, Generator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from posixpath import join, normpath
 from typing import IO, Literal, NoReturn
 from xml.parsers import expat
@@ -53,6 +59,7 @@ __all__ = [
     "MAX_XLSX_CELL_CHARS",
     "Cell",
     "FormatKind",
+    "SharedStrings",
     "XlsxTable",
     "blank",
     "builtin_format_kind",
@@ -232,13 +239,98 @@ def _time_of(value: float) -> time:
 
 
 def _iso_cell(text: str) -> date | datetime | time:
-    """A ``t="d"`` cell: ISO 8601 date, date and time, or time of day."""
-    text = text.strip().removesuffix("Z")
+    """A ``t="d"`` cell: ISO 8601 date, date and time, or time of day. An offset
+    (``Z``, ``+08:00``) is kept: a date and time with one is that moment in UTC (not a
+    time in the import's zone); a time of day keeps its offset.
+
+    Raises:
+        ValueError: For text that is none of these, or a moment past year 9999 in UTC.
+    """
+    text = text.strip()
     if "T" not in text and " " not in text and ":" in text:
         return time.fromisoformat(text)
     if len(text) == 10:
         return date.fromisoformat(text)
-    return datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{text!r} is past the dates Python holds, in UTC") from None
+
+
+class SharedStrings:
+    """The shared-string table, stored compactly: strings are joined into blocks of up
+    to 4,096, and each string is its block, start and length. A table of millions of
+    short strings costs their characters and 10 bytes each, not a Python object each
+    (about 58 bytes): a 25 MB workbook of 9.8 million distinct short strings peaked at
+    728 MB as a list, 194 MB so (docs/performance.md). A block holds strings of one
+    character width (CPython stores a ``str`` 1, 2 or 4 bytes a character, the widest
+    of its characters), so no string costs more than its own characters: one emoji never
+    makes ASCII text cost 4 bytes a character, and the table never costs more than
+    twice the XML it came from (an empty ``<si/>`` is 5 bytes). A string over `MAX_XLSX_CELL_CHARS`
+    reads as None (the cell that uses it is refused).
+    """
+
+    _BLOCK = 4096
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._block = array("I")  # for each string: its block,
+        self._start = array("I")  # where it starts there,
+        self._length = array("H")  # and its length (at most 32,767)
+        self._pending: dict[int, tuple[int, list[str]]] = {}  # width: block, its strings
+        self._ends: dict[int, int] = {}  # width: the length of its pending block so far
+        self._over: set[int] = set()
+
+    def append(self, text: str | None) -> None:
+        if text is None:
+            self._over.add(len(self._block))
+            text = ""
+        width = _width(text)
+        block, strings = self._pending.get(width) or self._open(width)
+        self._block.append(block)
+        self._start.append(self._ends[width])
+        self._length.append(len(text))
+        strings.append(text)
+        self._ends[width] += len(text)
+        if len(strings) == self._BLOCK:
+            self._seal(width)
+
+    def _open(self, width: int) -> tuple[int, list[str]]:
+        self._pending[width] = (len(self._blocks), [])
+        self._blocks.append("")
+        self._ends[width] = 0
+        return self._pending[width]
+
+    def _seal(self, width: int) -> None:
+        block, strings = self._pending.pop(width)
+        self._blocks[block] = "".join(strings)
+
+    def finish(self) -> SharedStrings:
+        """Seal the last blocks; call once every string is appended."""
+        for width in list(self._pending):
+            self._seal(width)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._block)
+
+    def __getitem__(self, index: int) -> str | None:
+        """The string at ``index`` (0 <= index < len(self)), None if it is over the limit."""
+        if index in self._over:
+            return None
+        start = self._start[index]
+        return self._blocks[self._block[index]][start : start + self._length[index]]
+
+
+def _width(text: str) -> int:
+    """The bytes a character CPython stores ``text`` with (1, 2 or 4)."""
+    if text.isascii():
+        return 1
+    widest = max(text)
+    return 1 if widest <= "\xff" else 2 if widest <= "\uffff" else 4
 
 
 class _RefusedError(Exception):
@@ -264,6 +356,7 @@ _BROKEN = (
     LookupError,  # an XML declaration naming an unknown encoding
 )
 _RESAVE = "open it in Excel or LibreOffice and save it again as .xlsx, or as CSV"
+_TOTAL = "the workbook's parts unpack to too much data in total"
 _BOMB = "this is not a normal spreadsheet; open it in Excel and save it again, or export CSV"
 
 
@@ -282,13 +375,38 @@ def _parser() -> expat.XMLParserType:
     return parser
 
 
+_METHODS = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}
+
+
+class _Unpacked:
+    """A part being unpacked, counting the bytes it really gives against the limits
+    (a part's own and, the first time it is read, the workbook's total)."""
+
+    def __init__(self, table: XlsxTable, name: str, packed: int, stream: IO[bytes]) -> None:
+        self._table, self._name, self._packed, self._stream = table, name, packed, stream
+        self._size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._size += len(data)
+        self._table._unpacked(self._name, self._size, self._packed)
+        return data
+
+    def __enter__(self) -> _Unpacked:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stream.close()
+
+
 class XlsxTable:
     """One worksheet of an XLSX workbook, opened for streaming."""
 
     def __init__(self, source: SourceFile, *, sheet: str | None, max_bytes: int) -> None:
         self.source = source
-        self._limit = self._budget = max_bytes * _INFLATION
+        self._limit = self._budget = self._real_budget = max_bytes * _INFLATION
         self._opened: set[str] = set()
+        self._real: dict[str, int] = {}  # bytes really unpacked from each part so far
         try:
             self._zip = zipfile.ZipFile(source.handle)
             self._open_workbook(sheet)
@@ -312,20 +430,46 @@ class XlsxTable:
 
     # -- the package --------------------------------------------------------------------
 
-    def _part(self, name: str) -> IO[bytes]:
-        """A part of the package, refused if it is a zip bomb."""
+    def _part(self, name: str) -> _Unpacked:
+        """A part of the package, refused if it is a zip bomb.
+
+        Only stored and deflated parts are read: zipfile unpacks a whole read of a
+        bzip2 or LZMA part in one call, before any limit could apply. The declared size
+        is checked first (a bomb is refused unread), then what is really unpacked is
+        counted against the same limits as it is read.
+        """
         info = self._zip.getinfo(name)
-        size, packed = info.file_size, info.compress_size
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            method = _METHODS.get(info.compress_type, f"method {info.compress_type}")
+            raise _RefusedError(
+                f"the workbook part {name} is compressed with {method}, "
+                "which Excel and LibreOffice never write (they use deflate)",
+                _RESAVE,
+            )
+        self._check(name, info.file_size, info.compress_size)
+        if name not in self._opened:  # a part read twice (the header, then the rows) counts once
+            self._opened.add(name)
+            self._budget -= info.file_size
+            if self._budget < 0:
+                raise _RefusedError(_TOTAL, _BOMB)
+        return _Unpacked(self, name, info.compress_size, self._zip.open(info))
+
+    def _check(self, name: str, size: int, packed: int) -> None:
+        """Refuse a part unpacking to ``size`` bytes from ``packed`` if it is a bomb."""
         if size > self._limit or (size > _RATIO_FLOOR and size > _RATIO * max(packed, 1)):
             raise _RefusedError(
                 f"the workbook part {name} unpacks to {size:,} bytes from {packed:,}", _BOMB
             )
-        if name not in self._opened:  # a part read twice (the header, then the rows) counts once
-            self._opened.add(name)
-            self._budget -= size
-            if self._budget < 0:
-                raise _RefusedError("the workbook's parts unpack to too much data in total", _BOMB)
-        return self._zip.open(info)  # reads stop at the declared size (and check its CRC)
+
+    def _unpacked(self, name: str, size: int, packed: int) -> None:
+        """Count ``size`` bytes really unpacked so far from the part ``name``."""
+        self._check(name, size, packed)
+        grown = size - self._real.get(name, 0)
+        if grown > 0:  # a part read twice counts once, as far as it was read
+            self._real[name] = size
+            self._real_budget -= grown
+            if self._real_budget < 0:
+                raise _RefusedError(_TOTAL, _BOMB)
 
     def _parse(self, name: str, start: Callable[[str, dict[str, str]], None]) -> None:
         """Run a small part through expat with ``start`` called on each element."""
@@ -395,10 +539,13 @@ class XlsxTable:
         custom: dict[int, str] = {}
         ids: list[int] = []
         inside = [False]
+        formats = [False]  # inside <numFmts> (not the <numFmt> of a <dxf>, say)
 
         def start(tag: str, attrs: dict[str, str]) -> None:
-            if tag == ns + "numFmt":
+            if tag == ns + "numFmt" and formats[0]:
                 custom[int(attrs.get("numFmtId", "-1"))] = attrs.get("formatCode", "")
+            elif tag == ns + "numFmts":
+                formats[0] = True
             elif tag == ns + "cellXfs":
                 inside[0] = True
             elif tag == ns + "cellStyleXfs":
@@ -412,21 +559,23 @@ class XlsxTable:
         def end(tag: str) -> None:
             if tag == ns + "cellXfs":
                 inside[0] = False
+            elif tag == ns + "numFmts":
+                formats[0] = False
 
         parser.EndElementHandler = end
         with self._part("xl/styles.xml") as part:
             parser.ParseFile(part)
         return [format_kind(custom[i]) if i in custom else _BUILTIN.get(i) for i in ids]
 
-    def _shared_strings(self, names: set[str]) -> list[str | None]:
+    def _shared_strings(self, names: set[str]) -> SharedStrings:
         """The shared-string table; a string over the cell limit is kept as None (the
         cell that uses it is refused, with its row and column)."""
         part = "xl/sharedStrings.xml"
+        strings = SharedStrings()
         if part not in names:
-            return []
+            return strings
         ns = self._ns
         si, t, rph = ns + "si", ns + "t", ns + "rPh"
-        strings: list[str | None] = []
         buf: list[str] = []
         state = [False, 0, 0]  # collecting, characters so far, depth inside <rPh>
 
@@ -459,7 +608,7 @@ class XlsxTable:
         parser.CharacterDataHandler = chars
         with self._part(part) as handle:
             parser.ParseFile(handle)
-        return strings
+        return strings.finish()
 
     # -- the sheet ----------------------------------------------------------------------
 
@@ -506,6 +655,12 @@ class XlsxTable:
                 buf.clear()
                 length = 0
                 col = -1
+                if not ref and len(cells) >= _MAX_COLUMN:
+                    refuse(
+                        "the row has a cell past column XFD, Excel's last",
+                        "this is not a normal spreadsheet; open it in Excel and save it "
+                        "again, or export CSV",
+                    )
                 if ref:
                     letters = ref.rstrip("0123456789")
                     col = columns.get(letters, -1)
@@ -614,10 +769,11 @@ class XlsxTable:
             return value
 
         def shared_cell(text: str) -> Cell:
-            try:
-                value = shared[int(text)]
-            except (ValueError, IndexError):
+            index = text.strip()
+            ok = index.isascii() and index.isdigit() and len(index) < 12
+            if not ok or int(index) >= len(shared):  # not "-1", "1.0" or past the table
                 refuse(f"the cell points to shared text #{text[:20]} that is not there", _RESAVE)
+            value = shared[int(index)]
             if value is None:
                 refuse(
                     f"the cell holds more than {MAX_XLSX_CELL_CHARS:,} characters "
