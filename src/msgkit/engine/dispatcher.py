@@ -59,7 +59,7 @@ from msgkit.engine.housekeeping import (
     decide_with,
     polled_of,
 )
-from msgkit.engine.ratelimit import TokenBucket
+from msgkit.engine.ratelimit import AHEAD, SharedBucket
 from msgkit.engine.retry import RetryPolicy
 from msgkit.engine.runner import IN_FLIGHT, CampaignRunner, sent_records
 from msgkit.engine.transport import AiohttpTransport, Transport
@@ -273,8 +273,8 @@ class Dispatcher:
         else:
             self._transports = {}
             self._default_transport = transport
-        self._provider_buckets: dict[str, TokenBucket] = {}
-        self._campaign_buckets: dict[str, tuple[float, TokenBucket]] = {}
+        self._provider_buckets: dict[str, SharedBucket] = {}
+        self._campaign_buckets: dict[str, SharedBucket] = {}
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
         self._ahead = asyncio.Semaphore(2 * self.settings.concurrency)
         self._send_lock = asyncio.Lock()
@@ -282,6 +282,7 @@ class Dispatcher:
         # Message changes of concurrent chunks share transactions (one fsync for many).
         self._commit: GroupCommit[Change, ChangeResult] = GroupCommit(self._write)
         self._campaigns: dict[str, Campaign] = {}
+        self._renewed: datetime | None = None
         self._stop: asyncio.Event | None = None
         self._failed: StoreError | None = None
         self.runner = runner
@@ -340,23 +341,41 @@ class Dispatcher:
             finally:
                 self._executor.shutdown(wait=True)
 
-    def _provider_bucket(self, name: str, provider: Provider) -> TokenBucket | None:
+    async def _reserve(self, key: str, units: float, rate: float, now: datetime) -> datetime:
+        return await self._db(self.store.reserve_rate, key, units, rate, now=now, ahead=AHEAD)
+
+    def _provider_bucket(self, name: str, provider: Provider) -> SharedBucket | None:
+        """The provider's rate, shared by every worker on the store."""
         rate = provider.capabilities.rate_per_second
         if not rate:
             return None
         if name not in self._provider_buckets:
-            self._provider_buckets[name] = TokenBucket(rate, self.clock)
+            self._provider_buckets[name] = SharedBucket(
+                f"provider:{name}", rate, self.clock, self._reserve
+            )
         return self._provider_buckets[name]
 
-    def _campaign_bucket(self, campaign: Campaign) -> TokenBucket | None:
+    def _campaign_bucket(self, campaign: Campaign) -> SharedBucket | None:
+        """The campaign's send speed, shared by every worker on the store."""
         speed = speed_of(campaign)
         if speed is None:
             return None
         known = self._campaign_buckets.get(campaign.id)
-        if known is None or known[0] != speed:
-            known = (speed, TokenBucket(speed, self.clock))
+        if known is None or known.rate != speed:
+            known = SharedBucket(f"campaign:{campaign.id}", speed, self.clock, self._reserve)
             self._campaign_buckets[campaign.id] = known
-        return known[1]
+        return known
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of what this worker holds, every quarter of a lease: a pass
+        held back by a rate (500 messages at a shared 10/s) outlasts its claim's lease,
+        and other workers would take its messages for a dead worker's. A worker that
+        dies stops renewing, and its claims pass to the others when the lease ends."""
+        now = self.clock.now()
+        if self._renewed is not None and now - self._renewed < self.settings.lease / 4:
+            return
+        self._renewed = now
+        await self._db(self.store.renew_leases, self.worker, until=now + self.settings.lease)
 
     async def _campaign(self, campaign_id: str, *, fresh: bool = False) -> Campaign | None:
         if fresh or campaign_id not in self._campaigns:
@@ -504,6 +523,7 @@ class Dispatcher:
         await self.housekeeping()
         self._campaigns.clear()  # read campaigns afresh each pass: they may have been edited
         now = self.clock.now()
+        self._renewed = now  # the claim below starts a lease: renewed from it on
         rows = await self._db(
             self.store.claim,
             worker=self.worker,
@@ -625,6 +645,7 @@ class Dispatcher:
                     break  # the rest is still queued: given back when the run ends
                 if bucket is not None and not await self._unless_stopped(bucket.take(len(chunk))):
                     break  # asked to stop while paced: still queued, given back at the end
+                await self._heartbeat()
                 marked = asyncio.Event()
                 going.append(
                     asyncio.create_task(
@@ -786,6 +807,7 @@ class Dispatcher:
         for sent in requests:
             if bucket is not None:
                 await bucket.take(1)
+                await self._heartbeat()
             results.extend(await self._perform(name, provider, sent))
         isolate = {r.message_id for r in results if r.isolate and r.outcome is Outcome.RETRY}
         if not isolate or len(batch) == 1:

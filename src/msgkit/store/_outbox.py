@@ -812,6 +812,18 @@ class OutboxTables(SQLBase):
         changes = [Change(message_id=i, event=MessageEvent.RELEASE) for i in ids]
         return sum(r.applied for r in self.apply(changes, now=now))
 
+    def renew_leases(self, worker: str, *, until: datetime) -> int:
+        """Extend the lease of every message ``worker`` holds (queued or sending)."""
+        with self._tx() as cur:
+            # The IN repeats the condition of the index of held messages, to use it.
+            self._q(
+                cur,
+                "UPDATE messages SET lease_until = ? WHERE state IN ('queued', 'sending') "
+                "AND worker = ? AND lease_until < ?",
+                (ms(until), worker, ms(until)),
+            )
+            return int(cur.rowcount)
+
     def resolve_provider_ids(
         self, provider: str | None, provider_ids: Sequence[str]
     ) -> dict[str, str]:

@@ -3,7 +3,8 @@
 The engine, the inbound sink and the client depend on these protocols, not on a class:
 `CampaignStore` (campaigns, scenarios, the audit log), `AudienceStore` (recipient lists,
 their contacts and rejected rows), `Outbox` (messages and every change of their state)
-and `Inbox` (send history, suppression, short links and clicks, replies).
+`Inbox` (send history, suppression, short links and clicks, replies) and
+`SharedRates` (rate slots shared by every worker).
 `DeliveryStore` is what sending and receiving need (everything but the lists), and
 `Store` is all of it. `msgkit.store.SQLStore` implements them all, on SQLite and
 (later) PostgreSQL; a test proves it to mypy.
@@ -43,6 +44,7 @@ __all__ = [
     "Inbox",
     "Outbox",
     "ReceiptFacts",
+    "SharedRates",
     "Store",
 ]
 
@@ -324,6 +326,11 @@ class Outbox(Protocol):
         """Give back the queued messages of a worker that is stopping (never sent)."""
         ...
 
+    def renew_leases(self, worker: str, *, until: datetime) -> int:
+        """Extend the lease of every message ``worker`` holds (queued or sending) to
+        ``until``: the worker's heartbeat while a long pass (a slow rate) holds them."""
+        ...
+
     def resolve_provider_ids(
         self, provider: str | None, provider_ids: Sequence[str]
     ) -> dict[str, str]:
@@ -435,12 +442,25 @@ class Inbox(Protocol):
         ...
 
 
-class DeliveryStore(CampaignStore, Outbox, Inbox, Protocol):
+class SharedRates(Protocol):
+    """Rates that hold across every worker on the store (`msgkit.core.rates`)."""
+
+    def reserve_rate(
+        self, key: str, units: float, rate: float, *, now: datetime, ahead: timedelta
+    ) -> datetime:
+        """Reserve the next slot of ``units`` at ``rate`` per second of the rate ``key``
+        (``provider:NAME``, ``campaign:ID``) for all workers together; returns when the
+        slot begins (the caller waits until then). A slot further than ``ahead`` from
+        ``now`` was set by another clock, and is not waited for."""
+        ...
+
+
+class DeliveryStore(CampaignStore, Outbox, Inbox, SharedRates, Protocol):
     """What sending and receiving need: campaigns, the outbox and the inbox (the
     dispatcher and the inbound sink take this)."""
 
 
-class Store(CampaignStore, AudienceStore, Outbox, Inbox, Protocol):
+class Store(CampaignStore, AudienceStore, Outbox, Inbox, SharedRates, Protocol):
     """A whole store: every responsibility, the URL it was opened with, and closing."""
 
     url: str

@@ -9,7 +9,8 @@ log in the same transaction.
 The store is assembled from one part per responsibility, each over the same
 connection (`SQLBase`): campaigns, scenarios and the audit log (`_campaigns`); recipient
 lists (`_lists`); the outbox (`_outbox`); send history, suppression, links, clicks and
-replies (`_inbound`). Each part implements one protocol of `msgkit.store.protocols`.
+replies (`_inbound`); rates shared by the workers (`_rates`). Each part implements one
+protocol of `msgkit.store.protocols`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from msgkit.store._campaigns import CampaignTables
 from msgkit.store._inbound import InboundTables
 from msgkit.store._lists import ListTables
 from msgkit.store._outbox import OutboxTables
+from msgkit.store._rates import RateTables
 from msgkit.store.protocols import Store
 
 __all__ = ["Dialect", "SQLBase", "SQLStore", "dt", "ms"]
 
 
-class SQLStore(CampaignTables, ListTables, OutboxTables, InboundTables, Store):
+class SQLStore(CampaignTables, ListTables, OutboxTables, InboundTables, RateTables, Store):
     """The outbox and everything around it, in one SQL database.
 
     It implements every store protocol (`msgkit.store.protocols.Store`): naming the
