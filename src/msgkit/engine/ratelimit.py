@@ -78,11 +78,13 @@ class TokenBucket:
 class SharedBucket:
     """A rate held by every worker on a store together.
 
-    Units are taken from a block reserved in the store (``reserve``): a block covers
-    its slot only, so what a worker reserved and did not use is not sent later in a
-    burst. Over any window the slots that begin in it hold at most ``rate`` units a
-    second plus one block per worker. Within its blocks a worker is paced by its own
-    `TokenBucket` of the same rate (one worker alone sends as smoothly as before).
+    Units are taken from a block reserved in the store (``reserve``), whose slot begins
+    when the store says; a worker uses its block's units from then on, however long it
+    takes (a worker slowed by its store writes wastes no part of the rate). A worker
+    holds at most one block's units unused, so over any window every worker together
+    sends at most ``rate`` units a second plus two blocks per worker. Within its blocks
+    a worker is paced by its own `TokenBucket` of the same rate (one worker alone sends
+    as smoothly as before).
 
     Args:
         key: The rate's name in the store (``provider:NAME``, ``campaign:ID``).
@@ -100,24 +102,19 @@ class SharedBucket:
         self._reserve = reserve
         self._left = 0.0
         self._start: datetime | None = None
-        self._end: datetime | None = None
         self._lock = asyncio.Lock()
         self._local = TokenBucket(rate, clock)
 
     async def take(self, units: float = 1.0) -> None:
-        """Wait until a slot of ``units`` begins (reserving one when the block is used up
-        or its slot is over)."""
+        """Wait until units are reserved and their slot has begun (reserving a block
+        when the one held has too few left; what it had left is given up)."""
         await self._local.take(units)
         async with self._lock:
-            now = self._clock.now()
-            if self._end is None or now >= self._end or self._left < units:
+            if self._start is None or self._left < units:
                 block = max(units, self.rate * BLOCK_SECONDS)
-                start = await self._reserve(self.key, block, self.rate, now)
-                self._start = start
-                self._end = start + timedelta(seconds=block / self.rate)
+                self._start = await self._reserve(self.key, block, self.rate, self._clock.now())
                 self._left = block
-                now = self._clock.now()
             self._left -= units
-            assert self._start is not None
+            now = self._clock.now()
             if self._start > now:
                 await self._clock.sleep((self._start - now).total_seconds())

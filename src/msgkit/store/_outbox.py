@@ -473,13 +473,31 @@ class OutboxTables(SQLBase):
             )
         ]
 
-    def to_reconcile(self, *, now: datetime, limit: int = BATCH) -> list[MessageRow]:
-        """Unknown messages due for another reconciliation attempt."""
-        rows = self._read(
+    def to_reconcile(
+        self, *, now: datetime, limit: int = BATCH, hold_until: datetime | None = None
+    ) -> list[MessageRow]:
+        """Unknown messages due for another reconciliation attempt.
+
+        With ``hold_until``, the messages returned are due again only then (in the same
+        transaction): another worker does not ask the provider about them meanwhile,
+        and if this one dies before it decides, they are asked about again then.
+        """
+        select = (
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = 'unknown' "
-            "AND not_before IS NOT NULL AND not_before <= ? ORDER BY not_before LIMIT ?",
-            (ms(now), limit),
+            "AND not_before IS NOT NULL AND not_before <= ? ORDER BY not_before LIMIT ?"
         )
+        if hold_until is None:
+            return [_row_to_message(r) for r in self._read(select, (ms(now), limit))]
+        lock = " FOR UPDATE SKIP LOCKED" if self.dialect.skip_locked else ""
+        with self._tx() as cur:
+            rows = self._q(cur, select + lock, (ms(now), limit)).fetchall()
+            for chunk in chunks([r[0] for r in rows]):
+                self._q(
+                    cur,
+                    f"UPDATE messages SET not_before = ? WHERE id IN ({self._in(chunk)}) "
+                    "AND state = 'unknown'",
+                    (ms(hold_until), *chunk),
+                )
         return [_row_to_message(r) for r in rows]
 
     def to_poll(

@@ -236,8 +236,11 @@ class Outbox(Protocol):
         """The workers holding queued or sending messages."""
         ...
 
-    def to_reconcile(self, *, now: datetime, limit: int = ...) -> list[MessageRow]:
-        """Unknown messages due for another reconciliation attempt."""
+    def to_reconcile(
+        self, *, now: datetime, limit: int = ..., hold_until: datetime | None = None
+    ) -> list[MessageRow]:
+        """Unknown messages due for another reconciliation attempt; with ``hold_until``,
+        those returned are due again only then (workers divide them, none asks twice)."""
         ...
 
     def to_poll(

@@ -436,6 +436,28 @@ class StoreContract:
         assert {m.id for m in stale} == {m.id for m in dead}
         assert store.renew_leases("live", until=NOW + 2 * minute) == 0  # never shortened
 
+    def test_workers_divide_the_unknown_messages_to_reconcile(self, store: SQLStore) -> None:
+        """Unknown messages read to reconcile with a hold are not read again (by another
+        worker) until the hold ends; then they are, if still unknown."""
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        messages = planned_messages(campaign.id, 3, now=NOW)
+        store.insert_messages(messages, now=NOW)
+        store.claim(worker="w", now=NOW, limit=3, lease_until=NOW)
+        ids = [m.id for m in messages]
+        store.apply([Change(message_id=i, event=MessageEvent.SEND) for i in ids], now=NOW)
+        lost = [
+            Change(message_id=i, event=MessageEvent.LOSE, fields={"not_before": NOW}) for i in ids
+        ]
+        store.apply(lost, now=NOW)
+        minute = timedelta(minutes=1)
+        first = store.to_reconcile(now=NOW, limit=2, hold_until=NOW + minute)
+        second = store.to_reconcile(now=NOW, hold_until=NOW + minute)
+        assert len(first) == 2
+        assert {m.id for m in first} | {m.id for m in second} == set(ids)
+        assert not {m.id for m in first} & {m.id for m in second}
+        assert store.to_reconcile(now=NOW) == []
+        assert {m.id for m in store.to_reconcile(now=NOW + minute)} == set(ids)
+
     def test_rate_slots_are_shared_by_every_worker(self, store: SQLStore) -> None:
         """Reservations of one rate follow each other (whoever reserves), a rate reserved
         by nobody for a while begins now, and different rates do not wait for each
