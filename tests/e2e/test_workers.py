@@ -228,3 +228,65 @@ def test_four_workers_hold_a_shared_send_speed(
     times = sorted(got["times"])
     window = [t for t in times if times[0] <= t < times[0] + 10]
     assert abs(len(window) / 10 - RATE) <= 0.1 * RATE, f"{len(window) / 10:.0f}/s over 10 s"
+
+
+def test_sigterm_finishes_in_flight_and_gives_the_rest_to_the_others(
+    shared_store_url: str, tmp_path: Path, workers: Callable[..., Workers]
+) -> None:
+    """SIGTERM to one of four workers mid-campaign: it exits 0 soon, saying what it sent;
+    the others send what it had claimed; nobody is messaged twice and nothing is left
+    unknown (its requests in flight were finished and recorded)."""
+    count = 3000
+    numbers = [tw(i) for i in range(count)]
+    policy = msgkit.SendPolicy(send_speed=msgkit.SendSpeed(messages=300))
+    with provider_server() as url:
+        config = write_config(tmp_path, url, {"batch_size": 200, "lease": "10m"})
+        with msgkit.Client(store=shared_store_url, config=config, env=ENV) as client:
+            campaign = make_campaign(client, numbers, provider="tw", policy=policy)
+            client.start(campaign)
+            team = workers(config)
+            team.start(4)
+            wait_for("a third sent", lambda: seen(url, "twilio")["recipients"] >= count // 3, 60)
+            stopped = time.monotonic()
+            err = team.stop(team.processes[0], timeout=20)
+            took = time.monotonic() - stopped
+            assert team.processes[0].returncode == 0, err
+            wait_for("the rest", lambda: client.progress(campaign).pending == 0, 60)
+            progress = client.progress(campaign)
+        got = seen(url, "twilio")
+    assert "stopped after" in err
+    assert took < 10
+    assert got["recipients"] == got["distinct"] == count
+    assert progress.sent == count
+    assert progress.count(msgkit.MessageState.UNKNOWN) == 0
+
+
+def test_a_stop_reaches_every_worker_within_a_second(
+    shared_store_url: str, tmp_path: Path, workers: Callable[..., Workers]
+) -> None:
+    """A campaign stopped while four workers send it: a second later nothing more
+    reaches the provider; resumed, it finishes with everybody messaged once."""
+    count = 3000
+    numbers = [tw(i) for i in range(count)]
+    policy = msgkit.SendPolicy(send_speed=msgkit.SendSpeed(messages=200))
+    with provider_server() as url:
+        config = write_config(tmp_path, url, {"batch_size": 200})
+        with msgkit.Client(store=shared_store_url, config=config, env=ENV) as client:
+            campaign = make_campaign(client, numbers, provider="tw", policy=policy)
+            client.start(campaign)
+            team = workers(config)
+            team.start(4)
+            wait_for("some sent", lambda: seen(url, "twilio")["recipients"] >= 400, 60)
+            client.stop(campaign)
+            time.sleep(1)
+            after_a_second = seen(url, "twilio")["recipients"]
+            time.sleep(2)
+            later = seen(url, "twilio")["recipients"]
+            client.resume(campaign)
+            wait_for("the rest", lambda: client.progress(campaign).pending == 0, 60)
+            progress = client.progress(campaign)
+        got = seen(url, "twilio")
+    assert after_a_second < count
+    assert later == after_a_second, f"{later - after_a_second} sent more than 1 s after the stop"
+    assert got["recipients"] == got["distinct"] == count
+    assert progress.sent == count
