@@ -8,14 +8,16 @@ One pass (`Dispatcher.step`):
 2. Claim a batch of due messages (triggered and test sends first, then the bulk
    campaign at the head of the queue). Settle those that cannot go (a fallback whose
    first message was delivered, a message past its validity, a provider that is not
-   configured), read the recipients' send history once for the whole batch, group the
-   rest per provider and campaign, and send each group in chunks of the provider's
-   batch size, with bounded concurrency, under the provider's rate limit and the
-   campaign's send speed.
+   configured), group the rest per provider and campaign, and send each group in chunks
+   of the provider's batch size, with bounded concurrency, under the provider's rate
+   limit and the campaign's send speed (both shared by every worker on the store:
+   `msgkit.engine.ratelimit.SharedBucket`).
 3. Each chunk goes one way (`Dispatcher._send_chunk`): checked again at the time it
    leaves (`msgkit.core.planning.at_send`: schedule, caps, validity), marked
    ``sending`` in the store before its request leaves, sent, and its results recorded
-   through `msgkit.core.message.decide` in one transaction.
+   through `msgkit.core.message.decide` in one transaction. A chunk with frequency caps
+   is checked against its recipients' sends read in the transaction that marks it, so
+   caps hold across workers.
 
 Failures: retryable errors retry with exponential backoff and jitter (at least the
 provider's ``Retry-After``) until the retry policy gives up; permanent errors fail the
@@ -26,7 +28,6 @@ reason and put its messages back, instead of failing the whole list.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
@@ -84,7 +85,7 @@ from msgkit.providers.base import (
 from msgkit.providers.common import results as results_for
 from msgkit.providers.transport import SendRun
 from msgkit.store.base import ChangeResult, MessageRow
-from msgkit.store.protocols import DeliveryStore
+from msgkit.store.protocols import DeliveryStore, HistoryRows
 
 __all__ = [
     "Dispatcher",
@@ -190,12 +191,10 @@ def speed_of(campaign: Campaign) -> float | None:
 
 
 class _History:
-    """The recipients' sends for the caps, read once per claimed batch.
-
-    Holds what the store knew at the claim (sent, and in flight elsewhere), and is kept
-    current in memory: a message marked ``sending`` counts from then (`going`), and
-    stops counting when it did not go or its send failed or will be retried
-    (`withdraw`), as it would in the store.
+    """The recipients' sends for the caps, as the store held them when a capped chunk
+    is marked (sent, and in flight anywhere), kept current while the chunk is checked:
+    a message marked ``sending`` counts from then (`going`), and stops counting when it
+    did not go (`withdraw`), as it would in the store.
 
     Attributes:
         caps: The caps in force for each message, by message id.
@@ -592,8 +591,7 @@ class Dispatcher:
         return sendable
 
     async def _history(self, groups: Mapping[tuple[str, str], Sequence[MessageRow]]) -> _History:
-        """The caps of each message and its recipient's sends: one store query a batch."""
-        now = self.clock.now()
+        """The caps in force for each message of a claimed batch."""
         caps: dict[str, Sequence[FrequencyCap]] = {}
         for (_, campaign_id), members in groups.items():
             campaign = await self._campaign(campaign_id)
@@ -607,18 +605,10 @@ class Dispatcher:
                     tags=campaign.tags,
                     test=row.test,
                 )
-        found: dict[str, list[SentRecord]] = {}
-        since = history_since([c for listed in caps.values() for c in listed], now)
-        if since is not None:
-            addresses = sorted(
-                {r.recipient for members in groups.values() for r in members if caps.get(r.id)}
-            )
-            found = sent_records(
-                await self._db(self.store.history, addresses, since=since, pending=IN_FLIGHT)
-            )
-            for address in addresses:
-                found.setdefault(address, [])
-        return _History(caps, found)
+        # The recipients' sends are read when a capped chunk is marked, in the same
+        # transaction (`_mark_capped`): a read here would be stale by then on a store
+        # that other workers send from.
+        return _History(caps, {})
 
     async def _send_group(
         self, name: str, campaign_id: str, members: Sequence[MessageRow], history: _History
@@ -696,33 +686,83 @@ class Dispatcher:
         """Check a chunk again and mark those that go ``sending``; returns them."""
         if self._stopping():
             return []  # still queued: given back when the run ends
-        # Checked and marked under one lock when caps bind, so that two chunks to the
-        # same person cannot both pass a cap that allows one more. Without caps the
-        # check of one chunk does not depend on another's: their marks share commits.
-        capped = any(history.caps.get(r.id) for r in rows)
-        async with self._send_lock if capped else contextlib.nullcontext():
+        if any(history.caps.get(r.id) for r in rows):
+            return await self._mark_capped(campaign, rows, history)
+        # Without caps the check of one chunk does not depend on another's: their marks
+        # share commits.
+        now = self.clock.now()
+        go, held = self._recheck(campaign, rows, now, history)
+        marked = await self._commit.submit(self._marks(go, held, now))
+        return self._sending(go, held, marked, history)
+
+    async def _mark_capped(
+        self, campaign: Campaign | None, rows: Sequence[MessageRow], history: _History
+    ) -> list[MessageRow]:
+        """`_mark` when caps bind: the recipients' sends are read again, and the chunk
+        checked and marked, in one store transaction that no other worker's capped mark
+        of the same recipients interleaves with (`mark_checked`); in this process, under
+        one lock. Two chunks to the same person, from this worker or another, cannot
+        both pass a cap that allows one more."""
+        async with self._send_lock:
+            await self._commit.flush()  # this worker's earlier marks count
             now = self.clock.now()
-            lease = now + self.settings.lease
-            go, held = self._recheck(campaign, rows, now, history)
-            marked = await self._commit.submit(
-                [
-                    *(
-                        Change(
-                            message_id=r.id,
-                            event=MessageEvent.SEND,
-                            fields={"lease_until": lease},
-                        )
-                        for r in go
-                    ),
-                    *held,
-                ]
+            capped = [r for r in rows if history.caps.get(r.id)]
+            since = history_since([c for r in capped for c in history.caps[r.id]], now)
+            decided: list[tuple[list[MessageRow], list[Change]]] = []
+
+            def check(found: HistoryRows) -> list[Change]:
+                # Read in the transaction: a send another worker marked after this one
+                # read ``now`` is later than ``now``, and counts as now (as does one
+                # stamped by a clock ahead of this one), not as a send to come.
+                at = max(now, self.clock.now())
+                records = {
+                    recipient: [attrs.evolve(r, at=min(r.at, at)) for r in listed]
+                    for recipient, listed in sent_records(found).items()
+                }
+                fresh = _History(history.caps, {r.recipient: [] for r in capped} | records)
+                go, held = self._recheck(campaign, rows, at, fresh)
+                decided.append((go, held))
+                return self._marks(go, held, at)
+
+            marked = await self._db(
+                self.store.mark_checked,
+                sorted({r.recipient for r in capped}),
+                check,
+                since=since or now,
+                pending=IN_FLIGHT,
+                now=now,
+                worker=self.worker,
             )
-            held_ids = {c.message_id for c in held}
-            sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
-            for row in go:
-                if row.id not in sending:
-                    history.withdraw(row.id)
-        return [r for r in rows if r.id in sending]
+            go, held = decided[0] if decided else ([], [])
+            return self._sending(go, held, marked, history)
+
+    def _marks(
+        self, go: Sequence[MessageRow], held: Sequence[Change], now: datetime
+    ) -> list[Change]:
+        """The changes of a checked chunk: those that go are marked ``sending`` (with a
+        lease), the others held back as decided."""
+        lease = now + self.settings.lease
+        marks = [
+            Change(message_id=r.id, event=MessageEvent.SEND, fields={"lease_until": lease})
+            for r in go
+        ]
+        return [*marks, *held]
+
+    @staticmethod
+    def _sending(
+        go: Sequence[MessageRow],
+        held: Sequence[Change],
+        marked: Sequence[ChangeResult],
+        history: _History,
+    ) -> list[MessageRow]:
+        """The rows of ``go`` the store marked ``sending`` (the others were given back
+        or taken meanwhile: they stop counting in ``history``)."""
+        held_ids = {c.message_id for c in held}
+        sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
+        for row in go:
+            if row.id not in sending:
+                history.withdraw(row.id)
+        return [r for r in go if r.id in sending]
 
     def _recheck(
         self,

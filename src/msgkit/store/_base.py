@@ -95,6 +95,11 @@ class Dialect:
         skip_locked: Whether claims may use ``FOR UPDATE SKIP LOCKED``.
         begin: The statement that starts a write transaction.
         lock_rows: Appended to a SELECT whose rows the transaction will update.
+        lock_key: A statement taking a lock on one text key (``?``) until the
+            transaction ends, for writes that depend on what they read of rows that may
+            not exist yet (PostgreSQL: ``SELECT pg_advisory_xact_lock(hashtext(?))``).
+            Empty where a write transaction excludes every other writer (SQLite's
+            ``BEGIN IMMEDIATE``).
     """
 
     name: str
@@ -103,6 +108,7 @@ class Dialect:
     skip_locked: bool = False
     begin: str = "BEGIN IMMEDIATE"
     lock_rows: str = ""
+    lock_key: str = ""
 
     def json_text(self, column: str, key: str) -> str:
         """The SQL expression of the text at ``key`` of a JSON ``column``."""

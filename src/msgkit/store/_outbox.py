@@ -276,90 +276,91 @@ class OutboxTables(SQLBase):
         """
         if not changes:
             return []
+        with self._tx() as cur:
+            return self._apply(cur, changes, now=now, worker=worker)
+
+    def _apply(
+        self, cur: Any, changes: Sequence[Change], *, now: datetime, worker: str | None
+    ) -> list[ChangeResult]:
+        """`apply` within the transaction of ``cur``."""
         stamp = ms(now)
         results: list[ChangeResult] = []
-        with self._tx() as cur:
-            # By id: [state, campaign, recipient, channel, counts] as the transaction
-            # leaves it (a message changed twice is checked against its first change).
-            current: dict[str, list[Any]] = {}
-            for chunk in chunks(sorted({c.message_id for c in changes})):
-                for row in self._q(
-                    cur,
-                    "SELECT id, state, campaign_id, recipient, channel, counts, worker "
-                    f"FROM messages WHERE id IN ({self._in(chunk)}){self.dialect.lock_rows}",
-                    chunk,
-                ).fetchall():
-                    if worker is None or row[6] == worker:
-                        current[row[0]] = [row[1], row[2], row[3], row[4], row[5]]
-            # (message id, head of its UPDATE, the values it sets, the state it needs)
-            updates: list[tuple[str, str, tuple[Any, ...], str]] = []
-            events: list[tuple[Any, ...]] = []
-            history: list[tuple[Any, ...]] = []
-            for change in changes:
-                mid, event = change.message_id, change.event
-                known = current.get(mid)
-                if known is None:
-                    results.append(ChangeResult(message_id=mid, applied=False, old=None, new=None))
-                    continue
-                old_value = known[0]
-                old = MessageState(old_value)
-                if event is None:
-                    # No transition: set the fields, if the message is still as decided.
-                    if change.decided_in is not None and change.decided_in is not old:
-                        results.append(
-                            ChangeResult(message_id=mid, applied=False, old=old, new=old)
-                        )
-                        continue
-                    if change.fields:
-                        fields = _columns(change.fields)
-                        names = tuple(sorted(fields))
-                        updates.append(
-                            (
-                                mid,
-                                _update_head(names, state=False, send=False),
-                                tuple(fields[n] for n in names),
-                                old_value,
-                            )
-                        )
-                    results.append(ChangeResult(message_id=mid, applied=True, old=old, new=old))
-                    continue
-                new = _next_state(old, event)
-                if new is None:
+        # By id: [state, campaign, recipient, channel, counts] as the transaction
+        # leaves it (a message changed twice is checked against its first change).
+        current: dict[str, list[Any]] = {}
+        for chunk in chunks(sorted({c.message_id for c in changes})):
+            for row in self._q(
+                cur,
+                "SELECT id, state, campaign_id, recipient, channel, counts, worker "
+                f"FROM messages WHERE id IN ({self._in(chunk)}){self.dialect.lock_rows}",
+                chunk,
+            ).fetchall():
+                if worker is None or row[6] == worker:
+                    current[row[0]] = [row[1], row[2], row[3], row[4], row[5]]
+        # (message id, head of its UPDATE, the values it sets, the state it needs)
+        updates: list[tuple[str, str, tuple[Any, ...], str]] = []
+        events: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
+        for change in changes:
+            mid, event = change.message_id, change.event
+            known = current.get(mid)
+            if known is None:
+                results.append(ChangeResult(message_id=mid, applied=False, old=None, new=None))
+                continue
+            old_value = known[0]
+            old = MessageState(old_value)
+            if event is None:
+                # No transition: set the fields, if the message is still as decided.
+                if change.decided_in is not None and change.decided_in is not old:
                     results.append(ChangeResult(message_id=mid, applied=False, old=old, new=old))
                     continue
-                fields = _columns(change.fields)
-                send = event is MessageEvent.SEND
-                if send:
-                    fields.setdefault("sent_at", stamp)
-                names = tuple(sorted(fields))
-                updates.append(
-                    (
-                        mid,
-                        _update_head(names, state=True, send=send),
-                        (new.value, stamp, *(fields[n] for n in names)),
-                        old_value,
+                if change.fields:
+                    fields = _columns(change.fields)
+                    names = tuple(sorted(fields))
+                    updates.append(
+                        (
+                            mid,
+                            _update_head(names, state=False, send=False),
+                            tuple(fields[n] for n in names),
+                            old_value,
+                        )
                     )
+                results.append(ChangeResult(message_id=mid, applied=True, old=old, new=old))
+                continue
+            new = _next_state(old, event)
+            if new is None:
+                results.append(ChangeResult(message_id=mid, applied=False, old=old, new=old))
+                continue
+            fields = _columns(change.fields)
+            send = event is MessageEvent.SEND
+            if send:
+                fields.setdefault("sent_at", stamp)
+            names = tuple(sorted(fields))
+            updates.append(
+                (
+                    mid,
+                    _update_head(names, state=True, send=send),
+                    (new.value, stamp, *(fields[n] for n in names)),
+                    old_value,
                 )
-                known[0] = new.value
-                events.append(
-                    (mid, known[1], stamp, event.value, old_value, new.value, change.detail)
-                )
-                if old in _UNSENT and new in _SENT and known[4]:
-                    history.append((known[2], known[3], stamp, known[1]))
-                results.append(ChangeResult(message_id=mid, applied=True, old=old, new=new))
-            self._update(cur, updates)
-            self._many(
-                cur,
-                "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state, "
-                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                events,
             )
-            self._many(
-                cur,
-                "INSERT INTO send_history (recipient, channel, at, campaign_id) "
-                "VALUES (?, ?, ?, ?)",
-                history,
-            )
+            known[0] = new.value
+            events.append((mid, known[1], stamp, event.value, old_value, new.value, change.detail))
+            if old in _UNSENT and new in _SENT and known[4]:
+                history.append((known[2], known[3], stamp, known[1]))
+            results.append(ChangeResult(message_id=mid, applied=True, old=old, new=new))
+        self._update(cur, updates)
+        self._many(
+            cur,
+            "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+        self._many(
+            cur,
+            "INSERT INTO send_history (recipient, channel, at, campaign_id) VALUES (?, ?, ?, ?)",
+            history,
+        )
         return results
 
     def _update(self, cur: Any, updates: Sequence[tuple[str, str, tuple[Any, ...], str]]) -> None:

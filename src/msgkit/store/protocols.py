@@ -14,7 +14,7 @@ Every method is one transaction. Times are aware datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -41,6 +41,7 @@ __all__ = [
     "AudienceStore",
     "CampaignStore",
     "DeliveryStore",
+    "HistoryRows",
     "Inbox",
     "Outbox",
     "ReceiptFacts",
@@ -53,6 +54,8 @@ ReceiptFacts = tuple[MessageStatus, timedelta | None]
 
 #: One send of the history: (channel, time, campaign id, campaign kind, campaign tags).
 Sent = tuple[str, datetime, str | None, str | None, tuple[str, ...]]
+#: The send history of recipients, as `Inbox.history` returns it.
+HistoryRows = dict[str, list[Sent]]
 
 
 class CampaignStore(Protocol):
@@ -327,6 +330,22 @@ class Outbox(Protocol):
 
     def release_worker(self, worker: str, *, now: datetime) -> int:
         """Give back the queued messages of a worker that is stopping (never sent)."""
+        ...
+
+    def mark_checked(
+        self,
+        recipients: Sequence[str],
+        check: Callable[[HistoryRows], Sequence[Change]],
+        *,
+        since: datetime,
+        pending: Iterable[MessageState],
+        now: datetime,
+        worker: str | None = None,
+    ) -> list[ChangeResult]:
+        """Read the recipients' send history (as `Inbox.history` does) and apply the
+        changes ``check`` makes of it, in one transaction that no other worker's
+        `mark_checked` of the same recipients interleaves with (frequency caps across
+        workers)."""
         ...
 
     def renew_leases(self, worker: str, *, until: datetime) -> int:

@@ -15,13 +15,18 @@ protocol of `msgkit.store.protocols`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from msgkit.core.delivery import MessageState
 from msgkit.store._base import Dialect, SQLBase, dt, ms
 from msgkit.store._campaigns import CampaignTables
 from msgkit.store._inbound import InboundTables
 from msgkit.store._lists import ListTables
 from msgkit.store._outbox import OutboxTables
 from msgkit.store._rates import RateTables
-from msgkit.store.protocols import Store
+from msgkit.store.base import Change, ChangeResult
+from msgkit.store.protocols import HistoryRows, Store
 
 __all__ = ["Dialect", "SQLBase", "SQLStore", "dt", "ms"]
 
@@ -40,3 +45,29 @@ class SQLStore(CampaignTables, ListTables, OutboxTables, InboundTables, RateTabl
 
     def __enter__(self) -> SQLStore:
         return self
+
+    def mark_checked(
+        self,
+        recipients: Sequence[str],
+        check: Callable[[HistoryRows], Sequence[Change]],
+        *,
+        since: datetime,
+        pending: Iterable[MessageState],
+        now: datetime,
+        worker: str | None = None,
+    ) -> list[ChangeResult]:
+        """Read the recipients' send history (`history`), and apply the changes
+        ``check`` makes of it, in one write transaction.
+
+        No other worker can mark a message to one of these recipients between the read
+        and the write (SQLite: the write lock of ``BEGIN IMMEDIATE``; elsewhere the
+        dialect's ``lock_key`` on each recipient): a frequency cap that allows one more
+        message lets exactly one through, whichever worker sends it.
+        """
+        with self._tx() as cur:
+            if self.dialect.lock_key:
+                for recipient in sorted(set(recipients)):
+                    self._q(cur, self.dialect.lock_key, (recipient,))
+            found = self.history(recipients, since=since, pending=pending)
+            changes = check(found)
+            return self._apply(cur, changes, now=now, worker=worker) if changes else []
