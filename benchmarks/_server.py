@@ -7,6 +7,7 @@ It answers the shapes the benchmarks send, counting every recipient it is given:
 - LINE: ``POST /bot/pnp/push`` (JSON ``to``) -> 200 with ``x-line-request-id``;
 - Alibaba: ``POST /`` (form ``Action`` = ``SendSms`` with ``PhoneNumbers``, or
   ``SendBatchSms`` with ``PhoneNumberJson``) -> ``{"Code": "OK", "BizId": ...}``;
+  ``QuerySendDetails`` -> no records;
 - anything else POSTed (Apprise's ``json://``): one recipient, the JSON ``message``.
 
 ``GET /_stats`` answers what it saw per shape: requests, recipients, distinct
@@ -128,6 +129,9 @@ class ProviderApp:
         if path == "/":
             form = parse_qs(body.decode())
             action = form["Action"][0]
+            if action == "QuerySendDetails":  # nothing found (reconciliation)
+                reply = {"Code": "OK", "SmsSendDetailDTOs": {"SmsSendDetailDTO": []}}
+                return 200, [], json.dumps(reply).encode()
             if action == "SendBatchSms":
                 numbers = json.loads(form["PhoneNumberJson"][0])
             else:

@@ -176,3 +176,14 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def shared_store_url(tmp_path: Path) -> str:
+    """The URL of one store that several worker processes share: a SQLite file.
+
+    PostgreSQL plugs in here: parametrize this fixture with a ``postgresql://...`` URL
+    of a fresh database (the PostgreSQL store's fixtures make one per test), and every
+    multi-worker test runs on it too.
+    """
+    return f"sqlite:///{tmp_path / 'shared.db'}"

@@ -1,4 +1,5 @@
-"""The send-time check's history: read once per claimed batch, kept current in memory."""
+"""The send-time check's history: read when a capped chunk is marked, in its transaction,
+and kept current in memory while the chunk is checked; caps hold across workers."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from msgkit.engine.clock import FakeClock
 from msgkit.engine.dispatcher import Dispatcher, DispatcherSettings, _History
 from msgkit.engine.transport import HttpxTransport
 from msgkit.providers.simulator import SimulatorProvider, SimulatorServer
-from msgkit.store import MemoryStore
+from msgkit.store import MemoryStore, SQLiteStore
 from msgkit.store.base import MessageRow
 from tests.factories import planned, running
 
@@ -109,21 +110,26 @@ def _send(store: MemoryStore, **settings_: Any) -> tuple[Any, int, int]:
     return stats, calls["history"], calls["claim"]
 
 
-def _capped_campaign(store: MemoryStore, limit: int) -> str:
+def _capped_campaign(store: MemoryStore | SQLiteStore, limit: int) -> str:
     policy = SendPolicy(caps=[FrequencyCap(limit=limit, per="day")], apply_caps=True, schedule=None)
     return store.save_campaign(running(policy=policy), now=T0).id
 
 
-def test_one_history_query_per_claim() -> None:
-    """With caps and one message per request, the history is read once per claimed batch,
-    not once per message."""
+def test_one_history_query_per_capped_chunk() -> None:
+    """With caps, the history is read once per chunk (in the transaction that marks it),
+    not once per message; without caps, never."""
     store = MemoryStore()
     campaign_id = _capped_campaign(store, limit=3)
     store.insert_messages(planned(campaign_id, 120, now=T0), now=T0)
-    stats, history_queries, claims = _send(store, batch_size=50)
+    stats, history_queries, claims = _send(store, batch_size=50, max_batch=10)
     assert stats.sent == 120
-    assert history_queries == 3  # batches of 50, 50 and 20
+    assert history_queries == 12  # chunks of 10 of batches of 50, 50 and 20
     assert claims >= 3
+    free = MemoryStore()
+    free_id = free.save_campaign(running(), now=T0).id
+    free.insert_messages(planned(free_id, 20, now=T0), now=T0)
+    stats, history_queries, _ = _send(free, batch_size=50)
+    assert (stats.sent, history_queries) == (20, 0)
 
 
 @settings(max_examples=15, deadline=None)
@@ -138,7 +144,7 @@ def test_caps_hold_within_one_claimed_batch(limit: int, count: int, max_batch: i
     stats, history_queries, _ = _send(store, max_batch=max_batch)
     assert stats.sent == min(limit, count)
     assert stats.skipped == count - min(limit, count)
-    assert history_queries == 1
+    assert history_queries == -(-count // max_batch)  # one a chunk
 
 
 def test_engine_exports_the_dispatcher() -> None:
@@ -146,3 +152,47 @@ def test_engine_exports_the_dispatcher() -> None:
     assert msgkit.engine.Dispatcher is Dispatcher
     assert msgkit.engine.DispatcherSettings is DispatcherSettings
     assert msgkit.engine.RunStats.__name__ == "RunStats"
+
+
+def test_caps_hold_across_workers(tmp_path: Any) -> None:
+    """Two workers (two dispatchers, each with its own connection to one SQLite file)
+    hold messages of two campaigns to the same people at once, under a cap of one a
+    day: each person gets one message, not one from each worker."""
+    path = tmp_path / "shared.db"
+    now = datetime.now(timezone.utc)
+    count = 40
+    with SQLiteStore(path) as setup:
+        first = _capped_campaign(setup, limit=1)
+        second = _capped_campaign(setup, limit=1)
+        setup.insert_messages(planned(first, count, now=now), now=now)
+        setup.insert_messages(planned(second, count, now=now), now=now, priority=True)
+    server = SimulatorServer()
+
+    async def worker(store: SQLiteStore) -> Any:
+        dispatcher = Dispatcher(
+            store,
+            {"sim": SimulatorProvider("sim", max_batch=1)},
+            transport=HttpxTransport(transport=httpx.ASGITransport(app=server)),
+            # (a short horizon: one need not wait for the other's claims to end)
+            settings=DispatcherSettings(
+                batch_size=count, concurrency=4, horizon=timedelta(seconds=1)
+            ),
+        )
+        try:
+            return await dispatcher.run()
+        finally:
+            await dispatcher.aclose()
+
+    async def both() -> list[Any]:
+        stores = [SQLiteStore(path), SQLiteStore(path)]
+        try:
+            return list(await asyncio.gather(*(worker(s) for s in stores)))
+        finally:
+            for store in stores:
+                store.close()
+
+    a, b = asyncio.run(both())
+    assert a.sent > 0  # both workers sent
+    assert b.sent > 0
+    assert a.sent + b.sent == count
+    assert sorted(server.recipients.values()) == [1] * count

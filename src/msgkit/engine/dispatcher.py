@@ -8,14 +8,16 @@ One pass (`Dispatcher.step`):
 2. Claim a batch of due messages (triggered and test sends first, then the bulk
    campaign at the head of the queue). Settle those that cannot go (a fallback whose
    first message was delivered, a message past its validity, a provider that is not
-   configured), read the recipients' send history once for the whole batch, group the
-   rest per provider and campaign, and send each group in chunks of the provider's
-   batch size, with bounded concurrency, under the provider's rate limit and the
-   campaign's send speed.
+   configured), group the rest per provider and campaign, and send each group in chunks
+   of the provider's batch size, with bounded concurrency, under the provider's rate
+   limit and the campaign's send speed (both shared by every worker on the store:
+   `msgkit.engine.ratelimit.SharedBucket`).
 3. Each chunk goes one way (`Dispatcher._send_chunk`): checked again at the time it
    leaves (`msgkit.core.planning.at_send`: schedule, caps, validity), marked
    ``sending`` in the store before its request leaves, sent, and its results recorded
-   through `msgkit.core.message.decide` in one transaction.
+   through `msgkit.core.message.decide` in one transaction. A chunk with frequency caps
+   is checked against its recipients' sends read in the transaction that marks it, so
+   caps hold across workers.
 
 Failures: retryable errors retry with exponential backoff and jitter (at least the
 provider's ``Retry-After``) until the retry policy gives up; permanent errors fail the
@@ -26,7 +28,6 @@ reason and put its messages back, instead of failing the whole list.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
@@ -59,7 +60,7 @@ from msgkit.engine.housekeeping import (
     decide_with,
     polled_of,
 )
-from msgkit.engine.ratelimit import TokenBucket
+from msgkit.engine.ratelimit import AHEAD, SharedBucket
 from msgkit.engine.retry import RetryPolicy
 from msgkit.engine.runner import IN_FLIGHT, CampaignRunner, sent_records
 from msgkit.engine.transport import AiohttpTransport, Transport
@@ -84,7 +85,7 @@ from msgkit.providers.base import (
 from msgkit.providers.common import results as results_for
 from msgkit.providers.transport import SendRun
 from msgkit.store.base import ChangeResult, MessageRow
-from msgkit.store.protocols import DeliveryStore
+from msgkit.store.protocols import DeliveryStore, HistoryRows
 
 __all__ = [
     "Dispatcher",
@@ -190,12 +191,10 @@ def speed_of(campaign: Campaign) -> float | None:
 
 
 class _History:
-    """The recipients' sends for the caps, read once per claimed batch.
-
-    Holds what the store knew at the claim (sent, and in flight elsewhere), and is kept
-    current in memory: a message marked ``sending`` counts from then (`going`), and
-    stops counting when it did not go or its send failed or will be retried
-    (`withdraw`), as it would in the store.
+    """The recipients' sends for the caps, as the store held them when a capped chunk
+    is marked (sent, and in flight anywhere), kept current while the chunk is checked:
+    a message marked ``sending`` counts from then (`going`), and stops counting when it
+    did not go (`withdraw`), as it would in the store.
 
     Attributes:
         caps: The caps in force for each message, by message id.
@@ -273,8 +272,8 @@ class Dispatcher:
         else:
             self._transports = {}
             self._default_transport = transport
-        self._provider_buckets: dict[str, TokenBucket] = {}
-        self._campaign_buckets: dict[str, tuple[float, TokenBucket]] = {}
+        self._provider_buckets: dict[str, SharedBucket] = {}
+        self._campaign_buckets: dict[str, SharedBucket] = {}
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
         self._ahead = asyncio.Semaphore(2 * self.settings.concurrency)
         self._send_lock = asyncio.Lock()
@@ -282,6 +281,7 @@ class Dispatcher:
         # Message changes of concurrent chunks share transactions (one fsync for many).
         self._commit: GroupCommit[Change, ChangeResult] = GroupCommit(self._write)
         self._campaigns: dict[str, Campaign] = {}
+        self._renewed: datetime | None = None
         self._stop: asyncio.Event | None = None
         self._failed: StoreError | None = None
         self.runner = runner
@@ -340,23 +340,41 @@ class Dispatcher:
             finally:
                 self._executor.shutdown(wait=True)
 
-    def _provider_bucket(self, name: str, provider: Provider) -> TokenBucket | None:
+    async def _reserve(self, key: str, units: float, rate: float, now: datetime) -> datetime:
+        return await self._db(self.store.reserve_rate, key, units, rate, now=now, ahead=AHEAD)
+
+    def _provider_bucket(self, name: str, provider: Provider) -> SharedBucket | None:
+        """The provider's rate, shared by every worker on the store."""
         rate = provider.capabilities.rate_per_second
         if not rate:
             return None
         if name not in self._provider_buckets:
-            self._provider_buckets[name] = TokenBucket(rate, self.clock)
+            self._provider_buckets[name] = SharedBucket(
+                f"provider:{name}", rate, self.clock, self._reserve
+            )
         return self._provider_buckets[name]
 
-    def _campaign_bucket(self, campaign: Campaign) -> TokenBucket | None:
+    def _campaign_bucket(self, campaign: Campaign) -> SharedBucket | None:
+        """The campaign's send speed, shared by every worker on the store."""
         speed = speed_of(campaign)
         if speed is None:
             return None
         known = self._campaign_buckets.get(campaign.id)
-        if known is None or known[0] != speed:
-            known = (speed, TokenBucket(speed, self.clock))
+        if known is None or known.rate != speed:
+            known = SharedBucket(f"campaign:{campaign.id}", speed, self.clock, self._reserve)
             self._campaign_buckets[campaign.id] = known
-        return known[1]
+        return known
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of what this worker holds, every quarter of a lease: a pass
+        held back by a rate (500 messages at a shared 10/s) outlasts its claim's lease,
+        and other workers would take its messages for a dead worker's. A worker that
+        dies stops renewing, and its claims pass to the others when the lease ends."""
+        now = self.clock.now()
+        if self._renewed is not None and now - self._renewed < self.settings.lease / 4:
+            return
+        self._renewed = now
+        await self._db(self.store.renew_leases, self.worker, until=now + self.settings.lease)
 
     async def _campaign(self, campaign_id: str, *, fresh: bool = False) -> Campaign | None:
         if fresh or campaign_id not in self._campaigns:
@@ -504,6 +522,7 @@ class Dispatcher:
         await self.housekeeping()
         self._campaigns.clear()  # read campaigns afresh each pass: they may have been edited
         now = self.clock.now()
+        self._renewed = now  # the claim below starts a lease: renewed from it on
         rows = await self._db(
             self.store.claim,
             worker=self.worker,
@@ -572,8 +591,7 @@ class Dispatcher:
         return sendable
 
     async def _history(self, groups: Mapping[tuple[str, str], Sequence[MessageRow]]) -> _History:
-        """The caps of each message and its recipient's sends: one store query a batch."""
-        now = self.clock.now()
+        """The caps in force for each message of a claimed batch."""
         caps: dict[str, Sequence[FrequencyCap]] = {}
         for (_, campaign_id), members in groups.items():
             campaign = await self._campaign(campaign_id)
@@ -587,18 +605,10 @@ class Dispatcher:
                     tags=campaign.tags,
                     test=row.test,
                 )
-        found: dict[str, list[SentRecord]] = {}
-        since = history_since([c for listed in caps.values() for c in listed], now)
-        if since is not None:
-            addresses = sorted(
-                {r.recipient for members in groups.values() for r in members if caps.get(r.id)}
-            )
-            found = sent_records(
-                await self._db(self.store.history, addresses, since=since, pending=IN_FLIGHT)
-            )
-            for address in addresses:
-                found.setdefault(address, [])
-        return _History(caps, found)
+        # The recipients' sends are read when a capped chunk is marked, in the same
+        # transaction (`_mark_capped`): a read here would be stale by then on a store
+        # that other workers send from.
+        return _History(caps, {})
 
     async def _send_group(
         self, name: str, campaign_id: str, members: Sequence[MessageRow], history: _History
@@ -625,6 +635,7 @@ class Dispatcher:
                     break  # the rest is still queued: given back when the run ends
                 if bucket is not None and not await self._unless_stopped(bucket.take(len(chunk))):
                     break  # asked to stop while paced: still queued, given back at the end
+                await self._heartbeat()
                 marked = asyncio.Event()
                 going.append(
                     asyncio.create_task(
@@ -675,33 +686,83 @@ class Dispatcher:
         """Check a chunk again and mark those that go ``sending``; returns them."""
         if self._stopping():
             return []  # still queued: given back when the run ends
-        # Checked and marked under one lock when caps bind, so that two chunks to the
-        # same person cannot both pass a cap that allows one more. Without caps the
-        # check of one chunk does not depend on another's: their marks share commits.
-        capped = any(history.caps.get(r.id) for r in rows)
-        async with self._send_lock if capped else contextlib.nullcontext():
+        if any(history.caps.get(r.id) for r in rows):
+            return await self._mark_capped(campaign, rows, history)
+        # Without caps the check of one chunk does not depend on another's: their marks
+        # share commits.
+        now = self.clock.now()
+        go, held = self._recheck(campaign, rows, now, history)
+        marked = await self._commit.submit(self._marks(go, held, now))
+        return self._sending(go, held, marked, history)
+
+    async def _mark_capped(
+        self, campaign: Campaign | None, rows: Sequence[MessageRow], history: _History
+    ) -> list[MessageRow]:
+        """`_mark` when caps bind: the recipients' sends are read again, and the chunk
+        checked and marked, in one store transaction that no other worker's capped mark
+        of the same recipients interleaves with (`mark_checked`); in this process, under
+        one lock. Two chunks to the same person, from this worker or another, cannot
+        both pass a cap that allows one more."""
+        async with self._send_lock:
+            await self._commit.flush()  # this worker's earlier marks count
             now = self.clock.now()
-            lease = now + self.settings.lease
-            go, held = self._recheck(campaign, rows, now, history)
-            marked = await self._commit.submit(
-                [
-                    *(
-                        Change(
-                            message_id=r.id,
-                            event=MessageEvent.SEND,
-                            fields={"lease_until": lease},
-                        )
-                        for r in go
-                    ),
-                    *held,
-                ]
+            capped = [r for r in rows if history.caps.get(r.id)]
+            since = history_since([c for r in capped for c in history.caps[r.id]], now)
+            decided: list[tuple[list[MessageRow], list[Change]]] = []
+
+            def check(found: HistoryRows) -> list[Change]:
+                # Read in the transaction: a send another worker marked after this one
+                # read ``now`` is later than ``now``, and counts as now (as does one
+                # stamped by a clock ahead of this one), not as a send to come.
+                at = max(now, self.clock.now())
+                records = {
+                    recipient: [attrs.evolve(r, at=min(r.at, at)) for r in listed]
+                    for recipient, listed in sent_records(found).items()
+                }
+                fresh = _History(history.caps, {r.recipient: [] for r in capped} | records)
+                go, held = self._recheck(campaign, rows, at, fresh)
+                decided.append((go, held))
+                return self._marks(go, held, at)
+
+            marked = await self._db(
+                self.store.mark_checked,
+                sorted({r.recipient for r in capped}),
+                check,
+                since=since or now,
+                pending=IN_FLIGHT,
+                now=now,
+                worker=self.worker,
             )
-            held_ids = {c.message_id for c in held}
-            sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
-            for row in go:
-                if row.id not in sending:
-                    history.withdraw(row.id)
-        return [r for r in rows if r.id in sending]
+            go, held = decided[0] if decided else ([], [])
+            return self._sending(go, held, marked, history)
+
+    def _marks(
+        self, go: Sequence[MessageRow], held: Sequence[Change], now: datetime
+    ) -> list[Change]:
+        """The changes of a checked chunk: those that go are marked ``sending`` (with a
+        lease), the others held back as decided."""
+        lease = now + self.settings.lease
+        marks = [
+            Change(message_id=r.id, event=MessageEvent.SEND, fields={"lease_until": lease})
+            for r in go
+        ]
+        return [*marks, *held]
+
+    @staticmethod
+    def _sending(
+        go: Sequence[MessageRow],
+        held: Sequence[Change],
+        marked: Sequence[ChangeResult],
+        history: _History,
+    ) -> list[MessageRow]:
+        """The rows of ``go`` the store marked ``sending`` (the others were given back
+        or taken meanwhile: they stop counting in ``history``)."""
+        held_ids = {c.message_id for c in held}
+        sending = {m.message_id for m in marked if m.applied and m.message_id not in held_ids}
+        for row in go:
+            if row.id not in sending:
+                history.withdraw(row.id)
+        return [r for r in go if r.id in sending]
 
     def _recheck(
         self,
@@ -786,6 +847,7 @@ class Dispatcher:
         for sent in requests:
             if bucket is not None:
                 await bucket.take(1)
+                await self._heartbeat()
             results.extend(await self._perform(name, provider, sent))
         isolate = {r.message_id for r in results if r.isolate and r.outcome is Outcome.RETRY}
         if not isolate or len(batch) == 1:

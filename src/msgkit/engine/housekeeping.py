@@ -256,7 +256,11 @@ class Housekeeping:
 
     async def reconcile(self, now: datetime) -> None:
         """Ask the providers about unknown messages (or follow ``on_unknown``)."""
-        rows = await self._db(self.store.to_reconcile, now=now)
+        # Held until the next attempt as they are read: the other workers' housekeeping
+        # takes other messages, instead of asking the provider about these again.
+        rows = await self._db(
+            self.store.to_reconcile, now=now, hold_until=now + self.settings.reconcile_every
+        )
         if not rows:
             return
         queries = []

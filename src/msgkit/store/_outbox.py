@@ -295,92 +295,93 @@ class OutboxTables(SQLBase):
         """
         if not changes:
             return []
+        with self._tx() as cur:
+            return self._apply(cur, changes, now=now, worker=worker)
+
+    def _apply(
+        self, cur: Any, changes: Sequence[Change], *, now: datetime, worker: str | None
+    ) -> list[ChangeResult]:
+        """`apply` within the transaction of ``cur``."""
         stamp = ms(now)
         results: list[ChangeResult] = []
-        with self._tx() as cur:
-            # By id: [state, campaign, recipient, channel, counts] as the transaction
-            # leaves it (a message changed twice is checked against its first change).
-            current: dict[str, list[Any]] = {}
-            for chunk in chunks(sorted({c.message_id for c in changes})):
-                for row in self._q(
-                    cur,
-                    "SELECT id, state, campaign_id, recipient, channel, counts, worker "
-                    # In one order (by id): two transactions locking rows never deadlock.
-                    f"FROM messages WHERE id IN ({self._in(chunk)}) "
-                    f"ORDER BY id{self.dialect.lock_rows}",
-                    chunk,
-                ).fetchall():
-                    if worker is None or row[6] == worker:
-                        current[row[0]] = [row[1], row[2], row[3], row[4], row[5]]
-            # (message id, head of its UPDATE, the values it sets, the state it needs)
-            updates: list[tuple[str, str, tuple[Any, ...], str]] = []
-            events: list[tuple[Any, ...]] = []
-            history: list[tuple[Any, ...]] = []
-            for change in changes:
-                mid, event = change.message_id, change.event
-                known = current.get(mid)
-                if known is None:
-                    results.append(ChangeResult(message_id=mid, applied=False, old=None, new=None))
-                    continue
-                old_value = known[0]
-                old = MessageState(old_value)
-                if event is None:
-                    # No transition: set the fields, if the message is still as decided.
-                    if change.decided_in is not None and change.decided_in is not old:
-                        results.append(
-                            ChangeResult(message_id=mid, applied=False, old=old, new=old)
-                        )
-                        continue
-                    if change.fields:
-                        fields = _columns(change.fields)
-                        names = tuple(sorted(fields))
-                        updates.append(
-                            (
-                                mid,
-                                _update_head(names, state=False, send=False),
-                                tuple(fields[n] for n in names),
-                                old_value,
-                            )
-                        )
-                    results.append(ChangeResult(message_id=mid, applied=True, old=old, new=old))
-                    continue
-                new = _next_state(old, event)
-                if new is None:
+        # By id: [state, campaign, recipient, channel, counts] as the transaction
+        # leaves it (a message changed twice is checked against its first change).
+        current: dict[str, list[Any]] = {}
+        for chunk in chunks(sorted({c.message_id for c in changes})):
+            for row in self._q(
+                cur,
+                "SELECT id, state, campaign_id, recipient, channel, counts, worker "
+                # In one order (by id): two transactions locking rows never deadlock.
+                f"FROM messages WHERE id IN ({self._in(chunk)}) "
+                f"ORDER BY id{self.dialect.lock_rows}",
+                chunk,
+            ).fetchall():
+                if worker is None or row[6] == worker:
+                    current[row[0]] = [row[1], row[2], row[3], row[4], row[5]]
+        # (message id, head of its UPDATE, the values it sets, the state it needs)
+        updates: list[tuple[str, str, tuple[Any, ...], str]] = []
+        events: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
+        for change in changes:
+            mid, event = change.message_id, change.event
+            known = current.get(mid)
+            if known is None:
+                results.append(ChangeResult(message_id=mid, applied=False, old=None, new=None))
+                continue
+            old_value = known[0]
+            old = MessageState(old_value)
+            if event is None:
+                # No transition: set the fields, if the message is still as decided.
+                if change.decided_in is not None and change.decided_in is not old:
                     results.append(ChangeResult(message_id=mid, applied=False, old=old, new=old))
                     continue
-                fields = _columns(change.fields)
-                send = event is MessageEvent.SEND
-                if send:
-                    fields.setdefault("sent_at", stamp)
-                names = tuple(sorted(fields))
-                updates.append(
-                    (
-                        mid,
-                        _update_head(names, state=True, send=send),
-                        (new.value, stamp, *(fields[n] for n in names)),
-                        old_value,
+                if change.fields:
+                    fields = _columns(change.fields)
+                    names = tuple(sorted(fields))
+                    updates.append(
+                        (
+                            mid,
+                            _update_head(names, state=False, send=False),
+                            tuple(fields[n] for n in names),
+                            old_value,
+                        )
                     )
+                results.append(ChangeResult(message_id=mid, applied=True, old=old, new=old))
+                continue
+            new = _next_state(old, event)
+            if new is None:
+                results.append(ChangeResult(message_id=mid, applied=False, old=old, new=old))
+                continue
+            fields = _columns(change.fields)
+            send = event is MessageEvent.SEND
+            if send:
+                fields.setdefault("sent_at", stamp)
+            names = tuple(sorted(fields))
+            updates.append(
+                (
+                    mid,
+                    _update_head(names, state=True, send=send),
+                    (new.value, stamp, *(fields[n] for n in names)),
+                    old_value,
                 )
-                known[0] = new.value
-                events.append(
-                    (mid, known[1], stamp, event.value, old_value, new.value, change.detail)
-                )
-                if old in _UNSENT and new in _SENT and known[4]:
-                    history.append((known[2], known[3], stamp, known[1]))
-                results.append(ChangeResult(message_id=mid, applied=True, old=old, new=new))
-            self._update(cur, updates)
-            self._many(
-                cur,
-                "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state, "
-                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                events,
             )
-            self._many(
-                cur,
-                "INSERT INTO send_history (recipient, channel, at, campaign_id) "
-                "VALUES (?, ?, ?, ?)",
-                history,
-            )
+            known[0] = new.value
+            events.append((mid, known[1], stamp, event.value, old_value, new.value, change.detail))
+            if old in _UNSENT and new in _SENT and known[4]:
+                history.append((known[2], known[3], stamp, known[1]))
+            results.append(ChangeResult(message_id=mid, applied=True, old=old, new=new))
+        self._update(cur, updates)
+        self._many(
+            cur,
+            "INSERT INTO events (message_id, campaign_id, at, event, from_state, to_state, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+        self._many(
+            cur,
+            "INSERT INTO send_history (recipient, channel, at, campaign_id) VALUES (?, ?, ?, ?)",
+            history,
+        )
         return results
 
     def _update(self, cur: Any, updates: Sequence[tuple[str, str, tuple[Any, ...], str]]) -> None:
@@ -494,13 +495,31 @@ class OutboxTables(SQLBase):
             )
         ]
 
-    def to_reconcile(self, *, now: datetime, limit: int = BATCH) -> list[MessageRow]:
-        """Unknown messages due for another reconciliation attempt."""
-        rows = self._read(
+    def to_reconcile(
+        self, *, now: datetime, limit: int = BATCH, hold_until: datetime | None = None
+    ) -> list[MessageRow]:
+        """Unknown messages due for another reconciliation attempt.
+
+        With ``hold_until``, the messages returned are due again only then (in the same
+        transaction): another worker does not ask the provider about them meanwhile,
+        and if this one dies before it decides, they are asked about again then.
+        """
+        select = (
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state = 'unknown' "
-            "AND not_before IS NOT NULL AND not_before <= ? ORDER BY not_before LIMIT ?",
-            (ms(now), limit),
+            "AND not_before IS NOT NULL AND not_before <= ? ORDER BY not_before LIMIT ?"
         )
+        if hold_until is None:
+            return self._messages(self._read(select, (ms(now), limit)))
+        lock = " FOR UPDATE SKIP LOCKED" if self.dialect.skip_locked else ""
+        with self._tx() as cur:
+            rows = self._q(cur, select + lock, (ms(now), limit)).fetchall()
+            for chunk in chunks([r[0] for r in rows]):
+                self._q(
+                    cur,
+                    f"UPDATE messages SET not_before = ? WHERE id IN ({self._in(chunk)}) "
+                    "AND state = 'unknown'",
+                    (ms(hold_until), *chunk),
+                )
         return self._messages(rows)
 
     def to_poll(
@@ -833,6 +852,18 @@ class OutboxTables(SQLBase):
         ]
         changes = [Change(message_id=i, event=MessageEvent.RELEASE) for i in ids]
         return sum(r.applied for r in self.apply(changes, now=now))
+
+    def renew_leases(self, worker: str, *, until: datetime) -> int:
+        """Extend the lease of every message ``worker`` holds (queued or sending)."""
+        with self._tx() as cur:
+            # The IN repeats the condition of the index of held messages, to use it.
+            self._q(
+                cur,
+                "UPDATE messages SET lease_until = ? WHERE state IN ('queued', 'sending') "
+                "AND worker = ? AND lease_until < ?",
+                (ms(until), worker, ms(until)),
+            )
+            return int(cur.rowcount)
 
     def resolve_provider_ids(
         self, provider: str | None, provider_ids: Sequence[str]

@@ -232,6 +232,12 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE TABLE addresses (ix TEXT PRIMARY KEY, sealed TEXT NOT NULL)",
     ],
+    # 6: rates shared by every worker on the store (`msgkit.core.rates`): when the next
+    # slot of each begins, in microseconds since the epoch. The key names the rate:
+    # ``provider:NAME`` or ``campaign:ID``.
+    [
+        "CREATE TABLE rate_slots (key TEXT PRIMARY KEY, due BIGINT NOT NULL)",
+    ],
 ]
 
 #: The schema version this msgkit writes.

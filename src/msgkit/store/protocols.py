@@ -3,7 +3,8 @@
 The engine, the inbound sink and the client depend on these protocols, not on a class:
 `CampaignStore` (campaigns, scenarios, the audit log), `AudienceStore` (recipient lists,
 their contacts and rejected rows), `Outbox` (messages and every change of their state)
-and `Inbox` (send history, suppression, short links and clicks, replies).
+`Inbox` (send history, suppression, short links and clicks, replies) and
+`SharedRates` (rate slots shared by every worker).
 `DeliveryStore` is what sending and receiving need (everything but the lists), and
 `Store` is all of it. `msgkit.store.SQLStore` implements them all, on SQLite and
 (later) PostgreSQL; a test proves it to mypy.
@@ -13,7 +14,7 @@ Every method is one transaction. Times are aware datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -40,9 +41,11 @@ __all__ = [
     "AudienceStore",
     "CampaignStore",
     "DeliveryStore",
+    "HistoryRows",
     "Inbox",
     "Outbox",
     "ReceiptFacts",
+    "SharedRates",
     "Store",
 ]
 
@@ -51,6 +54,8 @@ ReceiptFacts = tuple[MessageStatus, timedelta | None]
 
 #: One send of the history: (channel, time, campaign id, campaign kind, campaign tags).
 Sent = tuple[str, datetime, str | None, str | None, tuple[str, ...]]
+#: The send history of recipients, as `Inbox.history` returns it.
+HistoryRows = dict[str, list[Sent]]
 
 
 class CampaignStore(Protocol):
@@ -240,8 +245,11 @@ class Outbox(Protocol):
         """The workers holding queued or sending messages."""
         ...
 
-    def to_reconcile(self, *, now: datetime, limit: int = ...) -> list[MessageRow]:
-        """Unknown messages due for another reconciliation attempt."""
+    def to_reconcile(
+        self, *, now: datetime, limit: int = ..., hold_until: datetime | None = None
+    ) -> list[MessageRow]:
+        """Unknown messages due for another reconciliation attempt; with ``hold_until``,
+        those returned are due again only then (workers divide them, none asks twice)."""
         ...
 
     def to_poll(
@@ -328,6 +336,27 @@ class Outbox(Protocol):
 
     def release_worker(self, worker: str, *, now: datetime) -> int:
         """Give back the queued messages of a worker that is stopping (never sent)."""
+        ...
+
+    def mark_checked(
+        self,
+        recipients: Sequence[str],
+        check: Callable[[HistoryRows], Sequence[Change]],
+        *,
+        since: datetime,
+        pending: Iterable[MessageState],
+        now: datetime,
+        worker: str | None = None,
+    ) -> list[ChangeResult]:
+        """Read the recipients' send history (as `Inbox.history` does) and apply the
+        changes ``check`` makes of it, in one transaction that no other worker's
+        `mark_checked` of the same recipients interleaves with (frequency caps across
+        workers)."""
+        ...
+
+    def renew_leases(self, worker: str, *, until: datetime) -> int:
+        """Extend the lease of every message ``worker`` holds (queued or sending) to
+        ``until``: the worker's heartbeat while a long pass (a slow rate) holds them."""
         ...
 
     def resolve_provider_ids(
@@ -441,12 +470,25 @@ class Inbox(Protocol):
         ...
 
 
-class DeliveryStore(CampaignStore, Outbox, Inbox, Protocol):
+class SharedRates(Protocol):
+    """Rates that hold across every worker on the store (`msgkit.core.rates`)."""
+
+    def reserve_rate(
+        self, key: str, units: float, rate: float, *, now: datetime, ahead: timedelta
+    ) -> datetime:
+        """Reserve the next slot of ``units`` at ``rate`` per second of the rate ``key``
+        (``provider:NAME``, ``campaign:ID``) for all workers together; returns when the
+        slot begins (the caller waits until then). A slot further than ``ahead`` from
+        ``now`` was set by another clock, and is not waited for."""
+        ...
+
+
+class DeliveryStore(CampaignStore, Outbox, Inbox, SharedRates, Protocol):
     """What sending and receiving need: campaigns, the outbox and the inbox (the
     dispatcher and the inbound sink take this)."""
 
 
-class Store(CampaignStore, AudienceStore, Outbox, Inbox, Protocol):
+class Store(CampaignStore, AudienceStore, Outbox, Inbox, SharedRates, Protocol):
     """A whole store: every responsibility, the URL it was opened with, and closing."""
 
     url: str

@@ -428,6 +428,72 @@ class StoreContract:
         assert not result.applied
         assert store.get_message(m.id).state is MessageState.QUEUED
 
+    def test_release_worker_gives_back_only_its_queued_messages(self, store: SQLStore) -> None:
+        """A stopping worker's queued messages are claimable again at once (no lease to
+        wait out); what it is sending, and what others hold, stay."""
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        store.insert_messages(planned_messages(campaign.id, 6, now=NOW), now=NOW)
+        lease = NOW + timedelta(hours=1)
+        mine = store.claim(worker="a", now=NOW, limit=3, lease_until=lease)
+        theirs = store.claim(worker="b", now=NOW, limit=3, lease_until=lease)
+        store.apply([Change(message_id=mine[0].id, event=MessageEvent.SEND)], now=NOW, worker="a")
+        assert store.release_worker("a", now=NOW) == 2
+        again = store.claim(worker="c", now=NOW, limit=10, lease_until=lease)
+        assert {m.id for m in again} == {m.id for m in mine[1:]}
+        assert store.get_message(mine[0].id).state is MessageState.SENDING
+        assert {store.get_message(m.id).state for m in theirs} == {MessageState.QUEUED}
+
+    def test_renewed_leases_keep_a_live_worker_s_claims(self, store: SQLStore) -> None:
+        """A worker that renews its leases keeps its messages past the first lease; one
+        that stops renewing loses them to the others when the lease ends."""
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        store.insert_messages(planned_messages(campaign.id, 4, now=NOW), now=NOW)
+        minute = timedelta(minutes=1)
+        store.claim(worker="live", now=NOW, limit=2, lease_until=NOW + minute)
+        dead = store.claim(worker="dead", now=NOW, limit=2, lease_until=NOW + minute)
+        assert store.renew_leases("live", until=NOW + 3 * minute) == 2
+        stale = store.stale(MessageState.QUEUED, now=NOW + 2 * minute)
+        assert {m.id for m in stale} == {m.id for m in dead}
+        assert store.renew_leases("live", until=NOW + 2 * minute) == 0  # never shortened
+
+    def test_workers_divide_the_unknown_messages_to_reconcile(self, store: SQLStore) -> None:
+        """Unknown messages read to reconcile with a hold are not read again (by another
+        worker) until the hold ends; then they are, if still unknown."""
+        campaign = store.save_campaign(running_campaign(), now=NOW)
+        messages = planned_messages(campaign.id, 3, now=NOW)
+        store.insert_messages(messages, now=NOW)
+        store.claim(worker="w", now=NOW, limit=3, lease_until=NOW)
+        ids = [m.id for m in messages]
+        store.apply([Change(message_id=i, event=MessageEvent.SEND) for i in ids], now=NOW)
+        lost = [
+            Change(message_id=i, event=MessageEvent.LOSE, fields={"not_before": NOW}) for i in ids
+        ]
+        store.apply(lost, now=NOW)
+        minute = timedelta(minutes=1)
+        first = store.to_reconcile(now=NOW, limit=2, hold_until=NOW + minute)
+        second = store.to_reconcile(now=NOW, hold_until=NOW + minute)
+        assert len(first) == 2
+        assert {m.id for m in first} | {m.id for m in second} == set(ids)
+        assert not {m.id for m in first} & {m.id for m in second}
+        assert store.to_reconcile(now=NOW) == []
+        assert {m.id for m in store.to_reconcile(now=NOW + minute)} == set(ids)
+
+    def test_rate_slots_are_shared_by_every_worker(self, store: SQLStore) -> None:
+        """Reservations of one rate follow each other (whoever reserves), a rate reserved
+        by nobody for a while begins now, and different rates do not wait for each
+        other."""
+        second = timedelta(seconds=1)
+        ahead = timedelta(minutes=1)
+        assert store.reserve_rate("campaign:a", 10, 10.0, now=NOW, ahead=ahead) == NOW
+        assert store.reserve_rate("campaign:a", 5, 10.0, now=NOW, ahead=ahead) == NOW + second
+        assert store.reserve_rate("campaign:b", 1, 10.0, now=NOW, ahead=ahead) == NOW
+        later = NOW + 10 * second
+        assert store.reserve_rate("campaign:a", 1, 10.0, now=later, ahead=ahead) == later
+        # A slot far beyond ``ahead`` was set by another clock: not waited for.
+        far = store.reserve_rate("campaign:c", 6000, 1.0, now=NOW, ahead=ahead)
+        assert far == NOW
+        assert store.reserve_rate("campaign:c", 1, 1.0, now=NOW, ahead=ahead) == NOW
+
     def test_history_counts_sends_not_tests(self, store: SQLStore) -> None:
         """Accepted messages enter the send history with the campaign's tags; test sends do not."""
         campaign = store.save_campaign(running_campaign(tags=["promo"]), now=NOW)
