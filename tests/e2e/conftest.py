@@ -179,11 +179,8 @@ def deadline(seconds: float) -> Iterator[None]:
 
 
 @pytest.fixture
-def shared_store_url(tmp_path: Path) -> str:
-    """The URL of one store that several worker processes share: a SQLite file.
-
-    PostgreSQL plugs in here: parametrize this fixture with a ``postgresql://...`` URL
-    of a fresh database (the PostgreSQL store's fixtures make one per test), and every
-    multi-worker test runs on it too.
-    """
-    return f"sqlite:///{tmp_path / 'shared.db'}"
+def shared_store_url(db: str) -> str:
+    """The URL of one store that several worker processes share: the test's database
+    (a SQLite file, or with ``MSGKIT_TEST_STORE=postgres`` a fresh PostgreSQL database,
+    as CI runs tests/e2e a second time)."""
+    return db
