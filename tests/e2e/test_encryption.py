@@ -223,6 +223,29 @@ def test_a_plain_database_is_not_encrypted_halfway(tmp_path: Path) -> None:
     assert "new database" in str(refused.value)
 
 
+@pytest.mark.parametrize("first_keyed", [False, True], ids=["plain-first", "keyed-first"])
+def test_an_empty_database_is_keyed_or_plain_by_its_first_opener(
+    tmp_path: Path, first_keyed: bool
+) -> None:
+    """A worker started without MSGKIT_PHONE_KEY before the first import with it (or the
+    other way round): the database is what its first opener made it, even while empty,
+    and the other process is refused -- clear and sealed numbers never mix (the plain
+    first order was accepted before, and the plain process wrote numbers in clear)."""
+    db = f"sqlite:///{tmp_path / 'msgkit.db'}"
+    keyed, plain = {"MSGKIT_PHONE_KEY": KEY}, {}
+    first, second = (keyed, plain) if first_keyed else (plain, keyed)
+    with msgkit.Client(store=db, env=first) as worker:
+        with pytest.raises(msgkit.ConfigError, match="MSGKIT_PHONE_KEY") as refused:
+            msgkit.Client(store=db, env=second)
+        assert "every process" in str(refused.value)
+        assert KEY not in str(refused.value)
+        worker.create_list("m", [msgkit.Contact(phone=NUMBERS[0])])
+        (contacts,) = [c for c in worker.lists() if c["name"] == "m"]
+        assert contacts["rows"] == 1
+    national = NUMBERS[0].lstrip("+").encode()
+    assert (national in (tmp_path / "msgkit.db").read_bytes()) is not first_keyed
+
+
 @pytest.mark.parametrize(
     "value", ["not base64 at all!", "c2hvcnQ", "", "   "], ids=["text", "short", "empty", "blank"]
 )

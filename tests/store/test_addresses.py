@@ -11,12 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msgkit import ConfigError
+from msgkit import ConfigError, StoreError
 from msgkit.contacts import Contact, PhoneCipher, parse_phone
 from msgkit.core.campaigns import Campaign
 from msgkit.core.policy import SendPolicy
 from msgkit.core.templates import Template
 from msgkit.store import MemoryStore, SQLiteStore, open_store
+from msgkit.store import _base
 from msgkit.store._base import Addresses
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -144,3 +145,58 @@ def test_a_store_object_opened_without_the_key_is_refused_with_one(tmp_path: Pat
         open_store(MemoryStore(), phone_key=CIPHER)
     keyed = MemoryStore(phone_key=CIPHER)
     assert open_store(keyed, phone_key=CIPHER) is keyed
+
+
+def test_a_keyed_store_refuses_an_index_it_cannot_open(tmp_path: Path) -> None:
+    """An address column value with no sealed address (written without the key, or a
+    damaged database) is an error, never handed back as the number to send to (before,
+    the index came back as the contact's phone number)."""
+    path = tmp_path / "k.db"
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        list_id = store.create_list("m", ["Mobile"], now=NOW)
+        store.add_contacts(list_id, [Contact(phone=parse_phone("+886912000001"))])
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM addresses")
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        with pytest.raises(StoreError, match="MSGKIT_PHONE_KEY") as refused:
+            list(store.iter_contacts(list_id))
+        assert refused.value.kind == "corrupt"
+        assert CIPHER.blind_index("+886912000001") not in str(refused.value)
+
+
+def test_a_database_from_before_the_mark_with_numbers_is_plain(tmp_path: Path) -> None:
+    """A database written before stores marked it (no mark, numbers in its tables) is
+    plain: a keyed store is refused, a plain one opens it and marks it."""
+    path = tmp_path / "old.db"
+    with SQLiteStore(path) as store:
+        store.suppress([("*", "+886912000001", "stop", "reply")], now=NOW)
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM msgkit_meta WHERE key = 'phone_key'")
+    with pytest.raises(ConfigError, match="plain text"):
+        SQLiteStore(path, phone_key=CIPHER)
+    with SQLiteStore(path) as store:
+        assert store.suppressed(["*"], ["+886912000001"]) == {("*", "+886912000001")}
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT value FROM msgkit_meta WHERE key = 'phone_key'").fetchone()
+
+
+@settings(max_examples=50)
+@given(st.lists(st.sampled_from("abcdefgh"), max_size=60), st.integers(1, 5))
+def test_the_opened_addresses_evict_the_least_recently_used(
+    uses: list[str], size: int
+) -> None:
+    """The cache of opened addresses keeps the ``size`` most recently used (sealed,
+    opened or looked up), as an LRU model does; it was cleared wholesale when full."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_base, "_OPENED", size)
+        cache = Addresses(CIPHER)
+        model: list[str] = []
+        for address in uses:
+            ix = cache.index(address)
+            if cache.get(ix) is None:
+                cache.learn([(ix, CIPHER.encrypt(address))])
+            if address in model:
+                model.remove(address)
+            model.append(address)
+            del model[:-size]
+            assert list(cache.opened) == [cache.index(a) for a in model]
