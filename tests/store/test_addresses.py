@@ -16,8 +16,7 @@ from msgkit.contacts import Contact, PhoneCipher, parse_phone
 from msgkit.core.campaigns import Campaign
 from msgkit.core.policy import SendPolicy
 from msgkit.core.templates import Template
-from msgkit.store import MemoryStore, SQLiteStore, open_store
-from msgkit.store import _base
+from msgkit.store import MemoryStore, SQLiteStore, _base, open_store
 from msgkit.store._base import Addresses
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -182,9 +181,7 @@ def test_a_database_from_before_the_mark_with_numbers_is_plain(tmp_path: Path) -
 
 @settings(max_examples=50)
 @given(st.lists(st.sampled_from("abcdefgh"), max_size=60), st.integers(1, 5))
-def test_the_opened_addresses_evict_the_least_recently_used(
-    uses: list[str], size: int
-) -> None:
+def test_the_opened_addresses_evict_the_least_recently_used(uses: list[str], size: int) -> None:
     """The cache of opened addresses keeps the ``size`` most recently used (sealed,
     opened or looked up), as an LRU model does; it was cleared wholesale when full."""
     with pytest.MonkeyPatch.context() as mp:
