@@ -81,10 +81,11 @@ def test_an_encrypted_store_answers_as_a_plain_one(numbers: list[str], scopes: l
     for store in (MemoryStore(), MemoryStore(phone_key=CIPHER)):
         with store:
             store.suppress([(s, n, "stop", "test") for s in scopes for n in numbers[::2]], now=NOW)
+            listed = store.suppression_set(scopes)
             answers.append(
                 (
                     store.suppressed(scopes, numbers),
-                    store.suppression_set(scopes),
+                    {(s, n) for s in scopes for n in numbers if (s, n) in listed},
                     store.history(numbers, since=NOW),
                 )
             )
@@ -197,3 +198,20 @@ def test_the_opened_addresses_evict_the_least_recently_used(uses: list[str], siz
             model.append(address)
             del model[:-size]
             assert list(cache.opened) == [cache.index(a) for a in model]
+
+
+def test_a_keyed_store_tests_its_suppression_list_without_opening_it(tmp_path: Path) -> None:
+    """The planner's suppression list answers by index: it holds with no sealed address
+    readable at all (before, every entry was decrypted for every plan, and here the
+    entries came back as indexes: the number was not found suppressed)."""
+    path = tmp_path / "k.db"
+    numbers = [f"+8869120000{i:02d}" for i in range(20)]
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        store.suppress([("sms", n, "stop", "reply") for n in numbers[::2]], now=NOW)
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM addresses")
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        listed = store.suppression_set(["*", "sms"])
+        assert [n for n in numbers if ("sms", n) in listed] == numbers[::2]
+        assert not any(("*", n) in listed for n in numbers)
+        assert len(listed) == 10
