@@ -12,6 +12,8 @@ answers every path measured here, one message per request where the provider tak
 - the rate limit: a campaign's send speed of 500/s, measured from the server's arrival
   times;
 - ``--long``: the resident memory of a run dispatching 1,000,000 messages;
+- ``--store postgresql://...``: the msgkit runs on PostgreSQL instead of SQLite files
+  (a PostgreSQL server's DSN; each run makes a fresh database on it and drops it after);
 - ``--phone-key``: the Twilio run again with phone numbers encrypted at rest
   (``Client(phone_key=...)``: each claimed number opened before it is sent), and its
   ratio to the plain run.
@@ -20,7 +22,7 @@ Afterwards it checks that the server saw each recipient exactly once and that ev
 message ended submitted; it exits non-zero when not (never on a speed figure). Run:
 
     PYTHONPATH=src python benchmarks/dispatch.py [--small] [--long [N]] [--concurrency C]
-                                                 [--phone-key]
+        [--phone-key] [--store postgresql://user@host:5432/postgres]
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import httpx
@@ -192,13 +194,13 @@ def msgkit_run(
     policy: msgkit.SendPolicy | None = None,
     phone_key: str | None = None,
 ) -> tuple[float, int]:
-    """Create, start and run a campaign on a fresh SQLite file: (seconds of run(), peak RSS)."""
-    with msgkit.Client(
-        store=str(folder / f"{name}-{next(RUNS)}.db"),
-        providers={name: provider},
-        settings=settings,
-        phone_key=phone_key,
-    ) as client:
+    """Create, start and run a campaign on a fresh database: (seconds of run(), peak RSS)."""
+    with (
+        fresh_store(folder, name) as store,
+        msgkit.Client(
+            store=store, providers={name: provider}, settings=settings, phone_key=phone_key
+        ) as client,
+    ):
         members = client.create_list(name, contacts)
         campaign = client.create_campaign(
             name, template, audience=members, channel=channel, policy=policy
@@ -216,6 +218,31 @@ def msgkit_run(
             f"{submitted} of {count} messages submitted ({stats.sent} sent by the run)",
         )
         return elapsed, peak()
+
+
+#: A PostgreSQL server's DSN (``--store``): the msgkit runs use a fresh database on it.
+POSTGRES: list[str] = []
+
+
+@contextmanager
+def fresh_store(folder: Path, name: str) -> Iterator[str]:
+    """The URL of a fresh store: a SQLite file in ``folder``, or a new PostgreSQL
+    database on the ``--store`` server (dropped afterwards)."""
+    run = f"{name}-{next(RUNS)}"
+    if not POSTGRES:
+        yield str(folder / f"{run}.db")
+        return
+    import psycopg  # noqa: PLC0415 - only with --store (the bench extra has no psycopg)
+
+    database = f"msgkit_bench_{run.replace('-', '_')}"
+    parts = urlsplit(POSTGRES[0])
+    with psycopg.connect(POSTGRES[0], autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {database}")
+        admin.execute(f"CREATE DATABASE {database}")
+        try:
+            yield urlunsplit(parts._replace(path=f"/{database}"))
+        finally:
+            admin.execute(f"DROP DATABASE {database} WITH (FORCE)")
 
 
 def twilio(url: str) -> TwilioSms:
@@ -309,7 +336,11 @@ def main() -> None:
     parser.add_argument(
         "--phone-key", action="store_true", help="also run Twilio with numbers encrypted"
     )
+    parser.add_argument("--store", help="a PostgreSQL server's DSN: run msgkit on PostgreSQL")
     args = parser.parse_args()
+    if args.store:
+        POSTGRES.append(args.store)
+    db = "PostgreSQL" if args.store else "SQLite FULL"
     n = args.messages or (300 if args.small else 5000)
     c = args.concurrency
     settings = DispatcherSettings(concurrency=c)
@@ -337,7 +368,7 @@ def main() -> None:
         app = figure(f"Apprise json://, sequential ({na})", na / apprise_loop(url, na))
         check_server(url, "other", na, "apprise")
         mk = figure(
-            f"msgkit Client.run(), Twilio, SQLite FULL, {c} in flight",
+            f"msgkit Client.run(), Twilio, {db}, {c} in flight",
             measure_twilio(url, folder, n, settings),
         )
         sealed = 0.0
@@ -347,12 +378,12 @@ def main() -> None:
                 measure_twilio(url, folder, n, settings, msgkit.contacts.PhoneCipher.new_key()),
             )
         figure(
-            f"msgkit Client.run(), LINE, SQLite FULL, {c} in flight",
+            f"msgkit Client.run(), LINE, {db}, {c} in flight",
             measure_line(url, folder, n, settings),
         )
         nb = n * 4
         figure(
-            f"msgkit Client.run(), Alibaba SendBatchSms 100 ({nb})",
+            f"msgkit Client.run(), Alibaba SendBatchSms 100, {db} ({nb})",
             measure_alibaba(url, folder, nb, settings),
         )
         seconds = 2.0 if args.small else 10.0

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.postgres import postgres_databases
+
+__all__ = ["postgres_databases"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

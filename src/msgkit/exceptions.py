@@ -296,7 +296,9 @@ class StoreError(MsgkitError, RuntimeError):
     Attributes:
         what: What happened, e.g. ``"the disk holding /data/msgkit.db is full"``.
         kind: A short machine-readable kind: ``"full"``, ``"locked"``, ``"read_only"``,
-            ``"io"``, ``"corrupt"`` or ``"other"``.
+            ``"io"``, ``"corrupt"``, ``"connection"`` (a database server that cannot be
+            reached or went away), ``"invalid"`` (a value this database cannot hold,
+            such as PostgreSQL and the NUL character) or ``"other"``.
         database: The store's URL.
     """
 

@@ -1,17 +1,23 @@
 """The end-to-end suite: msgkit driven only through its public API, as the docs teach it.
 
 Every test here uses what a user imports (``msgkit``, ``msgkit.testing``, ``msgkit.io``,
-``msgkit.inbound``...) on a fresh SQLite file, and asserts what the user sees: who got
+``msgkit.inbound``...) on a fresh database, and asserts what the user sees: who got
 which text, when, and in which state. Nothing here reaches into private modules or
 store internals.
+
+The database is a fresh SQLite file, or, with ``MSGKIT_TEST_STORE=postgres`` (and
+``MSGKIT_TEST_POSTGRES`` naming a server, see ``tests/postgres.py``), a fresh PostgreSQL
+database: the same suite over the other store. A test about SQLite itself (its file,
+its locks, a full disk) is marked ``@pytest.mark.sqlite_only("why")`` and skipped there.
 
 Fixtures:
 
 - ``clock``: a `msgkit.testing.FakeClock` at Monday 2026-01-05 09:00 UTC (17:00 in
   Taipei); sleeping in the engine moves it forward.
 - ``sim``: the in-process simulator gateway (records every message it receives).
-- ``client``: a `msgkit.Client` on ``tmp_path/msgkit.db`` with one SMS provider
-  ``sms`` talking to ``sim``.
+- ``db``: the store URL of a fresh database (SQLite file or PostgreSQL database).
+- ``client``: a `msgkit.Client` on ``db`` with one SMS provider ``sms`` talking to
+  ``sim``.
 - ``make_client``: build another client on the same database file (a second process,
   say), or with other providers.
 - ``write_csv``: write rows to a CSV file in ``tmp_path`` and return its path.
@@ -32,6 +38,7 @@ import pytest
 
 import msgkit
 from msgkit.testing import FakeClock, Simulator, SimulatorProvider
+from tests.postgres import SKIP_REASON, server_dsn
 
 
 @pytest.fixture
@@ -46,10 +53,36 @@ def sim(clock: FakeClock) -> Simulator:
     return Simulator(clock=clock.now)
 
 
+#: The store the suite runs on: ``sqlite`` (the default) or ``postgres``.
+STORE = os.environ.get("MSGKIT_TEST_STORE", "sqlite")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, skip the tests about SQLite itself, with their reason."""
+    if STORE not in ("sqlite", "postgres"):
+        raise pytest.UsageError(f"MSGKIT_TEST_STORE={STORE!r}: use sqlite or postgres")
+    if STORE != "postgres":
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "about SQLite itself"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    """The store URL of a fresh SQLite file."""
-    return f"sqlite:///{tmp_path / 'msgkit.db'}"
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store URL of a fresh database: a SQLite file, or a PostgreSQL database with
+    ``MSGKIT_TEST_STORE=postgres``."""
+    if STORE != "postgres":
+        yield f"sqlite:///{tmp_path / 'msgkit.db'}"
+        return
+    if server_dsn() is None:
+        pytest.fail(f"MSGKIT_TEST_STORE=postgres, but {SKIP_REASON}")
+    databases = request.getfixturevalue("postgres_databases")
+    url = databases.new()
+    yield url
+    databases.release(url)
 
 
 MakeClient = Callable[..., msgkit.Client]
@@ -76,7 +109,7 @@ def make_client(db: str, clock: FakeClock, sim: Simulator) -> Iterator[MakeClien
 
 @pytest.fixture
 def client(make_client: MakeClient) -> msgkit.Client:
-    """A client on a fresh SQLite file, sending SMS through ``sim`` as provider ``sms``."""
+    """A client on a fresh database, sending SMS through ``sim`` as provider ``sms``."""
     return make_client()
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from msgkit.core.segments import Ago
 from msgkit.core.templates import ReviewStatus
 from msgkit.core.windows import Window
 from msgkit.testing import FakeClock, SimulatorProvider
+from tests.postgres import Databases
 
 ZONES = ["UTC", "Asia/Taipei", "Asia/Shanghai", "America/New_York", "Europe/Berlin"]
 
@@ -207,12 +209,27 @@ def _roundtrip(store: str, args: dict[str, Any]) -> None:
             reader.close()
 
 
+@pytest.mark.sqlite_only("a campaign in a SQLite file (the next test: in PostgreSQL)")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(args=campaign_args())
 def test_campaign_reads_back_equal_from_a_sqlite_file(args: dict[str, Any]) -> None:
     """A campaign saved by one client is read back equal by another on the same file."""
     with tempfile.TemporaryDirectory() as folder:
         _roundtrip(f"sqlite:///{Path(folder) / 'msgkit.db'}", args)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(args=campaign_args())
+def test_campaign_reads_back_equal_from_postgresql(
+    postgres_databases: Databases, args: dict[str, Any]
+) -> None:
+    """A campaign saved by one client is read back equal by another on the same PostgreSQL
+    database (with MSGKIT_TEST_POSTGRES set)."""
+    url = postgres_databases.new()
+    try:
+        _roundtrip(url, args)
+    finally:
+        postgres_databases.release(url)
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,7 +1,8 @@
 """Crash safety: a worker process killed with SIGKILL mid-send; a new client finishes the job.
 
 The worker is a real process that uses the public API only (``msgkit.Client(...).run()``)
-on the SQLite file, sending to the simulator served over real HTTP by this test.
+on the test's database (SQLite file or PostgreSQL), sending to the simulator served over
+real HTTP by this test.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ WORKER = textwrap.dedent(
 ENGINE = {"reconcile_grace": 1.0, "reconcile_every": 0.2, "housekeeping_every": 0.05}
 
 
-def test_sigkilled_worker_is_resumed_with_every_recipient_messaged_once(tmp_path: Path) -> None:
+def test_sigkilled_worker_is_resumed_with_every_recipient_messaged_once(
+    db: str, tmp_path: Path
+) -> None:
     """After kill -9 mid-send, a new client sends the rest: each recipient exactly one message."""
-    db = f"sqlite:///{tmp_path / 'msgkit.db'}"
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
     sim = Simulator(latency=(0.005, 0.01))
@@ -88,11 +90,12 @@ def test_sigkilled_worker_is_resumed_with_every_recipient_messaged_once(tmp_path
     assert status is msgkit.CampaignStatus.FINISHED
 
 
-def test_a_worker_killed_again_and_again_never_messages_anybody_twice(tmp_path: Path) -> None:
+def test_a_worker_killed_again_and_again_never_messages_anybody_twice(
+    db: str, tmp_path: Path
+) -> None:
     """SIGKILLs at random points (four; twenty in a long run), a new worker each time:
     after each, nobody has two messages; at the end, everybody has exactly one and none is
     left unknown."""
-    db = f"sqlite:///{tmp_path / 'msgkit.db'}"
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
     sim = Simulator(latency=(0.002, 0.01))

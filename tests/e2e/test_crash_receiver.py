@@ -49,7 +49,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_receiver(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def start_receiver(folder: Path, db: str, port: int) -> subprocess.Popen[bytes]:
     """`msgkit serve` on the test's database, as a real process."""
     env = {
         **os.environ,
@@ -57,7 +57,7 @@ def start_receiver(folder: Path, port: int) -> subprocess.Popen[bytes]:
         "TWILIO_AUTH_TOKEN": TOKEN,
     }
     command = [sys.executable, "-m", "msgkit", "--config", "msgkit.toml", "--store"]
-    command += [f"sqlite:///{folder / 'msgkit.db'}", "serve", "--port", str(port)]
+    command += [db, "serve", "--port", str(port)]
     return subprocess.Popen(
         command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -76,11 +76,10 @@ def post(http: httpx.Client, port: int, sent: dict[str, str]) -> bool:
 
 
 def test_a_receiver_killed_again_and_again_loses_no_receipt_and_applies_none_twice(
-    tmp_path: Path,
+    db: str, tmp_path: Path
 ) -> None:
     """SIGKILLed at random points while callbacks arrive: every message ends delivered once."""
     (tmp_path / "msgkit.toml").write_text(CONFIG, encoding="utf-8")
-    db = f"sqlite:///{tmp_path / 'msgkit.db'}"
     fake = FakeTwilio()
     numbers = [tw_e164(n) for n in tw_numbers(COUNT)]
     with serve(fake) as url:
@@ -106,7 +105,7 @@ def test_a_receiver_killed_again_and_again_loses_no_receipt_and_applies_none_twi
     kills = 0
     with httpx.Client() as http:
         while pending:
-            receiver = start_receiver(tmp_path, port)
+            receiver = start_receiver(tmp_path, db, port)
             try:
                 deadline = time.monotonic() + 20
                 while not post(http, port, pending[0]):  # wait until it answers

@@ -32,6 +32,11 @@ from tests.fakes.alibaba_server import FakeAlibaba
 from tests.fakes.twilio_server import FakeTwilio
 from tests.http_server import serve
 
+pytestmark = pytest.mark.sqlite_only(
+    "reads the SQLite file with its -wal and -shm; on PostgreSQL the encrypted store runs "
+    "the contract suite and test_no_leaks scans every table"
+)
+
 SID = "AC" + "1" * 32
 TOKEN = "twilio-auth-token-e2e"
 SENDER = "+15005550006"

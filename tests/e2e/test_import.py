@@ -292,7 +292,7 @@ def test_import_killed_midway_leaves_no_list(db: str, tmp_path: Path, write_csv:
     script.write_text(_Killer.script.format(at=path.stat().st_size * 2 // 3))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
-        [sys.executable, str(script), db.removeprefix("sqlite:///"), str(path)],
+        [sys.executable, str(script), db, str(path)],
         env=env,
         capture_output=True,
         timeout=120,
@@ -304,3 +304,157 @@ def test_import_killed_midway_leaves_no_list(db: str, tmp_path: Path, write_csv:
         assert [(x["id"], x["rows"]) for x in again.lists()] == [(kept.id, 2)]
     finally:
         again.close()
+
+
+# -- issue 14: recipient files as they really are, and hostile ones refused --------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "names"),
+    [
+        ("cp950", ["陳恒之", "林裏美", "王碁"]),
+        ("cp932", ["髙橋一郎", "佐藤①", "鈴木花子"]),
+        (
+            "cp949",
+            [s + g for s in "김이박최정" for g in ("민수", "영희", "지성", "유진", "하늘", "도윤")],
+        ),
+        ("utf-16-le", ["王小明", "Zoë", "김민수"]),
+    ],
+)
+def test_windows_exports_import_their_real_names(
+    client: msgkit.Client, write_csv: WriteCsv, encoding: str, names: list[str]
+) -> None:
+    """cp950 (恒 裏 碁), cp932 (髙 ①), EUC-KR and BOM-less UTF-16 lists send the real names."""
+    numbers = tw_numbers(len(names))
+    path = write_csv(list(zip(numbers, names, strict=True)), encoding=encoding)
+    assert preview(path).encoding == encoding
+    members = client.import_list(path, phone="Mobile", variables={"name": "Name"}, region="TW")
+    assert members.summary.accepted == len(names)
+    got = _send(client, members.id)
+    assert got == {tw_e164(n): f"Hi {name}" for n, name in zip(numbers, names, strict=True)}
+
+
+def test_rejections_csv_opens_safely_in_a_spreadsheet(
+    client: msgkit.Client, write_csv: WriteCsv
+) -> None:
+    """A rejected row's formula cells come back after a ', and the file imports again."""
+    good = tw_numbers(1)
+    hostile = ["=cmd|' /C calc'!A0", "+SUM(A1)", "-1+1", "@SUM(A1)"]
+    rows = [(good[0], "Amy")] + [(good[0], cell) for cell in hostile]
+    members = client.import_list(write_csv(rows), phone="Mobile", region="TW")
+    rejected = list(csv.DictReader(io.StringIO(members.rejections_csv)))
+    assert [r["Name"] for r in rejected] == ["'" + cell for cell in hostile]
+    for row in rejected:
+        assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values())
+    again = client.import_list(members.rejections_csv.encode(), phone="Mobile", region="TW")
+    assert again.summary.accepted == 1
+    assert again.preview[0].attributes["Name"] == hostile[0]
+
+
+def test_unclosed_quote_fails_the_import_naming_the_row(
+    client: msgkit.Client, tmp_path: Path
+) -> None:
+    """A quote left open swallows no rows silently: an error naming its row, and no list."""
+    numbers = tw_numbers(3000)
+    lines = ["Mobile,Name", f'{numbers[0]},"Amy'] + [f"{n},Member" for n in numbers[1:]]
+    path = tmp_path / "members.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for attempt in (lambda: preview(path), lambda: client.import_list(path, phone="Mobile")):
+        with pytest.raises(msgkit.ImportFileError, match="quote") as info:
+            attempt()
+        assert info.value.row == 2
+    assert client.lists() == []
+
+
+def test_hostile_headers_and_dates_are_answered(client: msgkit.Client, tmp_path: Path) -> None:
+    """A header of 100,000 repeats is refused at once; 9999-12-31 at -05:00 is a rejection."""
+    path = tmp_path / "wide.csv"
+    path.write_text("Mobile," + ",".join(["x"] * 100_000) + "\n", encoding="utf-8")
+    with pytest.raises(msgkit.ImportFileError, match="columns"):
+        client.import_list(path, phone="Mobile")
+    path = tmp_path / "dates.csv"
+    numbers = tw_numbers(2)
+    path.write_text(
+        f"Mobile,Seen\n{numbers[0]},9999-12-31 23:00\n{numbers[1]},2024-01-01 10:00\n",
+        encoding="utf-8",
+    )
+    members = client.import_list(
+        path, phone="Mobile", region="TW", types={"Seen": "datetime"}, time_zone="America/New_York"
+    )
+    assert (members.summary.accepted, members.summary.by_reason) == (1, {"bad_date": 1})
+
+
+def test_blank_cell_keeps_the_member_and_reports_the_cell(
+    client: msgkit.Client, sim: Simulator, write_csv: WriteCsv
+) -> None:
+    """on_bad_value='blank_cell': a bad birthday leaves the cell empty; the member is sent."""
+    numbers = tw_numbers(2)
+    path = write_csv(
+        [(numbers[0], "Amy", "1990-02-31"), (numbers[1], "Bob", "1990-01-02")],
+        header=("Mobile", "Name", "Birthday"),
+    )
+    members = client.import_list(
+        path,
+        phone="Mobile",
+        variables={"name": "Name"},
+        types={"Birthday": "date"},
+        region="TW",
+        on_bad_value="blank_cell",
+    )
+    assert (members.summary.accepted, members.summary.rejected) == (2, 0)
+    assert members.summary.blanked == 1
+    [blanked] = list(csv.DictReader(io.StringIO(members.blanked_cells_csv)))
+    assert (blanked["row"], blanked["column"], blanked["reason"]) == ("2", "Birthday", "bad_date")
+    assert _send(client, members.id) == {
+        tw_e164(numbers[0]): "Hi Amy",
+        tw_e164(numbers[1]): "Hi Bob",
+    }
+
+
+def test_cli_import_on_bad_value(tmp_path: Path) -> None:
+    """`msgkit import --on-bad-value blank_cell` keeps the member and lists the blanked cell."""
+    numbers = tw_numbers(2)
+    (tmp_path / "members.csv").write_text(
+        f"Mobile,Note\n{numbers[0]},{'x' * 2000}\n{numbers[1]},ok\n", encoding="utf-8"
+    )
+    src = str(Path(msgkit.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src, "COLUMNS": "200", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "msgkit",
+            "import",
+            "members.csv",
+            "--phone",
+            "Mobile",
+            "--region",
+            "TW",
+            "--on-bad-value",
+            "blank_cell",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 imported, 0 rejected" in done.stdout
+    assert "row 2, Note: cell_too_long (left empty)" in done.stdout
+
+
+def test_rejections_are_streamed_and_written_back(client: msgkit.Client, tmp_path: Path) -> None:
+    """20,000 rejected rows are stored, and written back to a file a chunk at a time."""
+    path = tmp_path / "bad.csv"
+    path.write_text("Mobile,Name\n" + "".join(f"{i % 100},n{i}\n" for i in range(20_000)))
+    members = client.import_list(path, phone="Mobile", region="TW")
+    assert members.summary.rejected == 20_000
+    assert client.lists()[0]["rejected"] == 20_000
+    out = tmp_path / "rejected.csv"
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        members.write_rejections_csv(handle)
+    with out.open(encoding="utf-8", newline="") as handle:
+        assert handle.read() == members.rejections_csv
+    assert len(list(csv.DictReader(io.StringIO(members.rejections_csv)))) == 20_000

@@ -11,7 +11,6 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,11 +39,11 @@ def servers() -> Iterator[tuple[FakeLineServer, str, Simulator, str]]:
 
 
 async def _campaign(
-    tmp_path: Path, servers: tuple[FakeLineServer, str, Simulator, str], *, deliver: bool
+    db: str, servers: tuple[FakeLineServer, str, Simulator, str], *, deliver: bool
 ) -> tuple[Any, datetime]:  # (client.progress(), when started)
     line, line_url, _, sms_url = servers
     client = msgkit.AsyncClient(
-        store=f"sqlite:///{tmp_path / 'line.db'}",
+        store=db,
         providers={
             "line": LineNotifications("line", channel_access_token=line.token, base_url=line_url),
             "sms": SimulatorProvider("sms", base_url=sms_url),
@@ -85,11 +84,11 @@ async def _campaign(
 
 @pytest.mark.anyio
 async def test_refused_or_unconfirmed_line_messages_fall_back_to_one_sms(
-    tmp_path: Path, servers: tuple[FakeLineServer, str, Simulator, str]
+    db: str, servers: tuple[FakeLineServer, str, Simulator, str]
 ) -> None:
     """422 → SMS at once; no confirmation within wait → SMS; confirmed → no SMS; never both."""
     line, _, sms, _ = servers
-    progress, started = await _campaign(tmp_path, servers, deliver=True)
+    progress, started = await _campaign(db, servers, deliver=True)
     assert Counter(m.to for m in sms.messages.values()) == Counter(REFUSED + SILENT)
     assert {m.text for m in sms.messages.values()} == {"Your parcel is ready (SMS)"}
     refused_at = [m.at for m in sms.messages.values() if m.to in REFUSED]
@@ -110,11 +109,11 @@ async def test_refused_or_unconfirmed_line_messages_fall_back_to_one_sms(
 
 @pytest.mark.anyio
 async def test_without_any_confirmation_every_accepted_line_message_falls_back(
-    tmp_path: Path, servers: tuple[FakeLineServer, str, Simulator, str]
+    db: str, servers: tuple[FakeLineServer, str, Simulator, str]
 ) -> None:
     """No webhook at all: every recipient gets the SMS once, never neither."""
     _, _, sms, _ = servers
-    progress, _ = await _campaign(tmp_path, servers, deliver=False)
+    progress, _ = await _campaign(db, servers, deliver=False)
     assert Counter(m.to for m in sms.messages.values()) == Counter(NUMBERS)
     assert progress.count(S.FALLEN_BACK) == len(NUMBERS)
     assert progress.sent == 2 * len(NUMBERS)  # fallen back LINE + submitted SMS

@@ -12,6 +12,8 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 import msgkit
 from msgkit.testing import Simulator
 from tests.e2e.conftest import MakeClient
@@ -19,6 +21,7 @@ from tests.e2e.conftest import MakeClient
 OLD_DB = Path(__file__).parent / "data" / "msgkit-class-path-tags.db"
 
 
+@pytest.mark.sqlite_only("a SQLite file written by an older msgkit")
 def test_a_campaign_stored_by_an_older_msgkit_reads_back_and_sends(
     tmp_path: Path, make_client: MakeClient, sim: Simulator
 ) -> None:

@@ -30,6 +30,11 @@ from tests.e2e.test_faults import run_until_settled, twilio
 from tests.fakes.faulty_twilio import FaultyTwilio
 from tests.http_server import serve
 
+pytestmark = pytest.mark.sqlite_only(
+    "SQLite's full disk (max_size), file locks and file sharing; PostgreSQL's faults are "
+    "tested in tests/store/test_postgres.py"
+)
+
 S = msgkit.MessageState
 COUNT = 120
 SMALL = {"engine": {"batch_size": 20, "concurrency": 2}}

@@ -13,17 +13,18 @@ from hypothesis import strategies as st
 from msgkit import ConfigError, ImportFileError
 from msgkit.io import ColumnMapping, import_contacts, preview
 from msgkit.io import _csv as csv_module
+from msgkit.io._source import open_source
 
 TEXTS = {
     "gb18030": (
         "姓名,手机,城市",
         ["王小明,13800138000,北京市朝阳区", "李娜,13912345678,上海市浦东新区"],
     ),
-    "big5": (
+    "cp950": (
         "姓名,手機,城市",
         ["王小明,0912345678,台北市信義區", "陳美玲,0922333444,高雄市前鎮區"],
     ),
-    "shift_jis": (
+    "cp932": (
         "氏名,携帯,住所",
         ["山田太郎,09012345678,東京都新宿区", "佐藤花子,08011112222,大阪府大阪市"],
     ),
@@ -71,7 +72,7 @@ def test_utf16_with_bom(tmp_path: Path) -> None:
     assert (p.delimiter, p.columns, p.row_count) == ("\t", ("phone", "name"), 1)
 
 
-@pytest.mark.parametrize("encoding", ["gb18030", "big5", "shift_jis", "cp1252"])
+@pytest.mark.parametrize("encoding", ["gb18030", "cp950", "cp932", "cp1252"])
 def test_given_encoding_is_used(tmp_path: Path, encoding: str) -> None:
     """encoding=... is used as given, even where detection would hesitate."""
     path = _write(tmp_path, b"n,p\n" + TEXTS[encoding][1][0].encode(encoding) + b"\n")
@@ -84,7 +85,7 @@ def test_ambiguous_encoding_asks_for_it(tmp_path: Path) -> None:
     with pytest.raises(ImportFileError) as info:
         preview(path)
     assert "encoding=" in str(info.value)
-    assert "shift_jis" in str(info.value)
+    assert "cp932" in str(info.value)
     assert preview(path, encoding="shift_jis").rows[0][0] == "山田"
 
 
@@ -236,3 +237,306 @@ def test_preview_prints_a_table() -> None:
     assert "王小明" in text
     assert "0922333444" in text
     assert "0912345678" not in repr(p)
+
+
+# -- issue 14: encodings as Windows writes them ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "names"),
+    [
+        ("cp950", ["陳恒之", "林裏美", "王碁"]),  # not strict Big5
+        ("cp932", ["髙橋一郎", "①会員", "佐藤花子"]),  # not strict Shift_JIS
+        # EUC-KR: 30 rows were imported as mojibake.
+        (
+            "cp949",
+            [s + g for s in "김이박최정" for g in ("민수", "영희", "지성", "서연", "하은", "도윤")],
+        ),
+        ("big5hkscs", ["陳大文", "李啲嘢", "黃佢哋", "張小明", "何嘅"]),  # Hong Kong
+    ],
+)
+def test_windows_legacy_encodings_are_read_exactly(encoding: str, names: list[str]) -> None:
+    """cp950, cp932 and cp949 (EUC-KR) files are detected and read as their real text."""
+    text = "name,phone\n" + "".join(f"{n},09{i:08d}\n" for i, n in enumerate(names))
+    p = preview(text.encode(encoding))
+    assert p.encoding == encoding
+    assert p.rows[0][0] == names[0]
+    assert p.row_count == len(names)
+
+
+@pytest.mark.parametrize("name", ["伟员", "王伟员工"])
+def test_legacy_bytes_that_happen_to_be_utf8_are_not_taken_for_it(name: str) -> None:
+    """GB18030 bytes that are valid UTF-8 by chance (伟员 reads ΰԱ) are read as GB18030."""
+    p = preview(f"name,phone\n{name},0900000000\n".encode("gb18030"))
+    assert p.rows[0][0] == name
+
+
+@pytest.mark.parametrize("text", ["2×3 m²", "José Ñúñez", "Привет", "שלום", "Ελένη", "e\u0301"])
+def test_utf8_in_any_script_is_utf8(text: str) -> None:
+    """UTF-8 Western, Cyrillic, Hebrew, Greek and decomposed text is still read as UTF-8."""
+    p = preview(f"name,phone\n{text},0900000000\n".encode())
+    assert (p.encoding, p.rows[0][0]) == ("utf-8", text)
+
+
+def test_given_big5_reads_the_windows_superset() -> None:
+    """encoding='big5' reads 恒 裏 碁 (as cp950); a wrong encoding's hint names one that works."""
+    data = "name,phone\n陳恒之,0912345678\n".encode("cp950")
+    assert preview(data, encoding="big5").rows[0][0] == "陳恒之"
+    with pytest.raises(ImportFileError) as info:
+        preview(data, encoding="utf-8")
+    hint = str(info.value).split("encoding=", 1)[1]
+    named = hint.split("'")[1]
+    assert preview(data, encoding=named).rows[0][0] == "陳恒之"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_without_mark_and_utf32_with_one(codec: str) -> None:
+    """UTF-16 without a byte-order mark and UTF-32 with one read as their text."""
+    data = "name,phone\n王小明,0912345678\nAmy,0922333444\n".encode(codec)
+    p = preview(data)
+    assert p.columns == ("name", "phone")
+    assert p.rows == (("王小明", "0912345678"), ("Amy", "0922333444"))
+
+
+_bmp_text = st.text(
+    st.characters(
+        min_codepoint=0x20,
+        max_codepoint=0xFFFD,
+        exclude_categories=("Cs", "Cc", "Zl", "Zp"),
+        exclude_characters=',;"\t',
+    ),
+    min_size=1,
+    max_size=6,
+).filter(str.strip)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    names=st.lists(_bmp_text | st.sampled_from(["一", "王一", "Ā"]), min_size=1, max_size=15),
+    codec=st.sampled_from(["utf-16-le", "utf-16-be", "utf-16", "utf-32", "utf-8-sig"]),
+)
+def test_unicode_files_read_back_with_or_without_a_mark(names: list[str], codec: str) -> None:
+    """A list in UTF-16 (with or without a mark), UTF-32 or UTF-8 reads back exactly."""
+    text = "name,phone\n" + "".join(f"{n},09{i:08d}\n" for i, n in enumerate(names))
+    p = preview(text.encode(codec))
+    assert p.row_count == len(names)
+    assert [row[0] for row in p.rows] == names[:2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(_cell, min_size=2, max_size=2), max_size=20),
+    crlf=st.booleans(),
+)
+def test_records_read_back_what_a_csv_writer_wrote(rows: list[list[str]], crlf: bool) -> None:
+    """Quoted cells (quotes, line breaks) read back exactly: no quote is taken as runaway."""
+    if not crlf:  # a writer ending lines with \n alone leaves a \r in a cell unquoted
+        rows = [[cell.replace("\r", "") for cell in row] for row in rows]
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n" if crlf else "\n").writerows([["phone", "x"], *rows])
+    table = csv_module.CsvTable(open_source(out.getvalue().encode()), delimiter=",")
+    expected = [r for r in [["phone", "x"], *rows] if any(c.strip() for c in r)]
+    assert [cells for _, cells in table.records()] == expected
+
+
+_POOLS = {
+    "gb18030": "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超"
+    "北京上海广州深圳会员",
+    "cp950": "陳林黃張李王吳劉蔡楊許鄭謝郭洪邱曾廖賴周徐蘇葉莊志明美玲家豪怡君淑芬雅婷俊傑"
+    "恒裏碁台北新竹會員",
+    "cp932": "佐藤鈴木高橋田中渡辺伊山本村小林加吉一郎花子次太美咲翔大結衣陽菜蓮東京都大阪府"
+    "①髙さくらゴールド",
+    "cp949": "김이박최정강조윤장임한오서신권황안송류홍민수영희지성연하은도준호빈예서울부산대구"
+    "인천광주회원생일",
+    "big5hkscs": "陳李黃張何梁林鄭劉大文小明美玲家豪啲嘢佢哋嘅咗香港九龍新界會員",
+}
+
+
+def _names(pool: str) -> st.SearchStrategy[list[str]]:
+    # A list: a few different names (one name repeated is not enough text to tell).
+    return st.lists(
+        st.text(st.sampled_from(pool), min_size=2, max_size=4), min_size=3, max_size=40, unique=True
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), encoding=st.sampled_from(sorted(_POOLS)))
+def test_detection_never_reads_mojibake(data: st.DataObject, encoding: str) -> None:
+    """Text in each legacy encoding is read exactly, or refused with a hint: never garbled."""
+    names = data.draw(_names(_POOLS[encoding]))
+    text = "name,phone\n" + "".join(f"{n},09{i:08d}\n" for i, n in enumerate(names))
+    try:
+        p = preview(text.encode(encoding))
+    except ImportFileError as exc:
+        refused = str(exc)
+    else:
+        assert [row[0] for row in p.rows] == names[:2]
+        return
+    assert "encoding=" in refused
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), encoding=st.sampled_from(sorted(_POOLS)))
+def test_detection_round_trips_a_real_list(data: st.DataObject, encoding: str) -> None:
+    """A list of 30+ names in each legacy encoding is detected as that encoding."""
+    names = data.draw(
+        st.lists(
+            st.text(st.sampled_from(_POOLS[encoding]), min_size=2, max_size=4),
+            min_size=30,
+            max_size=60,
+            unique=True,
+        )
+    )
+    text = "name,phone\n" + "".join(f"{n},09{i:08d}\n" for i, n in enumerate(names))
+    p = preview(text.encode(encoding))
+    assert p.encoding == encoding
+    assert p.rows[0][0] == names[0]
+
+
+_WESTERN = [
+    "José", "Zoë", "François", "Müller", "Ångström", "Besançon", "Málaga", "Köln", "Søren",
+    "Þór", "Ñúñez", "Dvořák", "Œuvre", "naïve", "Straße", "Renée", "Æsir", "Éloïse",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(
+        st.builds(lambda a, b: f"{a} {b}", st.sampled_from(_WESTERN), st.sampled_from(_WESTERN)),
+        min_size=3,
+        max_size=30,
+        unique=True,
+    )
+)
+def test_western_lists_round_trip_in_cp1252(names: list[str]) -> None:
+    """Western names written by Excel in cp1252 are read exactly, or refused: never garbled."""
+    names = [n for n in names if all(c in n.encode("cp1252", "ignore").decode("cp1252") for c in n)]
+    text = "name,phone\n" + "".join(f"{n},06{i:08d}\n" for i, n in enumerate(names))
+    try:
+        p = preview(text.encode("cp1252"))
+    except ImportFileError as exc:
+        refused = str(exc)
+    else:
+        assert [row[0] for row in p.rows] == names[:2]
+        return
+    assert "cp1252" in refused
+
+
+# -- issue 14: hostile files -------------------------------------------------------------
+
+
+def test_header_repeating_one_name_is_numbered_in_linear_time() -> None:
+    """A header of 16,000 repeats of one name is named x, x (2)...; 100,000 columns refused."""
+    data = ("phone," + ",".join(["x"] * 16_000) + "\n0912345678\n").encode()
+    p = preview(data)
+    assert p.columns[1:3] == ("x", "x (2)")
+    assert p.columns[-1] == "x (16000)"
+    with pytest.raises(ImportFileError, match="columns") as info:
+        preview(("phone," + ",".join(["x"] * 100_000) + "\n").encode())
+    assert info.value.row == 1
+
+
+@given(st.lists(st.sampled_from(["a", "a (2)", "a (3)", "", "b", " a ", "column A"])))
+def test_header_names_agree_with_the_plain_rule(header: list[str]) -> None:
+    """The linear naming gives what the first-free-number rule gives."""
+    from msgkit.io._table import _names
+    from msgkit.io._values import column_letter
+
+    expected: list[str] = []
+    for i, cell in enumerate(header):
+        name = cell.strip() or f"column {column_letter(i)}"
+        unique, n = name, 1
+        while unique in expected:
+            n += 1
+            unique = f"{name} ({n})"
+        expected.append(unique)
+    assert _names(header) == tuple(expected)
+
+
+@pytest.mark.parametrize("after", [3000, 100])
+def test_unclosed_quote_is_refused_naming_its_row(after: int) -> None:
+    """A quote left open (swallowing the rows after it) is an error naming its row and fix."""
+    rows = ["name,phone,note", "Amy,0912345678,ok", 'Bob,0922333444,"unclosed']
+    rows += [f"P{i},09{i:08d},ok" for i in range(after)]
+    data = ("\n".join(rows) + "\n").encode()
+    for read in (
+        lambda: preview(data),
+        lambda: list(import_contacts(data, ColumnMapping(phone="phone"))),
+    ):
+        with pytest.raises(ImportFileError, match="quote") as info:
+            read()
+        assert info.value.row == 3
+        assert "close the quote" in str(info.value)
+
+
+def test_runaway_quote_closed_later_is_refused() -> None:
+    """A quote closed 300 lines later (more than a cell holds) is refused, not one row."""
+    rows = ["name,phone,note", 'Amy,0912345678,"opened']
+    rows += [f"P{i},09{i:08d},ok" for i in range(300)] + ['x",0933444555,ok', "Cat,0944555666,ok"]
+    data = ("\n".join(rows) + "\n").encode()
+    with pytest.raises(ImportFileError, match="quote") as info:
+        list(import_contacts(data, ColumnMapping(phone="phone"), region="TW"))
+    assert info.value.row == 2
+
+
+def test_short_runaway_quote_is_refused_by_the_import() -> None:
+    """A quote swallowing 100 rows (a cell too long, over many lines) fails the import."""
+    rows = ["name,phone,note", 'Amy,0912345678,"opened']
+    rows += [f"P{i},09{i:08d},ok" for i in range(100)] + ['x",0933444555,ok']
+    data = ("\n".join(rows) + "\n").encode()
+    with pytest.raises(ImportFileError, match="quote") as info:
+        list(import_contacts(data, ColumnMapping(phone="phone"), region="TW"))
+    assert (info.value.row, info.value.column) == (2, "note")
+
+
+def test_quoted_line_breaks_within_limits_still_read() -> None:
+    """An address over three lines is one cell, as before."""
+    data = b'name,phone,address\nAmy,0912345678,"1 Road\nTaipei\nTW"\nBob,0922333444,x\n'
+    p = preview(data)
+    assert p.row_count == 2
+    assert p.rows[0][2] == "1 Road\nTaipei\nTW"
+    assert len(list(import_contacts(data, ColumnMapping(phone="phone"), region="TW"))) == 2
+
+
+_CSV_BYTES = st.one_of(
+    st.binary(max_size=3000),
+    st.lists(
+        st.one_of(
+            st.sampled_from([b",", b";", b"\t", b'"', b"\n", b"\r\n", b"\r", b"'", b"=", b"\x00"]),
+            st.text(max_size=30).map(lambda t: t.encode("utf-8")),
+            st.text(max_size=10).map(lambda t: t.encode("utf-16")),
+            st.sampled_from(["王", "恒", "髙", "김", "é"]).flatmap(
+                lambda c: st.sampled_from(
+                    ["gb18030", "cp950", "cp932", "cp949", "cp1252", "utf-8"]
+                ).map(lambda e, c=c: c.encode(e, errors="replace"))
+            ),
+            st.integers(1, 5000).map(lambda n: b"x" * n),
+        ),
+        max_size=200,
+    ).map(b"".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=_CSV_BYTES,
+    encoding=st.sampled_from([None, None, "utf-8", "cp950", "cp932", "utf-16"]),
+    delimiter=st.sampled_from([None, None, ",", ";", "\t"]),
+    on_bad_value=st.sampled_from(["reject_row", "blank_cell"]),
+)
+def test_fuzzed_csv_reads_or_raises_import_file_error(
+    data: bytes, encoding: str | None, delimiter: str | None, on_bad_value: str
+) -> None:
+    """Any bytes: a reading, or an ImportFileError — never another error (nor a hang)."""
+    options = {"encoding": encoding, "delimiter": delimiter}
+    try:
+        shown = preview(data, **options)  # type: ignore[arg-type]
+        mapping = ColumnMapping(phone=shown.columns[0], types={shown.columns[-1]: "date"})
+        with import_contacts(data, mapping, on_bad_value=on_bad_value, **options) as run:  # type: ignore[arg-type]
+            for _ in run:
+                pass
+            run.rejections()
+            run.blanked_cells()
+            run.rejections_csv()
+    except ImportFileError:
+        pass

@@ -102,7 +102,8 @@ def test_rejections_csv_hands_the_rows_back() -> None:
     assert rows[0][:6] == ["row", "column", "reason", "detail", "phone_reason", "duplicate_of"]
     assert rows[0][6:] == ["Member ID", "Name", "Mobile", "Registration Time", "Points"]
     assert rows[1][:3] == ["4", "Mobile", "duplicate"]
-    assert rows[1][6:] == ["m3", "Cat", "+886 912 345 678", "2024-03-05", "30"]
+    # A cell starting with + is kept as text by a spreadsheet: written after a '.
+    assert rows[1][6:] == ["m3", "Cat", "'+886 912 345 678", "2024-03-05", "30"]
     assert len(rows) == 6
 
 
@@ -291,3 +292,110 @@ def test_seen_numbers_agree_with_a_dict(numbers: list[int]) -> None:
         assert seen.first_row(n, row) == reference.get(n)
         reference.setdefault(n, row)
     assert len(seen) == len(reference)
+
+
+# -- issue 14 ----------------------------------------------------------------------------
+
+HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1)", "-2+3", "@SUM(1)", "\tx", "'=already", "''"]
+
+
+def test_rejections_csv_neutralises_formulas() -> None:
+    """Cells a spreadsheet would run as formulas are written after a ', read back exactly."""
+    rows = "".join(f'{"x" if i % 2 else ""},"{cell}"\n' for i, cell in enumerate(HOSTILE))
+    data = ("phone,note\n" + rows).encode()
+    run, _ = _run(data, ColumnMapping(phone="phone"))
+    read = list(csv.reader(io.StringIO(run.rejections_csv())))[1:]
+    assert [r[-1] for r in read] == ["'" + c for c in HOSTILE]
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in read for cell in r)
+
+
+def test_a_handed_back_rejections_file_imports_the_original_values() -> None:
+    """Importing the rejections CSV again reads '+886... as +886..., ''=x as '=x."""
+    run, _ = _run(
+        b"phone,note\n+886912345678,=1+2\n+886912345678,'=x\n", ColumnMapping(phone="phone")
+    )
+    [contact] = list(import_contacts(run.rejections_csv().encode(), ColumnMapping(phone="phone")))
+    assert contact.phone is not None
+    assert contact.phone.e164 == "+886912345678"
+    assert contact.attributes["note"] == "'=x"
+
+
+@given(st.text(max_size=20))
+def test_spreadsheet_escape_round_trips(text: str) -> None:
+    """unescape(escape(x)) == x, and an escaped cell never starts a formula."""
+    from msgkit.io._values import spreadsheet_safe, unescape_spreadsheet
+
+    safe = spreadsheet_safe(text)
+    assert unescape_spreadsheet(safe) == text
+    assert not safe.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.mark.parametrize(
+    ("cell", "spec", "zone"),
+    [
+        ("9999-12-31 23:00", "datetime", "America/New_York"),
+        ("9999-12-31T23:59:59-05:00", "datetime", "UTC"),
+        ("0001-01-01 00:00", "datetime", "Asia/Taipei"),
+        ("1" + "0" * 400, "float", "UTC"),
+        ("2024-01-01 10:00+99:00", "datetime", "UTC"),
+    ],
+)
+def test_out_of_range_dates_and_numbers_reject_the_row(cell: str, spec: str, zone: str) -> None:
+    """A moment outside datetime's range, a number past float's: a rejection, not a crash."""
+    data = f"phone,when\n0912345678,{cell}\n0922333444,\n".encode()
+    run, contacts = _run(data, ColumnMapping(phone="phone", types={"when": spec}), time_zone=zone)
+    assert len(contacts) == 1
+    [rejection] = run.rejections()
+    assert (rejection.row, rejection.column) == (2, "when")
+    assert rejection.reason in (RejectReason.BAD_DATE, RejectReason.BAD_NUMBER)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(9999, 12, 31),  # noqa: DTZ001 - naive, as read from a cell
+        max_value=datetime(9999, 12, 31, 23, 59),  # noqa: DTZ001
+    ),
+    st.integers(min_value=-23, max_value=23),
+)
+def test_to_utc_is_a_value_or_a_value_error(moment: datetime, hours: int) -> None:
+    """to_utc gives the moment in UTC, or a ValueError when it leaves datetime's range."""
+    from datetime import timedelta
+
+    from msgkit.io._values import to_utc
+
+    zone = timezone(timedelta(hours=hours))
+    try:
+        got = to_utc(moment, zone)
+    except ValueError:
+        assert hours < 0
+    else:
+        assert got == moment.replace(tzinfo=zone)
+
+
+def test_blank_cell_keeps_the_contact_and_reports_the_cell() -> None:
+    """on_bad_value='blank_cell': the contact is imported without the bad cell, reported apart."""
+    data = (
+        b"phone,birthday,points\n0912345678,1990-02-31,7\n0922333444,1990-01-02,x\n,1990-01-01,1\n"
+    )
+    mapping = ColumnMapping(phone="phone", types={"birthday": "date", "points": "int"})
+    run, contacts = _run(data, mapping, on_bad_value="blank_cell")
+    assert [c.attributes for c in contacts] == [{"points": 7}, {"birthday": date(1990, 1, 2)}]
+    assert [(b.row, b.column, b.reason) for b in run.blanked_cells()] == [
+        (2, "birthday", RejectReason.BAD_DATE),
+        (3, "points", RejectReason.BAD_NUMBER),
+    ]
+    assert [(r.row, r.reason) for r in run.rejections()] == [(4, RejectReason.EMPTY_PHONE)]
+    assert (run.summary.blanked, run.summary.rejected) == (2, 1)
+    assert "2 cells left empty" in str(run.summary)
+    with pytest.raises(ConfigError, match="on_bad_value"):
+        _run(data, mapping, on_bad_value="skip")
+
+
+def test_rejections_stream_from_the_spool() -> None:
+    """iter_rejections yields the rejected rows one at a time, the same as rejections()."""
+    data = b"phone\n" + b"12\n" * 5000
+    run, _ = _run(data, ColumnMapping(phone="phone"))
+    stream = run.iter_rejections()
+    assert next(stream).row == 2
+    assert sum(1 for _ in stream) == 4999
+    assert len(run.rejections()) == 5000

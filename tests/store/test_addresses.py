@@ -247,3 +247,31 @@ def test_two_processes_opening_a_new_database_at_once_agree_on_its_mark(
     with store:
         store.suppress([("*", "+886912000001", "stop", "reply")], now=NOW)
     assert (b"912000001" in path.read_bytes()) is (not store.encrypted)
+
+
+def test_a_transaction_settles_only_the_addresses_its_own_thread_sealed() -> None:
+    """Two transactions at once on two threads (a pooled PostgreSQL store): one commits,
+    the other rolls back; only the committed one's addresses are remembered as stored (a
+    rolled-back seal remembered would never be written again)."""
+    import threading
+
+    addresses = Addresses(CIPHER)
+    sealed = threading.Event()
+    committed = threading.Event()
+
+    def rolled_back() -> None:
+        addresses.seal(["+886912000001"])
+        sealed.set()
+        committed.wait(5)
+        addresses.settle(committed=False)
+
+    other = threading.Thread(target=rolled_back)
+    other.start()
+    sealed.wait(5)
+    addresses.seal(["+886912000002"])
+    addresses.settle(committed=True)
+    committed.set()
+    other.join(5)
+    assert set(addresses.opened.values()) == {"+886912000002"}
+    _, rows = addresses.seal(["+886912000001"])
+    assert len(rows) == 1  # sealed again: its row is written by the next transaction

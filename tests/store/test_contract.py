@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,8 +15,10 @@ from msgkit import Campaign, ConfigError
 from msgkit.contacts import Contact, parse_phone
 from msgkit.store import MemoryStore, SQLiteStore, SQLStore, codec, open_store
 from msgkit.store.migrations import LATEST
+from msgkit.store.postgres import PostgresStore
 from msgkit.testing import StoreContract
 from msgkit.testing.contracts import planned_messages, running_campaign
+from tests.postgres import Databases
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -151,3 +153,32 @@ def test_bulk_writes_span_several_transactions(
     assert back == contacts
     assert store.get_list(list_id)["rows"] == 30
     store.close()
+
+
+class TestPostgresStore(StoreContract):
+    """The PostgreSQL store keeps the contract (with MSGKIT_TEST_POSTGRES set)."""
+
+    stores_nul = False  # PostgreSQL's text cannot hold "\x00": see test_postgres.py
+
+    phone_key: str | None = None
+
+    @pytest.fixture
+    def make_store(self, postgres_databases: Databases) -> Iterator[Callable[[], SQLStore]]:
+        """A new database each call."""
+        made: list[PostgresStore] = []
+
+        def make() -> SQLStore:
+            store = PostgresStore(postgres_databases.new(), phone_key=self.phone_key)
+            made.append(store)
+            return store
+
+        yield make
+        for store in made:
+            store.close()
+            postgres_databases.release(store._conninfo)
+
+
+class TestEncryptedPostgresStore(TestPostgresStore):
+    """The PostgreSQL store keeps the contract with its phone numbers encrypted."""
+
+    phone_key = KEY

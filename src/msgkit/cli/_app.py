@@ -45,14 +45,16 @@ class State:
         """Make ``client`` the one the commands use (the demo's, on its simulators)."""
         self.close()
         self._client = client
+        self.store = client.store.url  # the readers open its store (the demo's SQLite file)
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Client]:
         """A second client on the same store, for reading progress from another thread."""
         from msgkit.client import Client  # noqa: PLC0415
 
-        client = self.client()
-        reader = Client(store=client.store.url, config=self.config)
+        self.client()
+        # The URL it was given, not the store's `url`: that one shows a password as ***.
+        reader = Client(store=self.store, config=self.config)
         try:
             yield reader
         finally:

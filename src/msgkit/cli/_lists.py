@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 from pathlib import Path
 
 import click
@@ -74,7 +77,7 @@ def preview_command(file: str, phone: str | None, region: str | None) -> None:
         with import_contacts(Path(file), ColumnMapping(phone=phone), region=region) as job:
             for _ in job.batches(5000):
                 pass
-            rejected = list(job.rejections())
+            rejected = list(itertools.islice(job.iter_rejections(), 10))
             console.print(str(job.summary))
         for rejection in rejected[:10]:
             console.print(f"  row {rejection.row}, {rejection.column}: {rejection.reason.value}")
@@ -86,6 +89,14 @@ def preview_command(file: str, phone: str | None, region: str | None) -> None:
 @click.option("--var", "variables", metavar="NAME=COLUMN", multiple=True, help="a variable")
 @click.option("--name", help="the list's name (default: the file name)")
 @click.option("--region", help="region of national numbers, e.g. TW")
+@click.option(
+    "--on-bad-value",
+    type=click.Choice(["reject_row", "blank_cell"]),
+    default="reject_row",
+    show_default=True,
+    help="a bad optional cell (a date that is not a date...): reject its row, or import "
+    "the contact without it",
+)
 @pass_state
 def import_command(
     state: State,
@@ -95,6 +106,7 @@ def import_command(
     variables: tuple[str, ...],
     name: str | None,
     region: str | None,
+    on_bad_value: str,
 ) -> None:
     """Import FILE (CSV or XLSX) as a stored list."""
     imported = state.client().import_list(
@@ -103,9 +115,13 @@ def import_command(
         variables=parse_variables(variables),
         name=name,
         region=region,
+        on_bad_value=on_bad_value,
     )
     console.print(f"list {imported.name!r} ({imported.id})")
     print_import(imported.summary)
+    blanked = csv.reader(io.StringIO(imported.blanked_cells_csv))
+    for row, column, reason, *_ in itertools.islice(blanked, 1, 11):
+        console.print(f"  row {row}, {column}: {reason} (left empty)")
 
 
 @click.command("lists")

@@ -61,7 +61,7 @@ from msgkit.exceptions import (
 )
 from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.inbound.sink import StoreSink
-from msgkit.io import ColumnMapping, ImportSummary, import_contacts
+from msgkit.io import ColumnMapping, ContactImport, ImportSummary, import_contacts
 from msgkit.providers.base import KeyedIds, Provider
 from msgkit.reports import SEGMENT_STATES, Report, build_report
 from msgkit.store import Store, open_store
@@ -83,15 +83,35 @@ class ImportedList:
         id: Its id (for `Audience` and ``audience=``).
         name: Its name.
         summary: Rows read, imported and rejected, by reason.
-        rejections_csv: The rejected rows as CSV text, to hand back to whoever sent the file.
         preview: The first contacts imported (five at most), to look at.
+
+    The rejected rows stay in the import's temporary file (on disk past 1 MiB) until
+    asked for: `rejections_csv` reads them as one string, `write_rejections_csv`
+    copies them to a file a chunk at a time.
     """
 
     id: str
     name: str
     summary: ImportSummary
-    rejections_csv: str = attrs.field(repr=False)
     preview: tuple[Contact, ...] = attrs.field(default=(), repr=False)
+    _job: ContactImport = attrs.field(repr=False, eq=False, alias="job")
+
+    @property
+    def rejections_csv(self) -> str:
+        """The rejected rows as CSV text, to hand back to whoever sent the file (cells a
+        spreadsheet would run as formulas are written after a ``'``)."""
+        return self._job.rejections_csv()
+
+    def write_rejections_csv(self, target: IO[str]) -> None:
+        """Write `rejections_csv` to a text file (open it with ``newline=""``), a chunk
+        at a time."""
+        self._job.write_rejections_csv(target)
+
+    @property
+    def blanked_cells_csv(self) -> str:
+        """With ``on_bad_value="blank_cell"``, the cells left empty in imported contacts,
+        as CSV text: row, column, reason, detail."""
+        return self._job.blanked_cells_csv()
 
     def __str__(self) -> str:
         return f"list {self.name!r} ({self.id})\n{self.summary}"
@@ -284,7 +304,8 @@ class Client:
             region: The region of national numbers, e.g. ``"TW"``.
             cipher: Read the phone column as AES ciphertext with this key.
             options: More `msgkit.io.import_contacts` options (encoding, delimiter,
-                sheet, max_bytes, time_zone, mobile_only).
+                sheet, max_bytes, time_zone, mobile_only, on_bad_value: ``"blank_cell"``
+                keeps a contact whose optional cell is bad, without that cell).
 
         Returns:
             The stored list, with the import summary and the rejected rows as CSV.
@@ -316,14 +337,15 @@ class Client:
                     self.store.add_contacts(list_id, batch)
                 self.store.add_rejections(
                     list_id,
-                    ((r.row, r.column, r.reason.value, r.detail) for r in job.rejections()),
+                    # One at a time from the import's spool: never all in memory.
+                    ((r.row, r.column, r.reason.value, r.detail) for r in job.iter_rejections()),
                 )
             return ImportedList(
                 id=list_id,
                 name=list_name,
                 summary=job.summary,
-                rejections_csv=job.rejections_csv(),
                 preview=preview,
+                job=job,
             )
 
     def create_list(self, name: str, contacts: Iterable[Contact]) -> str:

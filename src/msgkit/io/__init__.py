@@ -4,14 +4,16 @@
 - `import_contacts` streams a file into `Contact` s through a `ColumnMapping`,
   reporting every row it cannot use as a `Rejection`.
 
-Files are CSV (UTF-8 with or without BOM, GB18030, Big5, Shift_JIS, cp1252; ``,`` ``;``
-or tab) or XLSX. Both are refused over a size limit (25 MiB by default) before any row
-is read.
+Files are CSV (UTF-8 with or without BOM, UTF-16/32, GB18030, cp950/Big5, Big5-HKSCS,
+cp932/Shift_JIS, cp949/EUC-KR, cp1252; ``,`` ``;`` or tab) or XLSX. Both are refused
+over a size limit (25 MiB by default) before any row is read.
 """
 
 from msgkit.io._source import MAX_BYTES
 from msgkit.io.importer import (
     MAX_CELL_CHARS,
+    BadValue,
+    BlankedCell,
     ColumnMapping,
     ContactImport,
     ImportSummary,
@@ -24,6 +26,8 @@ from msgkit.io.preview import Preview, preview
 __all__ = [
     "MAX_BYTES",
     "MAX_CELL_CHARS",
+    "BadValue",
+    "BlankedCell",
     "ColumnMapping",
     "ContactImport",
     "ImportSummary",

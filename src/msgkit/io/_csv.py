@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections import deque
 from collections.abc import Generator, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import _csv
 
 from msgkit.exceptions import ImportFileError
-from msgkit.io._encoding import detect_encoding
+from msgkit.io._encoding import decoding, detect_encoding
 from msgkit.io._source import SourceFile
+from msgkit.io._values import column_letter
 
-__all__ = ["DELIMITERS", "CsvTable"]
+__all__ = ["DELIMITERS", "MAX_LINE_BREAKS", "MAX_QUOTED_CHARS", "CsvTable"]
 
 DELIMITERS = (",", ";", "\t")
 _CHUNK = 1 << 20
@@ -29,6 +34,21 @@ _QUOTES_PER_LINE = 4
 # A quoted run holding something other than spaces (blank ones are left alone).
 _QUOTED_FIELD = re.compile(r'"[^"]*[^\s"][^"]*"')
 _SEP_LINE = re.compile(r"sep=(.)\r?\n?")
+
+#: The most line breaks a quoted cell may hold: what a spreadsheet cell can (Excel: 253).
+#: A cell with more is a quote left open, swallowing the rows after it.
+MAX_LINE_BREAKS = 253
+#: The longest quoted cell that spans lines: what a spreadsheet cell can hold (32,767).
+MAX_QUOTED_CHARS = 32_767
+# A line read after the file's last: it closes a quote left open to the end (so the
+# cell it was in ends with _END), or else is a record of its own (_END_CELL), dropped.
+_END = "\uffff\ufffe"
+_END_CELL = _END + '"'
+_END_LINE = _END_CELL + "\n"
+
+
+def _line_breaks(cell: str) -> int:
+    return cell.count("\n") + cell.count("\r") - cell.count("\r\n")
 
 
 def _blank(cells: list[str]) -> bool:
@@ -109,15 +129,33 @@ class CsvTable:
             )
         except csv.Error:
             row = None
+        works = [c for c in decoding(data) if c != self.encoding]
+        hint = (
+            "the file is in another encoding: pass "
+            + " or ".join(f"encoding={c!r}" for c in works[:3])
+            + ", or save it as CSV UTF-8"
+            if works
+            else "the file mixes encodings (or is in one msgkit does not try): save it as "
+            "CSV UTF-8, or pass encoding='...' with the codec it was written in"
+        )
         return ImportFileError(
             f"the text is not valid {self.encoding}{shown}",
             path=self.source.name,
             row=row,
-            hint="the file mixes encodings, or it is in another one: pass encoding='...' "
-            "(gb18030, big5, shift_jis, cp1252), or save it as CSV UTF-8",
+            hint=hint,
         )
 
     def _csv_error(self, exc: csv.Error, after_row: int) -> ImportFileError:
+        if "field larger than field limit" in str(exc):
+            return ImportFileError(
+                f"a cell is longer than {csv.field_size_limit():,} characters: a quote opened "
+                "on this row is probably not closed, and the rows after it were read as part "
+                "of the cell",
+                path=self.source.name,
+                row=after_row + 1,
+                hint='close the quote on this row (a cell that starts with " ends with "), or '
+                "save the file again from a spreadsheet",
+            )
         return ImportFileError(
             f"the row cannot be read as CSV: {exc}",
             path=self.source.name,
@@ -172,17 +210,67 @@ class CsvTable:
 
     # -- records -----------------------------------------------------------------------
 
-    def _reader(self, lines: Iterator[str] | TextIO) -> Iterator[list[str]]:
+    def _reader(self, lines: Iterator[str] | TextIO) -> _csv.Reader:
         return csv.reader(lines, delimiter=self.delimiter, strict=False)
 
+    def _runaway(self, cells: list[str], row: int) -> None:
+        """Refuse a record whose quoted cell runs on: to the end of the file, or over more
+        lines or characters than a spreadsheet cell holds (called for records that span
+        lines, so never on the common path)."""
+        where = max(range(len(cells)), key=lambda i: _line_breaks(cells[i]))
+        cell = cells[where]
+        breaks = _line_breaks(cell)
+        if cells[-1].endswith(_END):
+            rest = cells[-1][: -len(_END)]
+            where = len(cells) - 1
+            lines = _line_breaks(rest) + (not rest.endswith(("\n", "\r")))
+            problem = (
+                "a quote opened on this row is never closed: the rest of the file "
+                f"({lines:,} lines) was read as one cell"
+            )
+        elif breaks > MAX_LINE_BREAKS:
+            problem = (
+                f"a quoted cell opened on this row runs over {breaks + 1:,} lines (a "
+                f"spreadsheet cell holds at most {MAX_LINE_BREAKS + 1}): a quote is probably "
+                "not closed, and the rows after it were read as part of the cell"
+            )
+        elif max(map(len, cells)) > MAX_QUOTED_CHARS:
+            where = max(range(len(cells)), key=lambda i: len(cells[i]))
+            problem = (
+                f"a quoted cell opened on this row runs over {len(cells[where]):,} characters "
+                f"and {_line_breaks(cells[where]) + 1:,} lines (a spreadsheet cell holds at "
+                f"most {MAX_QUOTED_CHARS:,} characters): a quote is probably not closed"
+            )
+        else:
+            return
+        raise ImportFileError(
+            problem,
+            path=self.source.name,
+            row=row,
+            column=column_letter(where),
+            hint='close the quote in that cell (a cell that starts with " ends with "), or '
+            "remove it, then import again",
+        )
+
     def records(self) -> Generator[tuple[int, list[str]], None, None]:
-        """Each non-blank record with its row number, the header first."""
+        """Each non-blank record with its row number, the header first.
+
+        Raises:
+            ImportFileError: When a quoted cell runs away (see `_runaway`), naming the
+                row where its quote opened; or the text does not decode.
+        """
         text = self._text()
         row = 0
-        reader = self._reader(text)
+        lines = 0
+        reader = self._reader(itertools.chain(text, (_END_LINE,)))
         try:
             for cells in reader:
                 row += 1
+                if reader.line_num - lines > 1:
+                    self._runaway(cells, row)
+                lines = reader.line_num
+                if len(cells) == 1 and cells[0] == _END_CELL:
+                    return
                 if not _blank(cells):
                     yield row, cells
         except csv.Error as exc:
@@ -210,16 +298,24 @@ class CsvTable:
                     continue
                 line = self._readline(text)
                 if not line:
+                    yield _END_LINE
                     return
                 yield line
 
         reader = self._reader(lines())
         first: list[tuple[int, list[str]]] = []
         found = 0
+        read = 0  # lines the reader has read, but for those counted without it
         try:
             try:
                 for cells in reader:
                     row += 1
+                    if reader.line_num - read > 1:
+                        self._runaway(cells, row)
+                    read = reader.line_num
+                    if len(cells) == 1 and cells[0] == _END_CELL:
+                        row -= 1
+                        break
                     if not _blank(cells):
                         found += 1
                         first.append((row, cells))
@@ -242,6 +338,12 @@ class CsvTable:
                         pending.extend(io.StringIO(chunk, newline=""))
                         for cells in reader:
                             row += 1
+                            if reader.line_num - read > 1:
+                                self._runaway(cells, row)
+                            read = reader.line_num
+                            if len(cells) == 1 and cells[0] == _END_CELL:
+                                row -= 1
+                                break
                             found += not _blank(cells)
                             if not pending:
                                 break

@@ -14,32 +14,48 @@ from msgkit.io._source import (
     closed_on_error,
     open_source,
 )
+from msgkit.io._values import column_letter
 from msgkit.io._xlsx import Cell, XlsxTable
 
-__all__ = ["Table", "column_letter", "open_table"]
+__all__ = ["MAX_COLUMNS", "Table", "column_letter", "open_table"]
 
 
-def column_letter(index: int) -> str:
-    """The spreadsheet letter of a 0-based column: 0 → A, 27 → AB."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+#: The most columns a file may have: Excel's own limit (column XFD).
+MAX_COLUMNS = 16_384
 
 
-def _names(header: Sequence[Cell]) -> tuple[str, ...]:
-    """Column names: the header's text, stripped; blanks named by letter; repeats numbered."""
+def _names(
+    header: Sequence[Cell], path: str | None = None, row: int | None = None
+) -> tuple[str, ...]:
+    """Column names: the header's text, stripped; blanks named by letter; repeats numbered.
+
+    Linear in the number of columns: each name remembers the next number to try, so a
+    header repeating one name many times does not search the taken numbers again.
+
+    Raises:
+        ImportFileError: When the header has more than `MAX_COLUMNS` columns.
+    """
+    if len(header) > MAX_COLUMNS:
+        raise ImportFileError(
+            f"the header has {len(header):,} columns; at most {MAX_COLUMNS:,} are read",
+            path=path,
+            row=row,
+            hint="check the delimiter (pass delimiter=...), or remove the empty columns",
+        )
     names: list[str] = []
     seen: set[str] = set()
+    next_number: dict[str, int] = {}
     for i, cell in enumerate(header):
         name = "" if cell is None else str(cell).strip()
         name = name or f"column {column_letter(i)}"
-        unique, n = name, 1
-        while unique in seen:
-            n += 1
+        unique, n = name, next_number.get(name, 1)
+        if n > 1 or unique in seen:
+            n = max(n, 2)
             unique = f"{name} ({n})"
+            while unique in seen:
+                n += 1
+                unique = f"{name} ({n})"
+            next_number[name] = n + 1
         seen.add(unique)
         names.append(unique)
     return tuple(names)
@@ -89,7 +105,7 @@ class Table:
             )
         self.header_row, header = first
         self.header: tuple[Cell, ...] = tuple(header)
-        self.columns = _names(header)
+        self.columns = _names(header, source.name, self.header_row)
 
     def _records(self) -> Generator[tuple[int, Sequence[Cell]], None, None]:
         if self._csv is not None:

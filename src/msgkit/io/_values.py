@@ -9,7 +9,16 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from msgkit.exceptions import ConfigError
 
-__all__ = ["TYPES", "Converter", "converter", "text_of"]
+__all__ = [
+    "TYPES",
+    "Converter",
+    "column_letter",
+    "converter",
+    "spreadsheet_safe",
+    "text_of",
+    "to_utc",
+    "unescape_spreadsheet",
+]
 
 #: The column types a mapping may ask for; ``date`` and ``datetime`` may also carry an
 #: explicit ``strptime`` format after a colon, e.g. ``"date:%d/%m/%Y"``.
@@ -23,6 +32,16 @@ _DATE = re.compile(
     r"\s*(Z|[+-]\d{2}:?\d{2})?"
 )
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+def column_letter(index: int) -> str:
+    """The spreadsheet letter of a 0-based column: 0 → A, 27 → AB."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def text_of(value: object) -> str:
@@ -45,6 +64,33 @@ def _duration_text(value: timedelta) -> str:
     seconds, ms = divmod(ms, 1000)
     text = f"{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return f"{text}.{ms:03d}" if ms else text
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a CSV cell that a spreadsheet shows as text, never runs as a formula.
+
+    A cell starting with ``=`` ``+`` ``-`` ``@``, a tab or a carriage return gets a
+    leading ``'`` (as OWASP advises against CSV injection); so does one starting with
+    ``'`` and one of those (or another ``'``), so that `unescape_spreadsheet` gives back
+    exactly ``text``. A phone number written ``+886...`` becomes ``'+886...``: shown as
+    written, not turned into the number 886... (or a formula) by Excel.
+    """
+    if text.startswith(_FORMULA_START) or _escaped(text):
+        return "'" + text
+    return text
+
+
+def _escaped(text: str) -> bool:
+    return text.startswith("'") and (text[1:2] in _FORMULA_START or text[1:2] == "'")
+
+
+def unescape_spreadsheet(text: str) -> str:
+    """``text`` without the ``'`` `spreadsheet_safe` put before it, if it has one."""
+    return text[1:] if _escaped(text) else text
 
 
 def _offset(text: str | None) -> tzinfo | None:
@@ -84,10 +130,21 @@ def _parse_moment(text: str) -> tuple[date, datetime | None]:
     return day, moment
 
 
-def _aware(moment: datetime, zone: tzinfo) -> datetime:
+def to_utc(moment: datetime, zone: tzinfo) -> datetime:
+    """``moment`` in UTC, read in ``zone`` when it carries no offset.
+
+    Raises:
+        ValueError: When the moment in UTC falls outside the years 1–9999 (9999-12-31
+            23:00 at -05:00, say), which Python's datetime cannot hold.
+    """
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(
+            f"{moment.isoformat()} is out of range once moved to UTC (years 1 to 9999)"
+        ) from None
 
 
 def _to_date(fmt: str | None) -> Converter:
@@ -108,15 +165,15 @@ def _to_date(fmt: str | None) -> Converter:
 def _to_datetime(fmt: str | None, zone: tzinfo) -> Converter:
     def convert(value: object) -> object:
         if isinstance(value, datetime):
-            return _aware(value, zone)
+            return to_utc(value, zone)
         if isinstance(value, date):
-            return _aware(datetime(value.year, value.month, value.day, tzinfo=zone), zone)
+            return to_utc(datetime(value.year, value.month, value.day, tzinfo=zone), zone)
         if not isinstance(value, str):
             raise ValueError(f"{value!r} is not a date and time")
         if fmt is not None:
-            return _aware(datetime.strptime(value.strip(), fmt), zone)  # noqa: DTZ007
+            return to_utc(datetime.strptime(value.strip(), fmt), zone)  # noqa: DTZ007
         day, moment = _parse_moment(value)
-        return _aware(moment or datetime(day.year, day.month, day.day, tzinfo=zone), zone)
+        return to_utc(moment or datetime(day.year, day.month, day.day, tzinfo=zone), zone)
 
     return convert
 
@@ -143,11 +200,14 @@ def _to_float(value: object) -> object:
     value = _days(value)
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
-    number = (
-        float(value)
-        if isinstance(value, (int, float))
-        else float(str(value).strip().replace(",", ""))
-    )
+    try:
+        number = (
+            float(value)
+            if isinstance(value, (int, float))
+            else float(str(value).strip().replace(",", ""))
+        )
+    except OverflowError:  # an integer past 1.8e308
+        raise ValueError(f"{value!r} is too large a number") from None
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")
     return number

@@ -13,15 +13,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
 import tempfile
 import weakref
 import zoneinfo
 from collections import Counter
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from enum import Enum
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import IO, Any, Literal, NamedTuple
 
 import attrs
 
@@ -30,10 +31,20 @@ from msgkit.exceptions import ConfigError, ImportFileError, InvalidPhoneError
 from msgkit.io._dedupe import SeenNumbers
 from msgkit.io._source import MAX_BYTES, Format, Source, closed_on_error
 from msgkit.io._table import Table, open_table
-from msgkit.io._values import Converter, converter, text_of
+from msgkit.io._values import (
+    Converter,
+    column_letter,
+    converter,
+    spreadsheet_safe,
+    text_of,
+    to_utc,
+    unescape_spreadsheet,
+)
 
 __all__ = [
     "MAX_CELL_CHARS",
+    "BadValue",
+    "BlankedCell",
     "ColumnMapping",
     "ContactImport",
     "ImportSummary",
@@ -48,6 +59,14 @@ MAX_CELL_CHARS = 1000
 
 _VARIABLE = re.compile(r"[^\W\d]\w*")
 _SPOOL = 1 << 20
+
+#: What to do with a cell of an optional column that cannot be used (a date that is not
+#: a date, a number that is not a number, a cell over ``max_cell_chars``):
+#: ``"reject_row"`` refuses the whole row; ``"blank_cell"`` keeps the contact without
+#: that attribute and reports the cell (`ContactImport.blanked_cells`). The phone
+#: column is never blanked: a row without a usable number is always rejected.
+BadValue = Literal["reject_row", "blank_cell"]
+_BAD_VALUES = ("reject_row", "blank_cell")
 
 
 class RejectReason(str, Enum):
@@ -85,6 +104,24 @@ class Rejection:
 
 
 @attrs.frozen(kw_only=True)
+class BlankedCell:
+    """A cell left out of an imported contact (with ``on_bad_value="blank_cell"``).
+
+    Attributes:
+        row: The row number in the file (the header is row 1).
+        column: The column of the cell.
+        reason: Why the cell could not be used (``bad_date``, ``bad_number``,
+            ``cell_too_long``).
+        detail: A sentence for people, e.g. ``"'31/02/1990' is not a date like 2024-03-01"``.
+    """
+
+    row: int
+    column: str
+    reason: RejectReason
+    detail: str
+
+
+@attrs.frozen(kw_only=True)
 class ImportSummary:
     """Where an import stands: rows read, accepted, rejected and why.
 
@@ -95,6 +132,8 @@ class ImportSummary:
         by_reason: Refused rows by `RejectReason` value.
         phone_reasons: ``invalid_phone`` rows by `InvalidPhoneError.reason`.
         complete: Whether the whole file has been read.
+        blanked: Cells left empty in imported contacts (``on_bad_value="blank_cell"``).
+        blanked_by_reason: Those cells by `RejectReason` value.
     """
 
     rows: int
@@ -103,6 +142,8 @@ class ImportSummary:
     by_reason: Mapping[str, int]
     phone_reasons: Mapping[str, int]
     complete: bool
+    blanked: int = 0
+    blanked_by_reason: Mapping[str, int] = attrs.field(factory=dict)
 
     def __str__(self) -> str:
         state = "" if self.complete else " so far"
@@ -114,6 +155,10 @@ class ImportSummary:
             if reason == RejectReason.INVALID_PHONE.value:
                 for why, m in sorted(self.phone_reasons.items(), key=lambda kv: (-kv[1], kv[0])):
                     lines.append(f"    {why:<20} {m:>6,}")
+        if self.blanked:
+            lines.append(f"{self.blanked:,} cells left empty in imported contacts")
+            for reason, n in sorted(self.blanked_by_reason.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append(f"  {reason:<14} {n:>10,}")
         return "\n".join(lines)
 
 
@@ -153,6 +198,53 @@ class ColumnMapping:
                 key="variables",
                 hint="use letters, digits and underscores, not starting with a digit",
             )
+
+
+class _Spool:
+    """CSV rows kept in a temporary file (in memory up to 1 MiB), read back as a stream.
+
+    Every text cell is written `spreadsheet_safe`: the file is handed to people who open
+    it in a spreadsheet, where a cell such as ``=cmd|' /C calc'!A0`` must stay text.
+    """
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self._file: Any = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
+            max_size=_SPOOL, mode="w+", encoding="utf-8", newline=""
+        )
+        self._writer = csv.writer(self._file)
+        self.write(header)
+
+    def write(self, cells: Iterable[object]) -> None:
+        self._writer.writerow(spreadsheet_safe(c) if isinstance(c, str) else c for c in cells)
+
+    def rows(self) -> Iterator[list[str]]:
+        """The rows written so far (the header skipped), one at a time, unescaped."""
+        self._file.seek(0)
+        try:
+            reader = csv.reader(self._file)
+            next(reader)
+            for row in reader:
+                yield [unescape_spreadsheet(cell) for cell in row]
+        finally:
+            self._file.seek(0, io.SEEK_END)
+
+    def text(self) -> str:
+        """Everything written, as CSV text."""
+        self._file.seek(0)
+        text = str(self._file.read())
+        self._file.seek(0, io.SEEK_END)
+        return text
+
+    def copy_to(self, target: IO[str]) -> None:
+        """Write everything to ``target``, a chunk at a time."""
+        self._file.seek(0)
+        try:
+            shutil.copyfileobj(self._file, target)
+        finally:
+            self._file.seek(0, io.SEEK_END)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class _Field(NamedTuple):
@@ -200,7 +292,15 @@ class ContactImport:
         mobile_only: bool,
         time_zone: str,
         max_cell_chars: int,
+        on_bad_value: BadValue = "reject_row",
     ) -> None:
+        if on_bad_value not in _BAD_VALUES:
+            raise ConfigError(
+                f"on_bad_value={on_bad_value!r} is not a choice",
+                key="on_bad_value",
+                hint="use 'reject_row' (the default) or 'blank_cell'",
+            )
+        self._blank_bad = on_bad_value == "blank_cell"
         self._table = table
         self.columns = table.columns
         self.format = table.format
@@ -260,21 +360,20 @@ class ContactImport:
         self._max_chars = max_cell_chars
         self._seen = SeenNumbers()
         self._counts: Counter[str] = Counter()
+        self._blanked_counts: Counter[str] = Counter()
         self._phone_reasons: Counter[str] = Counter()
         self._rows = 0
         self._accepted = 0
         self._complete = False
         self._started = False
         self._reading: Generator[Contact, None, None] | None = None
-        self._spool: Any = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed below
-            max_size=_SPOOL, mode="w+", encoding="utf-8", newline=""
-        )
-        # The rejections outlive close(); the spool goes when this object does.
-        weakref.finalize(self, self._spool.close)
-        self._writer = csv.writer(self._spool)
-        self._writer.writerow(
+        self._rejected = _Spool(
             ["row", "column", "reason", "detail", "phone_reason", "duplicate_of", *self.columns]
         )
+        self._blanked = _Spool(["row", "column", "reason", "detail"])
+        # The rejections outlive close(); the spools go when this object does.
+        weakref.finalize(self, self._rejected.close)
+        weakref.finalize(self, self._blanked.close)
 
     # -- results ------------------------------------------------------------------------
 
@@ -295,20 +394,15 @@ class ContactImport:
             by_reason=dict(self._counts),
             phone_reasons=dict(self._phone_reasons),
             complete=self._complete,
+            blanked=sum(self._blanked_counts.values()),
+            blanked_by_reason=dict(self._blanked_counts),
         )
 
-    def _spooled(self) -> str:
-        self._spool.seek(0)
-        text = str(self._spool.read())
-        self._spool.seek(0, io.SEEK_END)
-        return text
-
-    def rejections(self) -> list[Rejection]:
-        """The rejected rows so far, in file order."""
-        rows = csv.reader(io.StringIO(self._spooled(), newline=""))
-        next(rows)
-        return [
-            Rejection(
+    def iter_rejections(self) -> Iterator[Rejection]:
+        """The rejected rows so far, in file order, one at a time (read from the spool,
+        so a file of a million bad rows costs no more memory than one)."""
+        for r in self._rejected.rows():
+            yield Rejection(
                 row=int(r[0]),
                 column=r[1] or None,
                 reason=RejectReason(r[2]),
@@ -316,16 +410,38 @@ class ContactImport:
                 phone_reason=r[4] or None,
                 duplicate_of=int(r[5]) if r[5] else None,
             )
-            for r in rows
-        ]
+
+    def rejections(self) -> list[Rejection]:
+        """The rejected rows so far, in file order (see `iter_rejections` for many)."""
+        return list(self.iter_rejections())
 
     def rejections_csv(self) -> str:
         """The rejected rows as CSV text: row, column, reason, detail, then the row's cells.
 
         Hand it back to whoever uploaded the file: they can fix the rows and import
         them again. ``.encode("utf-8-sig")`` gives bytes that Excel opens correctly.
+        A cell that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``...)
+        is written after a ``'``; importing the file again reads it without the ``'``.
         """
-        return self._spooled()
+        return self._rejected.text()
+
+    def write_rejections_csv(self, target: IO[str]) -> None:
+        """Write `rejections_csv` to a text file, a chunk at a time."""
+        self._rejected.copy_to(target)
+
+    def iter_blanked_cells(self) -> Iterator[BlankedCell]:
+        """The cells left empty so far (``on_bad_value="blank_cell"``), one at a time."""
+        for r in self._blanked.rows():
+            yield BlankedCell(row=int(r[0]), column=r[1], reason=RejectReason(r[2]), detail=r[3])
+
+    def blanked_cells(self) -> list[BlankedCell]:
+        """The cells left empty so far, in file order (not rows: their contacts were
+        imported without that attribute)."""
+        return list(self.iter_blanked_cells())
+
+    def blanked_cells_csv(self) -> str:
+        """The blanked cells as CSV text: row, column, reason, detail."""
+        return self._blanked.text()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -365,7 +481,7 @@ class ContactImport:
         self._counts[reason.value] += 1
         if phone_reason is not None:
             self._phone_reasons[phone_reason] += 1
-        self._writer.writerow(
+        self._rejected.write(
             [
                 row,
                 column or "",
@@ -376,6 +492,17 @@ class ContactImport:
                 *map(text_of, cells),
             ]
         )
+
+    def _bad_value(
+        self, row: int, cells: Sequence[object], column: str, reason: RejectReason, detail: str
+    ) -> bool:
+        """Blank the cell (True: go on with the row) or reject the row (False)."""
+        if self._blank_bad:
+            self._blanked_counts[reason.value] += 1
+            self._blanked.write([row, column, reason.value, detail])
+            return True
+        self._reject(row, cells, column, reason, detail)
+        return False
 
     def _contacts(self) -> Generator[Contact, None, None]:
         rows = self._table.rows()
@@ -396,6 +523,10 @@ class ContactImport:
         width = self._width
         if len(cells) != width:
             if len(cells) > width and any(text_of(c).strip() for c in cells[width:]):
+                for i, cell in enumerate(cells):  # a quote left open, or just a stray comma?
+                    if isinstance(cell, str) and len(cell) > self._max_chars:
+                        name = self.columns[i] if i < width else column_letter(i)
+                        self._runaway(row, name, cell)
                 self._reject(
                     row,
                     cells,
@@ -406,14 +537,14 @@ class ContactImport:
                 return None
             cells = [*cells[:width], *([None] * (width - len(cells)))]
         raw = cells[self._phone]
-        text = (raw if raw.__class__ is str else text_of(raw)).strip()
+        text = unescape_spreadsheet((raw if raw.__class__ is str else text_of(raw)).strip())
         if not text:
             self._reject(
                 row, cells, self._phone_column, RejectReason.EMPTY_PHONE, "no phone number"
             )
             return None
         if len(text) > self._max_chars:
-            self._too_long(row, cells, self._phone_column, len(text))
+            self._too_long(row, cells, self._phone_column, text)
             return None
         try:
             if self._cipher is not None:
@@ -437,18 +568,30 @@ class ContactImport:
                 value = value.strip()
                 if not value:
                     continue
+                if value[0] == "'":
+                    value = unescape_spreadsheet(value)
                 if len(value) > max_chars:
-                    self._too_long(row, cells, column, len(value))
+                    self._runaway(row, column, value)
+                    if self._bad_value(
+                        row, cells, column, RejectReason.CELL_TOO_LONG, self._long(value)
+                    ):
+                        continue
                     return None
             elif value is None:
                 continue
             elif isinstance(value, datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=self._zone).astimezone(timezone.utc)
+                try:
+                    value = to_utc(value, self._zone)
+                except ValueError as exc:
+                    if self._bad_value(row, cells, column, RejectReason.BAD_DATE, str(exc)):
+                        continue
+                    return None
             if convert is not None:
                 try:
                     value = convert(value)
                 except ValueError as exc:
-                    self._reject(row, cells, column, reason, str(exc))
+                    if self._bad_value(row, cells, column, reason, str(exc)):
+                        continue
                     return None
             attributes[name] = value
         e164 = phone.e164
@@ -467,14 +610,31 @@ class ContactImport:
         # Contact converts attributes with dict(), whose overloads mypy cannot match.
         return Contact(phone=phone, key=key, attributes=attributes)  # type: ignore[arg-type]
 
-    def _too_long(self, row: int, cells: Sequence[object], column: str, n: int) -> None:
-        self._reject(
-            row,
-            cells,
-            column,
-            RejectReason.CELL_TOO_LONG,
-            f"{n:,} characters; at most {self._max_chars:,} are allowed",
-        )
+    def _long(self, text: str) -> str:
+        return f"{len(text):,} characters; at most {self._max_chars:,} are allowed"
+
+    def _runaway(self, row: int, column: str, text: str) -> None:
+        """Refuse the file when a too-long CSV cell spans lines: a quote left open.
+
+        Such a cell has swallowed the rows after it; rejecting it as one row would
+        import the file silently short.
+        """
+        if self.format == "csv" and "\n" in text:
+            lines = text.count("\n") + 1
+            raise ImportFileError(
+                f"the cell opened by a quote on this row runs over {lines:,} lines "
+                f"({len(text):,} characters): a quote is probably not closed, and the rows "
+                "after it were read as part of the cell",
+                path=self._table.source.name,
+                row=row,
+                column=column,
+                hint="close (or remove) the quote in that cell and import again; if the cell "
+                "really is that long, raise max_cell_chars=...",
+            )
+
+    def _too_long(self, row: int, cells: Sequence[object], column: str, text: str) -> None:
+        self._runaway(row, column, text)
+        self._reject(row, cells, column, RejectReason.CELL_TOO_LONG, self._long(text))
 
     # -- lifetime -----------------------------------------------------------------------
 
@@ -483,6 +643,7 @@ class ContactImport:
         if self._reading is not None:
             self._reading.close()
         self._table.close()
+        self._seen = SeenNumbers(1)  # the numbers seen (25 MB a million) are not needed
 
     def __enter__(self) -> ContactImport:
         return self
@@ -513,6 +674,7 @@ def import_contacts(
     sheet: str | None = None,
     max_bytes: int = MAX_BYTES,
     max_cell_chars: int = MAX_CELL_CHARS,
+    on_bad_value: BadValue = "reject_row",
 ) -> ContactImport:
     """Open a recipient file for import; iterate the result for the accepted contacts.
 
@@ -532,6 +694,10 @@ def import_contacts(
         sheet: The XLSX worksheet to read; the first one if omitted.
         max_bytes: The size limit of the file.
         max_cell_chars: The longest cell accepted.
+        on_bad_value: ``"reject_row"`` (the default) rejects a row when one of its
+            cells cannot be used (a bad date or number, a cell too long);
+            ``"blank_cell"`` imports the contact without that cell and reports it in
+            `ContactImport.blanked_cells`. The phone column is never blanked.
 
     Returns:
         The running import.
@@ -539,7 +705,8 @@ def import_contacts(
     Raises:
         ImportFileError: When the file cannot be read at all, or a mapped column does
             not exist (the hint lists the columns that do).
-        ConfigError: For an unknown region, time zone, encoding or column type.
+        ConfigError: For an unknown region, time zone, encoding, column type or
+            ``on_bad_value``.
 
     Example:
         >>> rows = b"Name,Mobile,Registration Time\\nAmy,0912-345-678,2024-03-01\\n"
@@ -570,4 +737,5 @@ def import_contacts(
             mobile_only=mobile_only,
             time_zone=time_zone,
             max_cell_chars=max_cell_chars,
+            on_bad_value=on_bad_value,
         )

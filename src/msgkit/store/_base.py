@@ -99,6 +99,9 @@ class Dialect:
         skip_locked: Whether claims may use ``FOR UPDATE SKIP LOCKED``.
         begin: The statement that starts a write transaction.
         lock_rows: Appended to a SELECT whose rows the transaction will update.
+        exclusive: The statement (one ``?``: a name) that makes a transaction wait for
+            any other holding the same name until it ends; empty where ``begin`` already
+            serialises writers (SQLite's ``BEGIN IMMEDIATE``).
     """
 
     name: str
@@ -107,12 +110,17 @@ class Dialect:
     skip_locked: bool = False
     begin: str = "BEGIN IMMEDIATE"
     lock_rows: str = ""
+    exclusive: str = ""
 
     def json_text(self, column: str, key: str) -> str:
         """The SQL expression of the text at ``key`` of a JSON ``column``."""
         if self.name == "postgresql":
             return f"({column}::json ->> '{key}')"
         return f"json_extract({column}, '$.{key}')"
+
+    def ddl(self, statement: str) -> str:
+        """A statement of `msgkit.store.migrations` in this database's words."""
+        return statement.replace("{id}", self.id_column)
 
     def sql(self, text: str) -> str:
         """``text`` with ``?`` markers turned into this driver's."""
@@ -182,8 +190,20 @@ class SQLBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _begin(self) -> None:
-        self._conn.execute(self.dialect.begin)
+    def _begin(self, cur: Any) -> None:
+        cur.execute(self.dialect.begin)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """The connection for one transaction or read, this thread's alone while in use."""
+        with self._lock:
+            yield self._conn
+
+    def _exclusive(self, cur: Any, name: str) -> None:
+        """Make this transaction the only one holding ``name`` until it ends: for a
+        read-then-write that no constraint guards (the next number of a sequence)."""
+        if self.dialect.exclusive:
+            self._q(cur, self.dialect.exclusive, (name,))
 
     def _fault(self, exc: Exception) -> StoreError | None:
         """The `StoreError` a driver's error means (None: not a fault of the database)."""
@@ -202,17 +222,17 @@ class SQLBase:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        with self._lock, self._faults():
-            cur = self._conn.cursor()
+        with self._faults(), self._connection() as conn:
+            cur = conn.cursor()
             try:
-                self._begin()
+                self._begin(cur)
                 try:
                     yield cur
-                    self._conn.commit()
+                    conn.commit()
                 except BaseException:
                     # A failed commit (a full disk) leaves the transaction open: end it.
                     with suppress(Exception):
-                        self._conn.rollback()
+                        conn.rollback()
                     self._addresses.settle(committed=False)
                     raise
                 self._addresses.settle(committed=True)
@@ -230,8 +250,8 @@ class SQLBase:
         return int(cur.rowcount)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._lock, self._faults():
-            cur = self._conn.cursor()
+        with self._faults(), self._connection() as conn:
+            cur = conn.cursor()
             try:
                 cur.execute(self.dialect.sql(sql), tuple(params))
                 return list(cur.fetchall())
@@ -244,7 +264,11 @@ class SQLBase:
     # --- schema -----------------------------------------------------------------
 
     def _migrate(self) -> None:
+        # Several processes may open a new database at once: each migration step is one
+        # transaction, and on PostgreSQL holds the "migrate" lock (SQLite's BEGIN
+        # IMMEDIATE serialises them already), so one applies it and the others see it done.
         with self._tx() as cur:
+            self._exclusive(cur, "msgkit.migrate")
             self._q(
                 cur,
                 "CREATE TABLE IF NOT EXISTS msgkit_meta "
@@ -252,6 +276,7 @@ class SQLBase:
             )
         while True:
             with self._tx() as cur:
+                self._exclusive(cur, "msgkit.migrate")
                 found = self._q(
                     cur, "SELECT value FROM msgkit_meta WHERE key = 'schema_version'"
                 ).fetchone()
@@ -266,7 +291,7 @@ class SQLBase:
                 if version == LATEST:
                     return
                 for statement in MIGRATIONS[version]:
-                    self._q(cur, statement.replace("{id}", self.dialect.id_column))
+                    self._q(cur, self.dialect.ddl(statement))
                 if found:
                     self._q(
                         cur,
@@ -291,6 +316,7 @@ class SQLBase:
         """
         mark = self._addresses.mark or _PLAIN
         with self._tx() as cur:
+            self._exclusive(cur, "msgkit.migrate")
             found = self._q(cur, "SELECT value FROM msgkit_meta WHERE key = 'phone_key'").fetchone()
             if found is None:
                 if mark != _PLAIN and any(
@@ -462,12 +488,22 @@ class Addresses:
         self.cipher = cipher
         #: index -> address, of those sealed or opened lately (least recently used first).
         self.opened: OrderedDict[str, str] = OrderedDict()
-        #: index -> address, sealed by the transaction under way.
-        self._pending: dict[str, str] = {}
+        # Guards `opened`: the threads of a pooled store (PostgreSQL) share it.
+        self._opened_lock = threading.Lock()
+        # index -> address, sealed by the transaction under way in this thread (a store
+        # on a connection pool runs one transaction per thread at once: PostgreSQL).
+        self._local = threading.local()
         self.mark = None if cipher is None else cipher.blind_index(_MARK)
         self.index: Callable[[str], str] = (
             _same if cipher is None else functools.lru_cache(maxsize=4096)(self._index)
         )
+
+    @property
+    def _pending(self) -> dict[str, str]:
+        pending: dict[str, str] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = {}
+        return pending
 
     def _index(self, address: str) -> str:
         assert self.cipher is not None
@@ -510,16 +546,18 @@ class Addresses:
     def get(self, ix: str) -> str | None:
         """The address of an index sealed or opened lately (now the most recently used),
         or None."""
-        address = self.opened.get(ix)
-        if address is not None:
-            self.opened.move_to_end(ix)
-        return address
+        with self._opened_lock:
+            address = self.opened.get(ix)
+            if address is not None:
+                self.opened.move_to_end(ix)
+            return address
 
     def _keep(self, ix: str, address: str) -> None:
-        self.opened[ix] = address
-        self.opened.move_to_end(ix)
-        if len(self.opened) > _OPENED:
-            self.opened.popitem(last=False)  # the least recently used
+        with self._opened_lock:
+            self.opened[ix] = address
+            self.opened.move_to_end(ix)
+            if len(self.opened) > _OPENED:
+                self.opened.popitem(last=False)  # the least recently used
 
 
 def _same(address: str) -> str:

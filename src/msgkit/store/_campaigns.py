@@ -23,6 +23,8 @@ class CampaignTables(SQLBase):
             The campaign as saved.
         """
         with self._tx() as cur:
+            # The queue and creation numbers are MAX + 1: one such transaction at a time.
+            self._exclusive(cur, "msgkit.campaigns")
             row = self._q(
                 cur, "SELECT status, queue_seq FROM campaigns WHERE id = ?", (campaign.id,)
             ).fetchone()
@@ -147,10 +149,11 @@ class CampaignTables(SQLBase):
     def save_scenario(self, name: str, campaign_id: str, spec: Any, *, now: datetime) -> None:
         """Insert or replace a named scenario."""
         with self._tx() as cur:
-            self._q(cur, "DELETE FROM scenarios WHERE name = ?", (name,))
             self._q(
                 cur,
-                "INSERT INTO scenarios (name, campaign_id, spec, updated_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO scenarios (name, campaign_id, spec, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET campaign_id = excluded.campaign_id, "
+                "spec = excluded.spec, updated_at = excluded.updated_at",
                 (name, campaign_id, self._dump_spec(spec), ms(now)),
             )
 

@@ -342,14 +342,6 @@ class InboundTables(SQLBase):
     ) -> int | None:
         """Store an inbound reply; returns its id, or None if this reply was already stored."""
         with self._tx() as cur:
-            if external_id is not None:
-                seen = self._q(
-                    cur,
-                    "SELECT id FROM replies WHERE provider = ? AND external_id = ?",
-                    (provider, external_id),
-                ).fetchone()
-                if seen:
-                    return None
             last = self._q(
                 cur,
                 "SELECT id, campaign_id FROM messages WHERE recipient = ? AND sent_at IS NOT NULL "
@@ -357,10 +349,13 @@ class InboundTables(SQLBase):
                 (self._ix(sender),),
             ).fetchone()
             self._seal(cur, (sender,))
-            self._q(
+            row = self._q(
                 cur,
                 "INSERT INTO replies (provider, scope, sender, text, at, external_id, message_id, "
-                "campaign_id, classification, needs_review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "campaign_id, classification, needs_review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                # A reply stored already (same provider and external id) is not stored
+                # again: the unique index decides, not a read first (two workers at once).
+                "ON CONFLICT (provider, external_id) DO NOTHING RETURNING id",
                 (
                     provider,
                     scope,
@@ -373,9 +368,8 @@ class InboundTables(SQLBase):
                     classification,
                     int(needs_review),
                 ),
-            )
-            row = self._q(cur, "SELECT MAX(id) FROM replies").fetchone()
-            return int(row[0])
+            ).fetchone()
+            return None if row is None else int(row[0])
 
     def replies(self, *, needs_review: bool | None = None, limit: int = 100) -> list[StoredReply]:
         """Stored replies, newest first (``needs_review=True``: those flagged for review)."""

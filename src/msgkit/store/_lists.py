@@ -43,6 +43,7 @@ class ListTables(SQLBase):
         """
         list_id = uuid.uuid4().hex
         with self._tx() as cur:
+            self._exclusive(cur, "msgkit.lists")  # created_seq is MAX + 1
             self._q(
                 cur,
                 "INSERT INTO lists (id, name, columns, created_at, importer, variables, "
@@ -99,6 +100,7 @@ class ListTables(SQLBase):
         total = InsertResult()
         for chunk in chunks(contacts, BULK_BATCH):
             with self._tx() as cur:
+                self._exclusive(cur, f"msgkit.contacts.{list_id}")  # seq is MAX + 1
                 top = self._q(
                     cur, "SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE list_id = ?", (list_id,)
                 ).fetchone()[0]

@@ -305,7 +305,9 @@ class OutboxTables(SQLBase):
                 for row in self._q(
                     cur,
                     "SELECT id, state, campaign_id, recipient, channel, counts, worker "
-                    f"FROM messages WHERE id IN ({self._in(chunk)}){self.dialect.lock_rows}",
+                    # In one order (by id): two transactions locking rows never deadlock.
+                    f"FROM messages WHERE id IN ({self._in(chunk)}) "
+                    f"ORDER BY id{self.dialect.lock_rows}",
                     chunk,
                 ).fetchall():
                     if worker is None or row[6] == worker:
