@@ -79,12 +79,17 @@ class Databases:
         if self._free:
             return database_url(self.dsn, self._free.pop())
         if not self._migrated:
+            import psycopg
+
             from msgkit.store.postgres import PostgresStore
 
             self._run(f"DROP DATABASE IF EXISTS {self.template}")
             self._run(f"CREATE DATABASE {self.template}")
             self._made.append(self.template)
             PostgresStore(database_url(self.dsn, self.template)).close()
+            # The store that migrated it marked it plain: a test's own store decides.
+            with psycopg.connect(database_url(self.dsn, self.template)) as conn:
+                conn.execute("DELETE FROM msgkit_meta WHERE key <> 'schema_version'")
             self._migrated = True
         name = f"{self.prefix}_{next(self._numbers)}"
         self._run(f"CREATE DATABASE {name} TEMPLATE {self.template}")

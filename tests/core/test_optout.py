@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from msgkit import Channel
 from msgkit.core.optout import (
     KEYWORDS,
+    IndexedSuppression,
     Keywords,
     OptOutScope,
     ReplyIntent,
@@ -124,3 +127,33 @@ def test_a_recognised_reply_is_one_keyword(text: str) -> None:
     if intent is not None:
         words = set().union(*(kw.opt_out | kw.opt_in | kw.help for kw in KEYWORDS.values()))
         assert normalise_keyword(text) in words
+
+
+_SCOPES = st.sampled_from(["*", "sms", "line", "sms/Acme"])
+_ADDRESSES = st.text(min_size=1, max_size=12)
+
+
+@given(
+    st.lists(st.tuples(_SCOPES, _ADDRESSES), max_size=30),
+    st.lists(st.tuples(_SCOPES, _ADDRESSES), max_size=30),
+)
+def test_an_indexed_suppression_list_answers_as_the_set_of_its_entries(
+    listed: list[tuple[str, str]], asked: list[tuple[str, str]]
+) -> None:
+    """Kept by index (here a keyed digest, as a keyed store keeps it), the list holds
+    exactly the keys the plain set of its entries holds."""
+
+    def index(address: str) -> str:
+        return hashlib.sha256(b"key" + address.encode()).hexdigest()
+
+    indexed = IndexedSuppression(
+        entries=frozenset((scope, index(address)) for scope, address in listed), index=index
+    )
+    plain = frozenset(SuppressionKey(scope, address) for scope, address in listed)
+    assert len(indexed) == len(plain)
+    for scope, address in [*listed, *asked]:
+        key = SuppressionKey(scope, address)
+        assert (key in indexed) == (key in plain)
+        assert ((scope, address) in indexed) == (key in plain)
+    assert "not a key" not in indexed
+    assert (None, None) not in indexed

@@ -25,8 +25,10 @@ import pytest
 import msgkit
 from msgkit.contacts import PhoneCipher
 from msgkit.inbound import endpoints_from_config, twilio_signature
+from msgkit.providers.alibaba import number_key
 from msgkit.testing import FakeClock
 from tests.e2e.conftest import tw_e164, tw_numbers
+from tests.fakes.alibaba_server import FakeAlibaba
 from tests.fakes.twilio_server import FakeTwilio
 from tests.http_server import serve
 
@@ -228,6 +230,29 @@ def test_a_plain_database_is_not_encrypted_halfway(tmp_path: Path) -> None:
     assert "new database" in str(refused.value)
 
 
+@pytest.mark.parametrize("first_keyed", [False, True], ids=["plain-first", "keyed-first"])
+def test_an_empty_database_is_keyed_or_plain_by_its_first_opener(
+    tmp_path: Path, first_keyed: bool
+) -> None:
+    """A worker started without MSGKIT_PHONE_KEY before the first import with it (or the
+    other way round): the database is what its first opener made it, even while empty,
+    and the other process is refused -- clear and sealed numbers never mix (the plain
+    first order was accepted before, and the plain process wrote numbers in clear)."""
+    db = f"sqlite:///{tmp_path / 'msgkit.db'}"
+    keyed, plain = {"MSGKIT_PHONE_KEY": KEY}, {}
+    first, second = (keyed, plain) if first_keyed else (plain, keyed)
+    with msgkit.Client(store=db, env=first) as worker:
+        with pytest.raises(msgkit.ConfigError, match="MSGKIT_PHONE_KEY") as refused:
+            msgkit.Client(store=db, env=second)
+        assert "every process" in str(refused.value)
+        assert KEY not in str(refused.value)
+        worker.create_list("m", [msgkit.Contact(phone=NUMBERS[0])])
+        (contacts,) = [c for c in worker.lists() if c["name"] == "m"]
+        assert contacts["rows"] == 1
+    national = NUMBERS[0].lstrip("+").encode()
+    assert (national in (tmp_path / "msgkit.db").read_bytes()) is not first_keyed
+
+
 @pytest.mark.parametrize(
     "value", ["not base64 at all!", "c2hvcnQ", "", "   "], ids=["text", "short", "empty", "blank"]
 )
@@ -258,3 +283,76 @@ def test_a_phone_key_in_the_configuration_file_is_refused(tmp_path: Path) -> Non
     with msgkit.Client(store=db, config={"phone_key_env": "SHOP_PHONE_KEY"}, env=env) as client:
         client.create_list("m", [msgkit.Contact(phone=NUMBERS[0])])
     assert NUMBERS[0].encode() not in (tmp_path / "msgkit.db").read_bytes()
+
+
+ALIBABA_TOKEN = "alibaba-path-token-e2e"
+
+
+def _unkeyed_digests(number: str) -> list[bytes]:
+    """What someone with the database but not the key computes from a candidate number
+    to find its Alibaba messages: SHA-256 of any form of it, 12 hex characters (the
+    provider id's digest without a key)."""
+    forms = {*_forms(number), number_key(number)}
+    return [hashlib.sha256(f.encode()).hexdigest()[:12].encode() for f in forms]
+
+
+@pytest.mark.parametrize("phone_key", [None, KEY], ids=["plain", "encrypted"])
+def test_alibaba_batch_receipts_match_without_an_unkeyed_digest_stored(
+    tmp_path: Path, phone_key: str | None
+) -> None:
+    """An Alibaba batch (one BizId and OutId for all its numbers) is matched by its
+    receipts (biz_id + phone_number) with or without the key; with it, the database
+    holds no digest anyone can compute from a candidate number (before, the provider
+    ids held SHA-256 of the number, 48 bits: the numbers could be found)."""
+    env = {
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "alibaba-secret",
+        "MSGKIT_ALIBABA_WEBHOOK_TOKEN": ALIBABA_TOKEN,
+        **({} if phone_key is None else {"MSGKIT_PHONE_KEY": phone_key}),
+    }
+    fake = FakeAlibaba()
+    clock = FakeClock(datetime.now(timezone.utc))
+    db = f"sqlite:///{tmp_path / 'msgkit.db'}"
+    with serve(fake) as url, httpx.Client() as http:
+        config = {
+            "providers": {
+                "ali": {
+                    "type": "alibaba",
+                    "access_key_id": "LTAIkeyid",
+                    "sign_name": "Shop",
+                    "base_url": url,
+                }
+            }
+        }
+        client = msgkit.Client(store=db, config=config, env=env, clock=clock)
+        members = client.create_list("m", [msgkit.Contact(phone=n) for n in NUMBERS])
+        template = msgkit.Template(body="Your parcel is ready", code="SMS_1", review="approved")
+        campaign = client.create_campaign("Parcel", template, audience=members, provider="ali")
+        client.start(campaign)
+        client.run(progress=False)
+        sends = [
+            (f"{i + 1}^0", request)
+            for i, request in enumerate(fake.requests)
+            if request.get("Action") == "SendSms"
+        ]
+        assert [len(r["PhoneNumbers"].split(",")) for _, r in sends] == [len(NUMBERS)]
+        report = [
+            {
+                "phone_number": number,
+                "success": True,
+                "err_code": "DELIVERED",
+                "biz_id": biz_id,
+                "out_id": request["OutId"],
+                "report_time": "2026-01-05 17:00:01",
+            }
+            for biz_id, request in sends
+            for number in request["PhoneNumbers"].split(",")
+        ]
+        endpoints = endpoints_from_config(config["providers"], env)
+        with serve(client.inbound_app(endpoints)) as hooks:
+            answer = http.post(f"{hooks}/hooks/ali/{ALIBABA_TOKEN}/report", json=report)
+            assert answer.status_code == 200, answer.text
+        assert client.report(campaign).total.delivered == len(NUMBERS)
+        client.close()
+    stored = b"".join(data for _, data in _database_bytes(tmp_path))
+    digests = [d for number in NUMBERS for d in _unkeyed_digests(number)]
+    assert any(d in stored for d in digests) is (phone_key is None)

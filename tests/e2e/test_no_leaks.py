@@ -11,11 +11,13 @@ messages, progress and report, and any exception raised, are searched for each s
 and each recipient number (E.164 with and without ``+``, and the national form). The
 campaign runs with phone numbers encrypted at rest (``MSGKIT_PHONE_KEY``), and the
 database file with its ``-wal`` and ``-shm`` is searched too: for the numbers, the
-provider secrets and the phone key.
+provider secrets and the phone key, and for unkeyed digests of the numbers (SHA-256,
+12 hex characters, as Alibaba's provider ids held before they were keyed).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import urllib.error
@@ -31,6 +33,7 @@ import pytest
 
 import msgkit
 from msgkit.inbound import endpoints_from_config
+from msgkit.providers.alibaba import number_key
 from msgkit.testing import FakeClock, Simulator
 from tests.e2e.conftest import tw_e164, tw_numbers
 from tests.fakes.alibaba_server import FakeAlibaba
@@ -246,6 +249,15 @@ CASES = {
 }
 
 
+def _unkeyed_digests() -> list[str]:
+    """Digests anyone can compute from a candidate number (SHA-256 of a form of it, 12
+    hex characters, as Alibaba's provider ids held without a key): none may be stored."""
+    forms = set()
+    for national, e164 in zip(NATIONAL, NUMBERS, strict=True):
+        forms |= {e164, e164.lstrip("+"), national, national.replace("-", ""), number_key(e164)}
+    return [hashlib.sha256(f.encode()).hexdigest()[:12] for f in sorted(forms)]
+
+
 def _leaks(text: str, secrets: tuple[str, ...] = (SECRET, WEBHOOK, LINKS, PHONE_KEY)) -> list[str]:
     """The secrets and numbers found in ``text``."""
     needles = list(secrets)
@@ -320,13 +332,19 @@ def test_a_campaign_leaves_no_secret_and_no_number_anywhere(
             seen.append(formatter.formatException(record.exc_info))
     found = {n: [s for s in seen if n in s][:2] for n in _leaks("\n".join(seen))}
     assert not found, found
-    # The database: no number, and no secret (campaigns are sealed with the phone key,
-    # the short-link key of their policy with them).
+    # The database: no number, no digest of one anyone can compute, and no secret
+    # (campaigns are sealed with the phone key, the short-link key of their policy with
+    # them).
+    digests = _unkeyed_digests()
+
+    def leaks(text: str) -> list[str]:
+        return [*_leaks(text), *(d for d in digests if d in text)]
+
     if db.startswith("postgresql://"):
-        stored = {"msgkit.db": _leaks(database_text(db))}  # every row of every table
+        stored = {"msgkit.db": leaks(database_text(db))}  # every row of every table
     else:
         stored = {
-            path.name: _leaks(path.read_bytes().decode("latin-1"))
+            path.name: leaks(path.read_bytes().decode("latin-1"))
             for path in tmp_path.glob("msgkit.db*")
         }
     assert "msgkit.db" in stored

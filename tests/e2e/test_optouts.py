@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 import msgkit
+from msgkit.contacts import PhoneCipher
 from msgkit.testing import Simulator, SimulatorProvider
 from tests.e2e.conftest import MakeClient, WriteCsv, tw_e164, tw_numbers
 
@@ -143,3 +146,31 @@ def test_default_sender_opt_out_does_not_bind_another_sender(
     )
     assert len(quiet.messages) == 2
     assert client.progress(other).by_reason == {}
+
+
+@pytest.mark.parametrize("phone_key", [None, PhoneCipher.new_key()], ids=["plain", "encrypted"])
+def test_a_trigger_to_a_number_that_replied_stop_is_skipped(
+    make_client: MakeClient,
+    clock: msgkit.testing.FakeClock,
+    write_csv: WriteCsv,
+    phone_key: str | None,
+) -> None:
+    """A triggered message checks the suppression list for its one number: the number
+    that replied STOP is skipped (``suppressed``), another still gets it -- with phone
+    numbers encrypted at rest too."""
+    env = {} if phone_key is None else {"MSGKIT_PHONE_KEY": phone_key}
+    stopping = _stopping_sim(clock)
+    first_client = make_client({"sms": SimulatorProvider("sms", server=stopping)}, env=env)
+    stoppers = tw_numbers(2)
+    _campaign(first_client, "first", _list(first_client, write_csv, stoppers, "a"))
+
+    quiet = Simulator(clock=clock.now)
+    client = make_client({"sms": SimulatorProvider("sms", server=quiet)}, env=env)
+    client.define_scenario("code", "Your code is ${code}")
+    stopped = client.trigger("code", msgkit.Contact(phone=tw_e164(stoppers[0])), {"code": "1"})
+    free = client.trigger("code", msgkit.Contact(phone=tw_e164(tw_numbers(3)[2])), {"code": "2"})
+    client.run(progress=False)
+    assert isinstance(stopped, msgkit.Skip)
+    assert stopped.reason is msgkit.SkipReason.SUPPRESSED
+    assert not isinstance(free, msgkit.Skip)
+    assert [m.to for m in quiet.messages.values()] == [tw_e164(tw_numbers(3)[2])]

@@ -24,6 +24,7 @@ from msgkit.providers.alibaba import (
     message_key,
     number_key,
     number_to_e164,
+    parse_alibaba_reports,
     percent_encode,
     rpc_signature,
 )
@@ -643,6 +644,47 @@ def test_message_keys_match_receipts() -> None:
     assert message_key("9^0", "+8613800138000") == message_key("9^0", "13800138000")
     assert number_key("0086 138 0013 8000") == "13800138000"
     assert number_key("85212345678") == "85212345678"
+
+
+_CN_MOBILE = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+_DIGEST_KEY = st.binary(min_size=16, max_size=32)
+
+
+@given(_CN_MOBILE, _CN_MOBILE, _DIGEST_KEY, _DIGEST_KEY)
+def test_a_keyed_message_key_matches_its_receipt_and_no_unkeyed_digest(
+    number: str, other: str, key: bytes, another: bytes
+) -> None:
+    """Keyed, the id is the same for every form of the number (the receipt's and the
+    sent one's), differs between numbers as without a key, and is neither the unkeyed
+    id nor the id under another key: it cannot be computed from a candidate number."""
+    keyed = message_key("9^0", number, digest_key=key)
+    assert keyed == message_key("9^0", f"+86{number}", digest_key=key)
+    assert keyed == message_key("9^0", f"0086 {number}", digest_key=key)
+    assert keyed.startswith("9^0:")
+    assert len(keyed) == len(message_key("9^0", number))
+    assert keyed != message_key("9^0", number)
+    if another != key:
+        assert keyed != message_key("9^0", number, digest_key=another)
+    if other != number:
+        assert keyed != message_key("9^0", other, digest_key=key)
+
+
+@respx.mock
+def test_a_keyed_adapter_and_its_receipts_agree_on_the_provider_id() -> None:
+    """The adapter with the store's digest key gives ids its receipts (parsed with the
+    same key) give back; without the key the receipt gives another id."""
+    respx.post(URL).mock(return_value=_answer("OK", BizId="9001^0"))
+    key = bytes(range(32))
+    found = send(alibaba(digest_key=key), [message(i, params={"x": "1"}) for i in range(3)])
+    report = [
+        {"phone_number": f"861380013000{i}", "success": True, "biz_id": "9001^0", "out_id": "b.c.0"}
+        for i in range(3)
+    ]
+    body = json.dumps(report).encode()
+    keyed = parse_alibaba_reports(body, provider="ali", digest_key=key)
+    plain = parse_alibaba_reports(body, provider="ali")
+    assert [r.provider_message_id for r in found] == [r.provider_message_id for r in keyed]
+    assert not {r.provider_message_id for r in found} & {r.provider_message_id for r in plain}
 
 
 def test_from_config_reads_secrets_from_the_environment() -> None:

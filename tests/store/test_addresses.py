@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msgkit import ConfigError
+from msgkit import ConfigError, StoreError
 from msgkit.contacts import Contact, PhoneCipher, parse_phone
 from msgkit.core.campaigns import Campaign
 from msgkit.core.policy import SendPolicy
 from msgkit.core.templates import Template
-from msgkit.store import MemoryStore, SQLiteStore, open_store
+from msgkit.store import MemoryStore, SQLiteStore, _base, open_store
 from msgkit.store._base import Addresses
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -81,10 +83,11 @@ def test_an_encrypted_store_answers_as_a_plain_one(numbers: list[str], scopes: l
     for store in (MemoryStore(), MemoryStore(phone_key=CIPHER)):
         with store:
             store.suppress([(s, n, "stop", "test") for s in scopes for n in numbers[::2]], now=NOW)
+            listed = store.suppression_set(scopes)
             answers.append(
                 (
                     store.suppressed(scopes, numbers),
-                    store.suppression_set(scopes),
+                    {(s, n) for s in scopes for n in numbers if (s, n) in listed},
                     store.history(numbers, since=NOW),
                 )
             )
@@ -144,6 +147,106 @@ def test_a_store_object_opened_without_the_key_is_refused_with_one(tmp_path: Pat
         open_store(MemoryStore(), phone_key=CIPHER)
     keyed = MemoryStore(phone_key=CIPHER)
     assert open_store(keyed, phone_key=CIPHER) is keyed
+
+
+def test_a_keyed_store_refuses_an_index_it_cannot_open(tmp_path: Path) -> None:
+    """An address column value with no sealed address (written without the key, or a
+    damaged database) is an error, never handed back as the number to send to (before,
+    the index came back as the contact's phone number)."""
+    path = tmp_path / "k.db"
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        list_id = store.create_list("m", ["Mobile"], now=NOW)
+        store.add_contacts(list_id, [Contact(phone=parse_phone("+886912000001"))])
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM addresses")
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        with pytest.raises(StoreError, match="MSGKIT_PHONE_KEY") as refused:
+            list(store.iter_contacts(list_id))
+        assert refused.value.kind == "corrupt"
+        assert CIPHER.blind_index("+886912000001") not in str(refused.value)
+
+
+def test_a_database_from_before_the_mark_with_numbers_is_plain(tmp_path: Path) -> None:
+    """A database written before stores marked it (no mark, numbers in its tables) is
+    plain: a keyed store is refused, a plain one opens it and marks it."""
+    path = tmp_path / "old.db"
+    with SQLiteStore(path) as store:
+        store.suppress([("*", "+886912000001", "stop", "reply")], now=NOW)
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM msgkit_meta WHERE key = 'phone_key'")
+    with pytest.raises(ConfigError, match="plain text"):
+        SQLiteStore(path, phone_key=CIPHER)
+    with SQLiteStore(path) as store:
+        assert store.suppressed(["*"], ["+886912000001"]) == {("*", "+886912000001")}
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT value FROM msgkit_meta WHERE key = 'phone_key'").fetchone()
+
+
+@settings(max_examples=50)
+@given(st.lists(st.sampled_from("abcdefgh"), max_size=60), st.integers(1, 5))
+def test_the_opened_addresses_evict_the_least_recently_used(uses: list[str], size: int) -> None:
+    """The cache of opened addresses keeps the ``size`` most recently used (sealed,
+    opened or looked up), as an LRU model does; it was cleared wholesale when full."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_base, "_OPENED", size)
+        cache = Addresses(CIPHER)
+        model: list[str] = []
+        for address in uses:
+            ix = cache.index(address)
+            if cache.get(ix) is None:
+                cache.learn([(ix, CIPHER.encrypt(address))])
+            if address in model:
+                model.remove(address)
+            model.append(address)
+            del model[:-size]
+            assert list(cache.opened) == [cache.index(a) for a in model]
+
+
+def test_a_keyed_store_tests_its_suppression_list_without_opening_it(tmp_path: Path) -> None:
+    """The planner's suppression list answers by index: it holds with no sealed address
+    readable at all (before, every entry was decrypted for every plan, and here the
+    entries came back as indexes: the number was not found suppressed)."""
+    path = tmp_path / "k.db"
+    numbers = [f"+8869120000{i:02d}" for i in range(20)]
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        store.suppress([("sms", n, "stop", "reply") for n in numbers[::2]], now=NOW)
+    with sqlite3.connect(path) as raw:
+        raw.execute("DELETE FROM addresses")
+    with SQLiteStore(path, phone_key=CIPHER) as store:
+        listed = store.suppression_set(["*", "sms"])
+        assert [n for n in numbers if ("sms", n) in listed] == numbers[::2]
+        assert not any(("*", n) in listed for n in numbers)
+        assert len(listed) == 10
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_two_processes_opening_a_new_database_at_once_agree_on_its_mark(
+    tmp_path: Path, attempt: int
+) -> None:
+    """A keyed and a plain store opening one new file at the same moment: exactly one is
+    accepted, and the database is what that one made it."""
+    path = tmp_path / f"race{attempt}.db"
+    # The file exists, in WAL mode (two connections switching a brand new file to WAL
+    # at once fail with "database is locked": not what this test is about).
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA journal_mode = WAL")
+    start = threading.Barrier(2)
+
+    def open_it(key: PhoneCipher | None) -> SQLiteStore | ConfigError:
+        start.wait()
+        try:
+            return SQLiteStore(path, phone_key=key)
+        except ConfigError as refused:
+            return refused
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(open_it, [CIPHER, None]))
+    opened = [o for o in outcomes if isinstance(o, SQLiteStore)]
+    assert len(opened) == 1, outcomes
+    (store,) = opened
+    with store:
+        store.suppress([("*", "+886912000001", "stop", "reply")], now=NOW)
+    assert (b"912000001" in path.read_bytes()) is (not store.encrypted)
 
 
 def test_a_transaction_settles_only_the_addresses_its_own_thread_sealed() -> None:

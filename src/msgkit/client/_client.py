@@ -62,7 +62,7 @@ from msgkit.exceptions import (
 from msgkit.inbound.app import Endpoint, InboundApp
 from msgkit.inbound.sink import StoreSink
 from msgkit.io import ColumnMapping, ContactImport, ImportSummary, import_contacts
-from msgkit.providers.base import Provider
+from msgkit.providers.base import KeyedIds, Provider
 from msgkit.reports import SEGMENT_STATES, Report, build_report
 from msgkit.store import Store, open_store
 from msgkit.store.base import AuditEntry, ListInfo, MessageRow, Progress, StoredReply
@@ -197,6 +197,9 @@ class Client:
             phone_key=phone_cipher(phone_key, cfg, env),
         )
         self.providers = make_providers(providers, cfg, env, self.clock)
+        for provider in self.providers.values():
+            if isinstance(provider, KeyedIds):
+                provider.digest_key = self.store.digest_key
         self.default_provider = (
             default_provider or cfg.get("default_provider") or next(iter(self.providers), None)
         )

@@ -26,7 +26,7 @@ message; `suppression_key` the key to record for one opt-out.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import NamedTuple
 
@@ -36,6 +36,7 @@ from msgkit.core.delivery import Channel
 
 __all__ = [
     "KEYWORDS",
+    "IndexedSuppression",
     "Keywords",
     "OptOutScope",
     "ReplyIntent",
@@ -169,6 +170,40 @@ class SuppressionKey(NamedTuple):
 
     scope: str
     address: str
+
+
+@attrs.frozen(kw_only=True)
+class IndexedSuppression:
+    """A suppression list kept as the store keeps it: each entry's address as its
+    ``index`` (a keyed store's blind index; without a key, the address itself).
+
+    A `SuppressionKey` is in it when its scope and the index of its address are: the
+    planner tests its contacts against it without a single entry being opened (an
+    encrypted store would otherwise decrypt every entry for every plan).
+
+    Attributes:
+        entries: The ``(scope, index)`` pairs.
+        index: The index of an address (pure: the same address, the same index).
+
+    Example:
+        >>> listed = IndexedSuppression(entries=frozenset({("*", "+886912345678")}), index=str)
+        >>> SuppressionKey("*", "+886912345678") in listed, ("sms", "+886912345678") in listed
+        (True, False)
+    """
+
+    entries: frozenset[tuple[str, str]]
+    index: Callable[[str], str] = attrs.field(eq=False, repr=False)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        scope, address = key
+        if not isinstance(address, str):
+            return False
+        return (scope, self.index(address)) in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
 def _scope(scope: OptOutScope, channel: Channel, sender: str | None) -> str:

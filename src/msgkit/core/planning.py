@@ -44,7 +44,8 @@ in one query, and yields the pairs; the planner pulls one item at a time::
 
 A million contacts then flow through in constant memory apart from the dedupe table.
 The suppression list is any `Container` of `SuppressionKey` pairs (a set the store loaded
-for the channel, or per chunk).
+for the channel, or per chunk; the SQL stores hand an `IndexedSuppression`, tested by
+the index of an address, so an encrypted store opens none of its entries).
 
 **Keys.** The recipient of the idempotency key ``(campaign, recipient, step)`` is the
 *address* the message goes to — the E.164 number for SMS and LINE, the contact key for

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -105,6 +105,18 @@ def sent_records(rows: HistoryRows) -> dict[str, list[SentRecord]]:
         ]
         for recipient, found in rows.items()
     }
+
+
+def _scopes(routes: Iterable[Route | None]) -> list[str]:
+    """The suppression scopes that stop what these routes send."""
+    scopes = {"*"}
+    for route in routes:
+        if route is None:
+            continue
+        scopes.add(route.channel.value)
+        if route.sender:
+            scopes.add(f"{route.channel.value}/{route.sender}")
+    return sorted(scopes)
 
 
 def _address(contact: Contact, channel: Channel) -> str | None:
@@ -245,15 +257,19 @@ class CampaignRunner:
             for contact in chunk:
                 yield contact, history.get(_address(contact, campaign.channel) or "", ())
 
-    def _suppression(self, routes: Iterable[Route | None]) -> frozenset[SuppressionKey]:
-        scopes = {"*"}
-        for route in routes:
-            if route is None:
-                continue
-            scopes.add(route.channel.value)
-            if route.sender:
-                scopes.add(f"{route.channel.value}/{route.sender}")
-        return self.store.suppression_set(sorted(scopes))
+    def _suppression(self, routes: Iterable[Route | None]) -> Container[SuppressionKey]:
+        """The suppression list of what these routes send, for a plan."""
+        return self.store.suppression_set(_scopes(routes))
+
+    def _suppressed(
+        self, address: str | None, routes: Iterable[Route | None]
+    ) -> frozenset[SuppressionKey]:
+        """The suppression entries of one address for these routes (one trigger: asked
+        by its address, not by loading the whole list)."""
+        if not address:
+            return frozenset()
+        found = self.store.suppressed(_scopes(routes), [address])
+        return frozenset(SuppressionKey(scope, a) for scope, a in found)
 
     # --- checks -------------------------------------------------------------------------
 
@@ -399,7 +415,7 @@ class CampaignRunner:
         now: datetime,
         step: int,
         template: Template | None = None,
-        suppression: frozenset[SuppressionKey] = frozenset(),
+        suppression: Container[SuppressionKey] = frozenset(),
     ) -> Iterator[PlanItem]:
         audience = campaign.audience
         return plan(
@@ -545,7 +561,7 @@ class CampaignRunner:
                 [address], since=since, pending=PLANNED_OR_SENT, exclude_ids=[this]
             )
             history = sent_records(rows).get(address, [])
-        suppression = self._suppression([main, fallback_route])
+        suppression = self._suppressed(address, [main, fallback_route])
         audience = campaign.audience
         first = plan_one(
             campaign,

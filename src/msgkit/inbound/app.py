@@ -171,6 +171,9 @@ class InboundApp:
             window.
         max_body: The largest body accepted, in bytes (larger: 413).
         registry: Where each endpoint's type finds its declared webhooks.
+        digest_key: What keys the number digests of provider ids (`WebhookRequest`):
+            by default the ``digest_key`` of the sink's store (a `StoreSink`'s), None
+            for a plain store.
 
     Raises:
         ConfigError: An endpoint whose type is unknown or declares no webhooks.
@@ -186,8 +189,12 @@ class InboundApp:
         clock: Callable[[], datetime] = _SYSTEM_CLOCK.now,
         max_body: int = 1 << 20,
         registry: Registry = REGISTRY,
+        digest_key: bytes | None = None,
     ) -> None:
         self.sink = sink
+        if digest_key is None:
+            digest_key = getattr(getattr(sink, "store", None), "digest_key", None)
+        self._digest_key = digest_key
         self.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
         self._webhooks = {
             endpoint.name: _declared(registry, endpoint) for endpoint in self.endpoints.values()
@@ -273,6 +280,7 @@ class InboundApp:
             },
             body=body,
             now=self._clock(),
+            digest_key=self._digest_key,
         )
         await self._serve(endpoint, route, request, send)
 

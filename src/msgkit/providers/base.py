@@ -63,6 +63,7 @@ __all__ = [
     "Capabilities",
     "InProcess",
     "InboundEvent",
+    "KeyedIds",
     "OutboundMessage",
     "Outcome",
     "Provider",
@@ -282,6 +283,18 @@ class ReportsBalance(Protocol):
             ProviderError: The query itself failed (credentials, an unreadable answer).
         """
         ...
+
+
+@runtime_checkable
+class KeyedIds(Protocol):
+    """A provider whose ids are built from a digest of the number (a capability any
+    provider may offer): `msgkit.Client` sets ``digest_key`` to its store's
+    `digest_key` (None for a plain store), so that an encrypted store's ids cannot be
+    matched against candidate numbers. Its webhooks get the same key
+    (`msgkit.providers.webhooks.WebhookRequest.digest_key`) to match the receipts.
+    """
+
+    digest_key: bytes | None
 
 
 #: What an `InProcess` provider hands the client: a reply or a click.

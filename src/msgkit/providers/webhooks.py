@@ -73,6 +73,8 @@ class WebhookRequest:
         headers: The request headers, names in lower case.
         body: The raw body.
         now: When it arrived.
+        digest_key: The store's `digest_key` (None for a plain store): what keys the
+            number digests a provider builds its ids from (Alibaba's `message_key`).
     """
 
     provider: str
@@ -82,6 +84,7 @@ class WebhookRequest:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     body: bytes = b""
     now: datetime
+    digest_key: bytes | None = None
 
     def header(self, name: str) -> str:
         """A header's value (``""`` when absent); the name in any case."""

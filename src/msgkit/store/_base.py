@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
@@ -305,23 +306,24 @@ class SQLBase:
                     )
 
     def _check_phone_key(self) -> None:
-        """Refuse a key the database was not encrypted with, or a missing one; mark a
-        new database encrypted when opened with a key."""
-        mark = self._addresses.mark
+        """Refuse a key the database was not encrypted with, a missing one, or one given
+        for a database that keeps its numbers in plain text.
+
+        The first store to open a database marks it, keyed or plain (a plain database
+        from before the mark existed is plain when it holds addresses): the mark is
+        written with ``ON CONFLICT DO NOTHING`` and read back, so two processes opening
+        a new database at once agree on one of them, and the other is refused.
+        """
+        mark = self._addresses.mark or _PLAIN
         with self._tx() as cur:
+            self._exclusive(cur, "msgkit.migrate")
             found = self._q(cur, "SELECT value FROM msgkit_meta WHERE key = 'phone_key'").fetchone()
-            if found is None and mark is not None:
-                if any(
+            if found is None:
+                if mark != _PLAIN and any(
                     self._q(cur, f"SELECT 1 FROM {table} LIMIT 1").fetchone()
                     for table in _ADDRESS_TABLES
                 ):
-                    raise ConfigError(
-                        f"the database {self.url} keeps its phone numbers in plain text: "
-                        "encryption cannot be turned on for it",
-                        key="MSGKIT_PHONE_KEY",
-                        hint="open it without a phone key (unset MSGKIT_PHONE_KEY), or start "
-                        "a new database with the key and import the lists again",
-                    )
+                    mark = _PLAIN  # written before the mark: its numbers are in plain text
                 self._q(
                     cur,
                     "INSERT INTO msgkit_meta (key, value) VALUES ('phone_key', ?) "
@@ -331,15 +333,25 @@ class SQLBase:
                 found = self._q(
                     cur, "SELECT value FROM msgkit_meta WHERE key = 'phone_key'"
                 ).fetchone()
-        if found is None or found[0] == mark:
+        stored = found[0]
+        if stored == (self._addresses.mark or _PLAIN):
             return
-        if mark is None:
+        if stored == _PLAIN:
+            raise ConfigError(
+                f"the database {self.url} keeps its phone numbers in plain text: "
+                "encryption cannot be turned on for it",
+                key="MSGKIT_PHONE_KEY",
+                hint="open it without a phone key (unset MSGKIT_PHONE_KEY in every process "
+                "that opens it), or start a new database with the key and import the "
+                "lists again",
+            )
+        if self._addresses.mark is None:
             raise ConfigError(
                 f"the database {self.url} keeps its phone numbers encrypted, and no phone "
                 "key was given",
                 key="MSGKIT_PHONE_KEY",
                 hint="set the MSGKIT_PHONE_KEY environment variable to the key it was "
-                "created with (or pass phone_key=...)",
+                "created with (or pass phone_key=...) in every process that opens it",
             )
         raise ConfigError(
             f"the phone key given is not the one the database {self.url} was encrypted with",
@@ -392,15 +404,20 @@ class SQLBase:
 
     def _open(self, stored: Iterable[str | None]) -> Mapping[str, str]:
         """The addresses of these address-column values, by value (without a phone key,
-        or for a value that is no index, the value itself)."""
+        the value itself; an empty value stays empty).
+
+        Raises:
+            StoreError: In a keyed store, a value has no sealed address (the database
+                was written to without the key, or damaged): never is an index handed
+                back as if it were the number.
+        """
         found = _Same()
         if self._addresses.cipher is None:
             return found
-        opened = self._addresses.opened
         missing: set[str] = set()
         for value in stored:
             if value:
-                address = opened.get(value)
+                address = self._addresses.get(value)
                 if address is None:
                     missing.add(value)
                 else:
@@ -410,6 +427,17 @@ class SQLBase:
                 f"SELECT ix, sealed FROM addresses WHERE ix IN ({self._in(chunk)})", chunk
             )
             found.update(self._addresses.learn(rows))
+        unknown = len(missing.difference(found))
+        if unknown:
+            raise StoreError(
+                f"{unknown} address(es) in the database {self.url} have no encrypted "
+                "form: they were written without the phone key, or the database is damaged",
+                kind="corrupt",
+                database=self.url,
+                hint="make every process that opens this database use the same "
+                "MSGKIT_PHONE_KEY; restore the database from a backup taken before the "
+                "rows were written without it",
+            )
         return found
 
     @property
@@ -423,12 +451,15 @@ class SQLBase:
 _ADDRESS_TABLES = ("contacts", "messages", "send_history", "suppressions", "replies")
 #: What the database's ``phone_key`` mark is the blind index of.
 _MARK = "msgkit:phone-key"
+#: The ``phone_key`` mark of a database that keeps its numbers in plain text.
+_PLAIN = "plain"
 #: Opened addresses kept in memory (a claim, a report page, a chunk of contacts).
 _OPENED = 50_000
 
 
 class _Same(dict[str, str]):
-    """Opened addresses by stored value; any other value opens to itself."""
+    """Opened addresses by stored value; any other value (without a phone key: every
+    value; with one: an empty value) opens to itself."""
 
     def __missing__(self, key: str) -> str:
         return key
@@ -455,8 +486,10 @@ class Addresses:
 
     def __init__(self, cipher: PhoneCipher | None) -> None:
         self.cipher = cipher
-        #: index -> address, of those sealed or opened lately.
-        self.opened: dict[str, str] = {}
+        #: index -> address, of those sealed or opened lately (least recently used first).
+        self.opened: OrderedDict[str, str] = OrderedDict()
+        # Guards `opened`: the threads of a pooled store (PostgreSQL) share it.
+        self._opened_lock = threading.Lock()
         # index -> address, sealed by the transaction under way in this thread (a store
         # on a connection pool runs one transaction per thread at once: PostgreSQL).
         self._local = threading.local()
@@ -488,7 +521,7 @@ class Addresses:
                 stored[address] = address
                 continue
             ix = stored[address] = self.cipher.blind_index(address)
-            if ix not in self.opened and ix not in self._pending:
+            if self.get(ix) is None and ix not in self._pending:
                 rows.append((ix, self.cipher.encrypt(address)))
                 self._pending[ix] = address
         return stored, rows
@@ -510,10 +543,21 @@ class Addresses:
             self._keep(ix, address)
         return found
 
+    def get(self, ix: str) -> str | None:
+        """The address of an index sealed or opened lately (now the most recently used),
+        or None."""
+        with self._opened_lock:
+            address = self.opened.get(ix)
+            if address is not None:
+                self.opened.move_to_end(ix)
+            return address
+
     def _keep(self, ix: str, address: str) -> None:
-        if len(self.opened) >= _OPENED:
-            self.opened.clear()
-        self.opened[ix] = address
+        with self._opened_lock:
+            self.opened[ix] = address
+            self.opened.move_to_end(ix)
+            if len(self.opened) > _OPENED:
+                self.opened.popitem(last=False)  # the least recently used
 
 
 def _same(address: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from msgkit.core.delivery import MessageState
 from msgkit.core.message import MessageStatus
-from msgkit.core.optout import SuppressionKey
+from msgkit.core.optout import IndexedSuppression
 from msgkit.exceptions import NotFoundError
 from msgkit.store._base import SQLBase, chunks, dt, instant, ms, trigger_range
 from msgkit.store.base import Engagement, GroupCounts, StoredReply
@@ -158,16 +158,16 @@ class InboundTables(SQLBase):
             found.update((r[0], asked[r[1]]) for r in rows)
         return found
 
-    def suppression_set(self, scopes: Sequence[str]) -> frozenset[SuppressionKey]:
-        """Every suppression entry of these scopes, for the planner."""
+    def suppression_set(self, scopes: Sequence[str]) -> IndexedSuppression:
+        """Every suppression entry of these scopes, for the planner: tested by the index
+        of an address, so a keyed store opens none of them."""
         if not scopes:
-            return frozenset()
+            return IndexedSuppression(entries=frozenset(), index=self._ix)
         rows = self._read(
             f"SELECT scope, recipient FROM suppressions WHERE scope IN ({self._in(scopes)})",
             tuple(scopes),
         )
-        opened = self._open(r[1] for r in rows)
-        return frozenset(SuppressionKey(r[0], opened[r[1]]) for r in rows)
+        return IndexedSuppression(entries=frozenset((r[0], r[1]) for r in rows), index=self._ix)
 
     def suppression_count(self) -> int:
         """How many entries the suppression list has."""

@@ -14,7 +14,7 @@ Every method is one transaction. Times are aware datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -401,8 +401,9 @@ class Inbox(Protocol):
         """Which of these (scope, recipient) pairs are suppressed."""
         ...
 
-    def suppression_set(self, scopes: Sequence[str]) -> frozenset[SuppressionKey]:
-        """Every suppression entry of these scopes, for the planner."""
+    def suppression_set(self, scopes: Sequence[str]) -> Container[SuppressionKey]:
+        """Every suppression entry of these scopes, for the planner (a container of
+        `SuppressionKey`: the SQL stores answer by index, opening none)."""
         ...
 
     def suppression_count(self) -> int:

@@ -225,17 +225,31 @@ def number_to_e164(raw: str, *, validate: bool = True) -> str | None:
         return None
 
 
-def message_key(biz_id: str, number: str) -> str:
+def message_key(biz_id: str, number: str, *, digest_key: bytes | None = None) -> str:
     """Our provider id of one Alibaba message: its request's ``BizId`` and a digest of
     its number (12 hex characters: unique within a request, no number in logs).
+
+    A receipt names the message by ``biz_id`` and ``phone_number`` only (a request's
+    ``OutId`` is shared by its numbers), so the number is what tells its messages apart.
+    Without ``digest_key`` the digest is SHA-256's: anyone can compute it from a
+    candidate number, which is right only where the numbers are stored in clear anyway.
+    An encrypted store keys it (``digest_key``, the store's `digest_key`: BLAKE2b keyed),
+    so that its stored ids cannot be matched against candidate numbers.
 
     Example:
         >>> message_key("123^0", "+8613800138000") == message_key("123^0", "13800138000")
         True
         >>> message_key("123^0", "13800138000")
         '123^0:...'
+        >>> key = bytes(32)
+        >>> message_key("1^0", "13800138000", digest_key=key) != message_key("1^0", "13800138000")
+        True
     """
-    digest = hashlib.sha256(number_key(number).encode("ascii")).hexdigest()[:12]
+    data = number_key(number).encode("ascii")
+    if digest_key is None:
+        digest = hashlib.sha256(data).hexdigest()[:12]
+    else:
+        digest = hashlib.blake2b(data, key=digest_key, digest_size=6).hexdigest()
     return f"{biz_id}:{digest}"
 
 
@@ -438,6 +452,9 @@ class AlibabaSms:
         http_method: ``POST`` (default) or ``GET``.
         clock: Gives the time of ``Timestamp``; injectable for tests.
         nonce: Gives each ``SignatureNonce``; injectable for tests.
+        digest_key: Keys the number's digest in provider ids (`message_key`). The
+            client sets it to its store's `digest_key` (None for a plain store), as the
+            webhook app does for the receipts: leave it to them.
     """
 
     def __init__(
@@ -453,8 +470,10 @@ class AlibabaSms:
         http_method: Literal["GET", "POST"] = "POST",
         clock: Clock = utc_now,
         nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+        digest_key: bytes | None = None,
     ) -> None:
         self.name = name
+        self.digest_key = digest_key
         self.capabilities = Capabilities(
             channel=Channel.SMS,
             max_batch=SEND_SMS_MAX,
@@ -611,7 +630,11 @@ class AlibabaSms:
         if code == "OK":
             biz_id = text_or_none(dig(body, "BizId"))
             ids = {
-                mid: (message_key(biz_id, numbers.get(mid, "")) if biz_id else None)
+                mid: (
+                    message_key(biz_id, numbers.get(mid, ""), digest_key=self.digest_key)
+                    if biz_id
+                    else None
+                )
                 for mid in sent.message_ids
             }
             return results(sent, Outcome.ACCEPTED, provider_ids=ids)

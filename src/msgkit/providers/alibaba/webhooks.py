@@ -74,8 +74,16 @@ class _AlibabaUp(_Item):
     sign_name: LenientText = None
 
 
-def parse_alibaba_reports(body: bytes, *, provider: str) -> list[DeliveryReceipt]:
+def parse_alibaba_reports(
+    body: bytes, *, provider: str, digest_key: bytes | None = None
+) -> list[DeliveryReceipt]:
     """Alibaba SmsReport pushes.
+
+    Args:
+        body: The pushed JSON.
+        provider: The configured provider name.
+        digest_key: What keyed the provider ids of the messages (`message_key`): the
+            store's `digest_key`, which the webhook app passes on.
 
     Raises:
         ProviderError: The body is not a JSON array (or object).
@@ -89,7 +97,9 @@ def parse_alibaba_reports(body: bytes, *, provider: str) -> list[DeliveryReceipt
                 provider=provider,
                 state=ReceiptState.DELIVERED if delivered else ReceiptState.UNDELIVERED,
                 message_id=our_id(item.out_id),
-                provider_message_id=message_key(item.biz_id, raw) if item.biz_id else None,
+                provider_message_id=(
+                    message_key(item.biz_id, raw, digest_key=digest_key) if item.biz_id else None
+                ),
                 error_code=None if delivered else item.err_code,
                 error_message=None if delivered else item.err_msg,
                 phone=number_to_e164(raw, validate=False),
@@ -140,7 +150,9 @@ WEBHOOKS = Webhooks(
         WebhookRoute(
             path="{token}/report",
             verify=_verify,
-            parse=lambda r: parse_alibaba_reports(r.body, provider=r.provider),
+            parse=lambda r: parse_alibaba_reports(
+                r.body, provider=r.provider, digest_key=r.digest_key
+            ),
             answer=ANSWER,
         ),
         WebhookRoute(
