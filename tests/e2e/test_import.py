@@ -366,6 +366,30 @@ def test_unclosed_quote_fails_the_import_naming_the_row(
     assert client.lists() == []
 
 
+def test_stray_quote_closed_later_fails_the_import(client: msgkit.Client, tmp_path: Path) -> None:
+    """A stray quote closed 31 lines on by a `say "hi"` note swallows no rows silently; a
+    300-line note and a 40,000-character cell on one line are read, not refused."""
+    numbers = tw_numbers(33)
+    lines = ["Mobile,Note,Blob", f'{numbers[0]},"oops,x']
+    lines += [f"{n},n{i},x" for i, n in enumerate(numbers[1:31])]
+    lines += [f'{numbers[31]},say "hi",x']
+    path = tmp_path / "members.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for attempt in (lambda: preview(path), lambda: client.import_list(path, phone="Mobile")):
+        with pytest.raises(msgkit.ImportFileError, match="look like rows") as info:
+            attempt()
+        assert (info.value.row, info.value.column) == (2, "B")
+    assert client.lists() == []
+    note = "\n".join(f"call {i}" for i in range(300))
+    path.write_text(
+        f'Mobile,Note,Blob\n{numbers[0]},"{note}",{"z" * 40_000}\n{numbers[1]},ok,y\n',
+        encoding="utf-8",
+    )
+    members = client.import_list(path, phone="Mobile", region="TW", max_cell_chars=50_000)
+    assert members.summary.accepted == 2
+    assert members.preview[0].attributes["Note"] == note
+
+
 def test_hostile_headers_and_dates_are_answered(client: msgkit.Client, tmp_path: Path) -> None:
     """A header of 100,000 repeats is refused at once; 9999-12-31 at -05:00 is a rejection."""
     path = tmp_path / "wide.csv"

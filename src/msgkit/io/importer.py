@@ -33,7 +33,6 @@ from msgkit.io._source import MAX_BYTES, Format, Source, closed_on_error
 from msgkit.io._table import Table, open_table
 from msgkit.io._values import (
     Converter,
-    column_letter,
     converter,
     spreadsheet_safe,
     text_of,
@@ -523,10 +522,6 @@ class ContactImport:
         width = self._width
         if len(cells) != width:
             if len(cells) > width and any(text_of(c).strip() for c in cells[width:]):
-                for i, cell in enumerate(cells):  # a quote left open, or just a stray comma?
-                    if isinstance(cell, str) and len(cell) > self._max_chars:
-                        name = self.columns[i] if i < width else column_letter(i)
-                        self._runaway(row, name, cell)
                 self._reject(
                     row,
                     cells,
@@ -571,7 +566,6 @@ class ContactImport:
                 if value[0] == "'":
                     value = unescape_spreadsheet(value)
                 if len(value) > max_chars:
-                    self._runaway(row, column, value)
                     if self._bad_value(
                         row, cells, column, RejectReason.CELL_TOO_LONG, self._long(value)
                     ):
@@ -613,27 +607,7 @@ class ContactImport:
     def _long(self, text: str) -> str:
         return f"{len(text):,} characters; at most {self._max_chars:,} are allowed"
 
-    def _runaway(self, row: int, column: str, text: str) -> None:
-        """Refuse the file when a too-long CSV cell spans lines: a quote left open.
-
-        Such a cell has swallowed the rows after it; rejecting it as one row would
-        import the file silently short.
-        """
-        if self.format == "csv" and "\n" in text:
-            lines = text.count("\n") + 1
-            raise ImportFileError(
-                f"the cell opened by a quote on this row runs over {lines:,} lines "
-                f"({len(text):,} characters): a quote is probably not closed, and the rows "
-                "after it were read as part of the cell",
-                path=self._table.source.name,
-                row=row,
-                column=column,
-                hint="close (or remove) the quote in that cell and import again; if the cell "
-                "really is that long, raise max_cell_chars=...",
-            )
-
     def _too_long(self, row: int, cells: Sequence[object], column: str, text: str) -> None:
-        self._runaway(row, column, text)
         self._reject(row, cells, column, RejectReason.CELL_TOO_LONG, self._long(text))
 
     # -- lifetime -----------------------------------------------------------------------
