@@ -351,6 +351,20 @@ def test_rejections_csv_opens_safely_in_a_spreadsheet(
     assert again.preview[0].attributes["Name"] == hostile[0]
 
 
+def test_only_a_rejections_file_loses_its_quotes(client: msgkit.Client, tmp_path: Path) -> None:
+    """A member id +42 comes back +42 from the rejections file; in a file of the user's
+    own, '-) smile is kept as written."""
+    good, other = tw_numbers(2)
+    path = tmp_path / "members.csv"
+    path.write_text(f"Member,Mobile,Note\n+42,bad,x\nm2,{good},'-) smile\n", encoding="utf-8")
+    members = client.import_list(path, phone="Mobile", key="Member", region="TW")
+    assert members.preview[0].attributes["Note"] == "'-) smile"
+    fixed = members.rejections_csv.replace(",bad,", f",{other},")
+    again = client.import_list(fixed.encode(), phone="Mobile", key="Member", region="TW")
+    assert again.summary.accepted == 1
+    assert again.preview[0].key == "+42"
+
+
 def test_unclosed_quote_fails_the_import_naming_the_row(
     client: msgkit.Client, tmp_path: Path
 ) -> None:

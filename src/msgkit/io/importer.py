@@ -58,6 +58,9 @@ MAX_CELL_CHARS = 1000
 
 _VARIABLE = re.compile(r"[^\W\d]\w*")
 _SPOOL = 1 << 20
+#: The columns a rejections file starts with (`ContactImport.rejections_csv`): a file
+#: whose header starts so is one msgkit wrote, its cells `spreadsheet_safe`.
+_REJECTION_COLUMNS = ("row", "column", "reason", "detail", "phone_reason", "duplicate_of")
 
 #: What to do with a cell of an optional column that cannot be used (a date that is not
 #: a date, a number that is not a number, a cell over ``max_cell_chars``):
@@ -366,9 +369,10 @@ class ContactImport:
         self._complete = False
         self._started = False
         self._reading: Generator[Contact, None, None] | None = None
-        self._rejected = _Spool(
-            ["row", "column", "reason", "detail", "phone_reason", "duplicate_of", *self.columns]
-        )
+        # A rejections file handed back: its cells lose the ' msgkit put before them.
+        # Any other file is read as it is ('-) smile stays '-) smile).
+        self._unescape = tuple(self.columns[: len(_REJECTION_COLUMNS)]) == _REJECTION_COLUMNS
+        self._rejected = _Spool([*_REJECTION_COLUMNS, *self.columns])
         self._blanked = _Spool(["row", "column", "reason", "detail"])
         # The rejections outlive close(); the spools go when this object does.
         weakref.finalize(self, self._rejected.close)
@@ -532,7 +536,9 @@ class ContactImport:
                 return None
             cells = [*cells[:width], *([None] * (width - len(cells)))]
         raw = cells[self._phone]
-        text = unescape_spreadsheet((raw if raw.__class__ is str else text_of(raw)).strip())
+        unescape = self._unescape
+        text = raw if raw.__class__ is str else text_of(raw)
+        text = (unescape_spreadsheet(text) if unescape else text).strip()
         if not text:
             self._reject(
                 row, cells, self._phone_column, RejectReason.EMPTY_PHONE, "no phone number"
@@ -560,11 +566,11 @@ class ContactImport:
         for index, column, name, convert, reason in self._fields:
             value = cells[index]
             if value.__class__ is str:
+                if unescape and value[:1] == "'":
+                    value = unescape_spreadsheet(value)
                 value = value.strip()
                 if not value:
                     continue
-                if value[0] == "'":
-                    value = unescape_spreadsheet(value)
                 if len(value) > max_chars:
                     if self._bad_value(
                         row, cells, column, RejectReason.CELL_TOO_LONG, self._long(value)
@@ -589,7 +595,11 @@ class ContactImport:
                     return None
             attributes[name] = value
         e164 = phone.e164
-        key = e164 if self._key is None else (text_of(cells[self._key]).strip() or e164)
+        if self._key is None:
+            key = e164
+        else:
+            key = text_of(cells[self._key])
+            key = (unescape_spreadsheet(key) if unescape else key).strip() or e164
         first = self._seen.first_row(int(e164[1:]), row)
         if first is not None:
             self._reject(
