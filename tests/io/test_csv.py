@@ -629,3 +629,55 @@ def test_phone_like_is_7_to_15_digits(text: str) -> None:
     if _phone_like(text):
         assert 7 <= digits <= 15
     assert not _phone_like(text + "x")
+
+
+def _reference_decode_error(data: bytes) -> tuple[int, int]:
+    """The offset of the first bad UTF-8 byte and its row, the whole file at once."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    before = data[:bad].decode("utf-8", errors="replace") + "x"
+    return bad, sum(1 for _ in csv.reader(io.StringIO(before, newline=""), strict=False))
+
+
+@given(
+    lines=st.lists(
+        st.text(alphabet=st.sampled_from('ab王,"\r\n'), max_size=12), min_size=1, max_size=30
+    ),
+    bad_at=st.integers(0, 400),
+    bad=st.sampled_from([b"\xff", b"\xe7\x8e", b"\xfc", b"\xe7\x8ex"]),
+    chunk=st.integers(1, 9),
+)
+@settings(max_examples=300, deadline=None)
+def test_decode_error_in_chunks_names_the_whole_file_answer(
+    lines: list[str], bad_at: int, bad: bytes, chunk: int
+) -> None:
+    """Decoded a few bytes at a time (chunks split characters and line ends), the error
+    names the byte offset and row that decoding the whole file at once finds."""
+    from unittest import mock
+
+    good = ("phone,note\n" + "\n".join(lines) + "\n").encode()
+    cut = min(bad_at, len(good))
+    while cut and (good[cut] & 0xC0) == 0x80 if cut < len(good) else False:
+        cut -= 1  # not inside a character
+    data = good[:cut] + bad + good[cut:]
+    offset, row = _reference_decode_error(data)
+    with (
+        mock.patch.object(csv_module, "_CHUNK", chunk),
+        pytest.raises(ImportFileError, match="not valid utf-8") as info,
+    ):
+        preview(data, encoding="utf-8", delimiter=",")
+    assert info.value.row == row
+    assert f"at offset {offset:,})" in str(info.value)
+
+
+def test_decode_error_hint_judges_the_lines_near_the_bad_byte(tmp_path: Path) -> None:
+    """A UTF-8 file of Chinese names with a cp1252 row far on: the hint does not offer
+    cp1252 (the file's Chinese would be mojibake), and the error names that row."""
+    rows = "".join(f"王小明{i},09{i:08d}\n" for i in range(200_000))
+    path = _write(tmp_path, b"name,phone\n" + rows.encode() + "Müller,1\n".encode("cp1252"))
+    with pytest.raises(ImportFileError) as info:
+        preview(path)
+    assert info.value.row == 200_002
+    assert "cp1252" not in str(info.value)

@@ -8,6 +8,7 @@ are all blank are not data: they are skipped and not counted.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     import _csv
 
 from msgkit.exceptions import ImportFileError
-from msgkit.io._encoding import decoding, detect_encoding
+from msgkit.io._encoding import decoding_near, detect_encoding
 from msgkit.io._source import SourceFile
 from msgkit.io._values import column_letter
 
@@ -132,25 +133,57 @@ class CsvTable:
         """The error for text that does not decode, with the row it is on.
 
         The decoder reads ahead of the parser, so the row is found again from the
-        bytes: the records before the first byte that does not decode.
+        bytes: the records before the first byte that does not decode. The file is
+        decoded a chunk at a time and the encodings that would work are judged on a
+        bounded part of it (`decoding_near`): memory stays bounded whatever its size.
         """
         handle = self.source.handle
         handle.seek(0)
-        data = handle.read()
-        try:
-            data.decode(self.encoding)
-            bad, shown = len(data), ""
-        except UnicodeDecodeError as exc:
-            bad, shown = exc.start, f" (byte 0x{data[exc.start]:02x} at offset {exc.start:,})"
-        before = data[:bad].decode(self.encoding, errors="replace")[self._skip :]
-        lines = io.StringIO(before + "x", newline="")
+        decoder = codecs.getincrementaldecoder(self.encoding)("strict")
+        bad: list[int] = []  # the offset of the first byte that does not decode
+
+        def texts() -> Iterator[str]:
+            offset, skip = 0, self._skip
+            while True:
+                chunk = handle.read(_CHUNK)
+                state = decoder.getstate()
+                try:
+                    text = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    at = exc.start - len(state[0])  # where in the chunk
+                    bad.append(offset + at)
+                    before = codecs.getincrementaldecoder(self.encoding)("replace")
+                    before.setstate(state)
+                    text, chunk = before.decode(chunk[: max(at, 0)]), b""
+                if skip:
+                    text, skip = text[skip:], max(skip - len(text), 0)
+                yield text if chunk else text + "x"
+                if not chunk:
+                    return
+                offset += len(chunk)
+
+        def lines() -> Iterator[str]:
+            carry = ""
+            for text in texts():
+                split = io.StringIO(carry + text, newline="").readlines()
+                carry = split.pop() if split and not split[-1].endswith("\n") else ""
+                yield from split
+            if carry:
+                yield carry
+
         try:
             row: int | None = sum(
-                1 for _ in csv.reader(lines, delimiter=self.delimiter, strict=False)
+                1 for _ in csv.reader(lines(), delimiter=self.delimiter, strict=False)
             )
         except csv.Error:
             row = None
-        works = [c for c in decoding(data) if c != self.encoding]
+        if bad:
+            handle.seek(bad[0])
+            shown = f" (byte 0x{handle.read(1)[0]:02x} at offset {bad[0]:,})"
+            works = [c for c in decoding_near(self.source, bad[0]) if c != self.encoding]
+        else:
+            shown, works = "", []
+        handle.seek(0)
         hint = (
             "the file is in another encoding: pass "
             + " or ".join(f"encoding={c!r}" for c in works[:3])
