@@ -411,7 +411,7 @@ class CsvTable:
                         for cells in reader:
                             row += 1
                             if reader.line_num - read > 1:
-                                self._runaway(cells, row, len(first[0][1]))
+                                self._runaway(cells, row, len(first[0][1]) if first else 0)
                             read = reader.line_num
                             if len(cells) == 1 and cells[0] == _END_CELL:
                                 row -= 1
