@@ -351,6 +351,20 @@ def test_rejections_csv_opens_safely_in_a_spreadsheet(
     assert again.preview[0].attributes["Name"] == hostile[0]
 
 
+def test_only_a_rejections_file_loses_its_quotes(client: msgkit.Client, tmp_path: Path) -> None:
+    """A member id +42 comes back +42 from the rejections file; in a file of the user's
+    own, '-) smile is kept as written."""
+    good, other = tw_numbers(2)
+    path = tmp_path / "members.csv"
+    path.write_text(f"Member,Mobile,Note\n+42,bad,x\nm2,{good},'-) smile\n", encoding="utf-8")
+    members = client.import_list(path, phone="Mobile", key="Member", region="TW")
+    assert members.preview[0].attributes["Note"] == "'-) smile"
+    fixed = members.rejections_csv.replace(",bad,", f",{other},")
+    again = client.import_list(fixed.encode(), phone="Mobile", key="Member", region="TW")
+    assert again.summary.accepted == 1
+    assert again.preview[0].key == "+42"
+
+
 def test_unclosed_quote_fails_the_import_naming_the_row(
     client: msgkit.Client, tmp_path: Path
 ) -> None:
@@ -364,6 +378,30 @@ def test_unclosed_quote_fails_the_import_naming_the_row(
             attempt()
         assert info.value.row == 2
     assert client.lists() == []
+
+
+def test_stray_quote_closed_later_fails_the_import(client: msgkit.Client, tmp_path: Path) -> None:
+    """A stray quote closed 31 lines on by a `say "hi"` note swallows no rows silently; a
+    300-line note and a 40,000-character cell on one line are read, not refused."""
+    numbers = tw_numbers(33)
+    lines = ["Mobile,Note,Blob", f'{numbers[0]},"oops,x']
+    lines += [f"{n},n{i},x" for i, n in enumerate(numbers[1:31])]
+    lines += [f'{numbers[31]},say "hi",x']
+    path = tmp_path / "members.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for attempt in (lambda: preview(path), lambda: client.import_list(path, phone="Mobile")):
+        with pytest.raises(msgkit.ImportFileError, match="look like rows") as info:
+            attempt()
+        assert (info.value.row, info.value.column) == (2, "B")
+    assert client.lists() == []
+    note = "\n".join(f"call {i}" for i in range(300))
+    path.write_text(
+        f'Mobile,Note,Blob\n{numbers[0]},"{note}",{"z" * 40_000}\n{numbers[1]},ok,y\n',
+        encoding="utf-8",
+    )
+    members = client.import_list(path, phone="Mobile", region="TW", max_cell_chars=50_000)
+    assert members.summary.accepted == 2
+    assert members.preview[0].attributes["Note"] == note
 
 
 def test_hostile_headers_and_dates_are_answered(client: msgkit.Client, tmp_path: Path) -> None:

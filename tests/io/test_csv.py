@@ -470,7 +470,7 @@ def test_unclosed_quote_is_refused_naming_its_row(after: int) -> None:
 
 
 def test_runaway_quote_closed_later_is_refused() -> None:
-    """A quote closed 300 lines later (more than a cell holds) is refused, not one row."""
+    """A quote closed 300 lines later (lines that look like rows) is refused, not one row."""
     rows = ["name,phone,note", 'Amy,0912345678,"opened']
     rows += [f"P{i},09{i:08d},ok" for i in range(300)] + ['x",0933444555,ok', "Cat,0944555666,ok"]
     data = ("\n".join(rows) + "\n").encode()
@@ -480,13 +480,13 @@ def test_runaway_quote_closed_later_is_refused() -> None:
 
 
 def test_short_runaway_quote_is_refused_by_the_import() -> None:
-    """A quote swallowing 100 rows (a cell too long, over many lines) fails the import."""
+    """A quote swallowing 100 rows (lines that look like rows) fails the import."""
     rows = ["name,phone,note", 'Amy,0912345678,"opened']
     rows += [f"P{i},09{i:08d},ok" for i in range(100)] + ['x",0933444555,ok']
     data = ("\n".join(rows) + "\n").encode()
     with pytest.raises(ImportFileError, match="quote") as info:
         list(import_contacts(data, ColumnMapping(phone="phone"), region="TW"))
-    assert (info.value.row, info.value.column) == (2, "note")
+    assert (info.value.row, info.value.column) == (2, "C")
 
 
 def test_quoted_line_breaks_within_limits_still_read() -> None:
@@ -540,3 +540,144 @@ def test_fuzzed_csv_reads_or_raises_import_file_error(
             run.rejections_csv()
     except ImportFileError:
         pass
+
+
+def _notes_file(note: str, blob: str = "x") -> bytes:
+    return f'phone,note,blob\n+886912345678,"{note}",{blob}\n+886912345679,ok,y\n'.encode()
+
+
+_NOTES = ColumnMapping(phone="phone", variables={"note": "note", "blob": "blob"})
+
+
+@pytest.mark.parametrize("read", ["preview", "import"])
+def test_stray_quote_closed_by_a_later_quote_is_refused(read: str) -> None:
+    """Review case C: a quote never closed on row 2, closed by `say "hi"` 31 lines on, is
+    refused naming row 2 and column B, never imported as 1 row (failed before: 1 row)."""
+    rows = ["phone,note,blob", '+886912345601,"oops,x']
+    rows += [f"+8869123456{i:02d},n{i},x" for i in range(10, 40)] + ['+886912345699,say "hi",x']
+    data = ("\n".join(rows) + "\n").encode()
+    attempt = {
+        "preview": lambda: preview(data),
+        "import": lambda: list(import_contacts(data, _NOTES, format="csv")),
+    }[read]
+    with pytest.raises(ImportFileError, match="30 of which look like rows") as info:
+        attempt()
+    assert (info.value.row, info.value.column) == (2, "B")
+    assert "close the quote" in str(info.value)
+    assert "912345610" not in str(info.value)  # no phone number in the error
+
+
+def test_a_note_of_300_lines_is_a_cell_not_a_runaway() -> None:
+    """Review case A: 300 line breaks in a real notes cell (CRM exports write more than
+    Excel's 253) is one cell, subject to max_cell_chars (failed before: file refused)."""
+    note = "\n".join(f"line {i}, called back" for i in range(300))
+    data = _notes_file(note)
+    assert preview(data).row_count == 2
+    run = import_contacts(data, _NOTES, format="csv", max_cell_chars=100_000)
+    assert [c.attributes["note"] for c in run] == [note, "ok"]
+    short = import_contacts(data, _NOTES, format="csv")  # over max_cell_chars: a rejection
+    assert len(list(short)) == 1
+    assert [(r.row, r.column) for r in short.rejections()] == [(2, "note")]
+
+
+def test_a_long_one_line_cell_beside_a_two_line_cell_is_read() -> None:
+    """Review case B: a 40,000-character cell on one line next to a 2-line cell is left to
+    max_cell_chars, not taken for a runaway quote (failed before: file refused)."""
+    data = _notes_file("a\nb", "z" * 40_000)
+    run = import_contacts(data, _NOTES, format="csv", max_cell_chars=100_000)
+    assert [len(c.attributes["blob"]) for c in run] == [40_000, 1]  # type: ignore[arg-type]
+    blanked = import_contacts(data, _NOTES, format="csv", on_bad_value="blank_cell")
+    assert ["blob" in c.attributes for c in blanked] == [False, True]
+    assert [b.row for b in blanked.blanked_cells()] == [2]
+
+
+@given(
+    st.lists(
+        st.text(alphabet="abc 12,;\n'-", max_size=40).filter(lambda t: '"' not in t),
+        min_size=1,
+        max_size=30,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_swallowed_counts_only_lines_like_rows(lines: list[str]) -> None:
+    """_swallowed counts exactly the lines after the first with the header's width or more
+    and a phone-like cell; lines without a phone number never count."""
+    from msgkit.io._csv import _phone_like, _swallowed
+
+    cell = "\n".join(["opened", *lines])
+    expected = sum(
+        1
+        for line in cell.splitlines()[1:]
+        if len(line.split(",")) >= 3 and any(_phone_like(p) for p in line.split(","))
+    )
+    assert _swallowed(cell, ",", 3) == expected
+    with_rows = cell + "\n+886912345678,a,b\n0912 345 678,x,y"
+    assert _swallowed(with_rows, ",", 3) == expected + 2
+    assert _swallowed(with_rows, ",", 4) == sum(
+        1
+        for line in with_rows.splitlines()[1:]
+        if len(line.split(",")) >= 4 and any(_phone_like(p) for p in line.split(","))
+    )
+
+
+@given(st.text(alphabet="0123456789+ -()", max_size=25))
+def test_phone_like_is_7_to_15_digits(text: str) -> None:
+    """A phone-like cell has 7 to 15 digits and nothing but + ( ) - . and spaces."""
+    from msgkit.io._csv import _phone_like
+
+    digits = sum(map(str.isdigit, text))
+    if _phone_like(text):
+        assert 7 <= digits <= 15
+    assert not _phone_like(text + "x")
+
+
+def _reference_decode_error(data: bytes) -> tuple[int, int]:
+    """The offset of the first bad UTF-8 byte and its row, the whole file at once."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    before = data[:bad].decode("utf-8", errors="replace") + "x"
+    return bad, sum(1 for _ in csv.reader(io.StringIO(before, newline=""), strict=False))
+
+
+@given(
+    lines=st.lists(
+        st.text(alphabet=st.sampled_from('ab王,"\r\n'), max_size=12), min_size=1, max_size=30
+    ),
+    bad_at=st.integers(0, 400),
+    bad=st.sampled_from([b"\xff", b"\xe7\x8e", b"\xfc", b"\xe7\x8ex"]),
+    chunk=st.integers(1, 9),
+)
+@settings(max_examples=300, deadline=None)
+def test_decode_error_in_chunks_names_the_whole_file_answer(
+    lines: list[str], bad_at: int, bad: bytes, chunk: int
+) -> None:
+    """Decoded a few bytes at a time (chunks split characters and line ends), the error
+    names the byte offset and row that decoding the whole file at once finds."""
+    from unittest import mock
+
+    good = ("phone,note\n" + "\n".join(lines) + "\n").encode()
+    cut = min(bad_at, len(good))
+    while cut and (good[cut] & 0xC0) == 0x80 if cut < len(good) else False:
+        cut -= 1  # not inside a character
+    data = good[:cut] + bad + good[cut:]
+    offset, row = _reference_decode_error(data)
+    with (
+        mock.patch.object(csv_module, "_CHUNK", chunk),
+        pytest.raises(ImportFileError, match="not valid utf-8") as info,
+    ):
+        preview(data, encoding="utf-8", delimiter=",")
+    assert info.value.row == row
+    assert f"at offset {offset:,})" in str(info.value)
+
+
+def test_decode_error_hint_judges_the_lines_near_the_bad_byte(tmp_path: Path) -> None:
+    """A UTF-8 file of Chinese names with a cp1252 row far on: the hint does not offer
+    cp1252 (the file's Chinese would be mojibake), and the error names that row."""
+    rows = "".join(f"王小明{i},09{i:08d}\n" for i in range(200_000))
+    path = _write(tmp_path, b"name,phone\n" + rows.encode() + "Müller,1\n".encode("cp1252"))
+    with pytest.raises(ImportFileError) as info:
+        preview(path)
+    assert info.value.row == 200_002
+    assert "cp1252" not in str(info.value)

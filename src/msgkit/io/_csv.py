@@ -8,6 +8,7 @@ are all blank are not data: they are skipped and not counted.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     import _csv
 
 from msgkit.exceptions import ImportFileError
-from msgkit.io._encoding import decoding, detect_encoding
+from msgkit.io._encoding import decoding_near, detect_encoding
 from msgkit.io._source import SourceFile
 from msgkit.io._values import column_letter
 
@@ -35,11 +36,16 @@ _QUOTES_PER_LINE = 4
 _QUOTED_FIELD = re.compile(r'"[^"]*[^\s"][^"]*"')
 _SEP_LINE = re.compile(r"sep=(.)\r?\n?")
 
-#: The most line breaks a quoted cell may hold: what a spreadsheet cell can (Excel: 253).
-#: A cell with more is a quote left open, swallowing the rows after it.
-MAX_LINE_BREAKS = 253
+#: The most line breaks a quoted cell may hold: a last resort only (Excel's cells hold 253,
+#: but CRM exports and Google Sheets write more); a quote left open is found by what the
+#: cell's lines hold (`_swallowed`).
+MAX_LINE_BREAKS = 10_000
 #: The longest quoted cell that spans lines: what a spreadsheet cell can hold (32,767).
+#: A cell on one line is left to the import's ``max_cell_chars``.
 MAX_QUOTED_CHARS = 32_767
+# A cell that is a phone number: 7 to 15 digits, maybe after a + and with separators.
+_PHONE_LIKE = re.compile(r"\+?\(?\d(?:[\d\s().-]*\d){6,}")
+_PHONE_DIGITS = range(7, 16)
 # A line read after the file's last: it closes a quote left open to the end (so the
 # cell it was in ends with _END), or else is a record of its own (_END_CELL), dropped.
 _END = "\uffff\ufffe"
@@ -49,6 +55,22 @@ _END_LINE = _END_CELL + "\n"
 
 def _line_breaks(cell: str) -> int:
     return cell.count("\n") + cell.count("\r") - cell.count("\r\n")
+
+
+def _phone_like(part: str) -> bool:
+    part = part.strip().strip('"').strip()
+    return _PHONE_LIKE.fullmatch(part) is not None and sum(map(str.isdigit, part)) in _PHONE_DIGITS
+
+
+def _swallowed(cell: str, delimiter: str, width: int) -> int:
+    """How many lines of a multi-line cell look like rows of the file: as many cells as
+    the header (at least two) when split on the delimiter, one of them a phone number."""
+    return sum(
+        1
+        for line in cell.splitlines()[1:]  # the first is the rest of the row that opened it
+        if line.count(delimiter) >= max(width, 2) - 1
+        and any(map(_phone_like, line.split(delimiter)))
+    )
 
 
 def _blank(cells: list[str]) -> bool:
@@ -111,25 +133,57 @@ class CsvTable:
         """The error for text that does not decode, with the row it is on.
 
         The decoder reads ahead of the parser, so the row is found again from the
-        bytes: the records before the first byte that does not decode.
+        bytes: the records before the first byte that does not decode. The file is
+        decoded a chunk at a time and the encodings that would work are judged on a
+        bounded part of it (`decoding_near`): memory stays bounded whatever its size.
         """
         handle = self.source.handle
         handle.seek(0)
-        data = handle.read()
-        try:
-            data.decode(self.encoding)
-            bad, shown = len(data), ""
-        except UnicodeDecodeError as exc:
-            bad, shown = exc.start, f" (byte 0x{data[exc.start]:02x} at offset {exc.start:,})"
-        before = data[:bad].decode(self.encoding, errors="replace")[self._skip :]
-        lines = io.StringIO(before + "x", newline="")
+        decoder = codecs.getincrementaldecoder(self.encoding)("strict")
+        bad: list[int] = []  # the offset of the first byte that does not decode
+
+        def texts() -> Iterator[str]:
+            offset, skip = 0, self._skip
+            while True:
+                chunk = handle.read(_CHUNK)
+                state = decoder.getstate()
+                try:
+                    text = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    at = exc.start - len(state[0])  # where in the chunk
+                    bad.append(offset + at)
+                    before = codecs.getincrementaldecoder(self.encoding)("replace")
+                    before.setstate(state)
+                    text, chunk = before.decode(chunk[: max(at, 0)]), b""
+                if skip:
+                    text, skip = text[skip:], max(skip - len(text), 0)
+                yield text if chunk else text + "x"
+                if not chunk:
+                    return
+                offset += len(chunk)
+
+        def lines() -> Iterator[str]:
+            carry = ""
+            for text in texts():
+                split = io.StringIO(carry + text, newline="").readlines()
+                carry = split.pop() if split and not split[-1].endswith("\n") else ""
+                yield from split
+            if carry:
+                yield carry
+
         try:
             row: int | None = sum(
-                1 for _ in csv.reader(lines, delimiter=self.delimiter, strict=False)
+                1 for _ in csv.reader(lines(), delimiter=self.delimiter, strict=False)
             )
         except csv.Error:
             row = None
-        works = [c for c in decoding(data) if c != self.encoding]
+        if bad:
+            handle.seek(bad[0])
+            shown = f" (byte 0x{handle.read(1)[0]:02x} at offset {bad[0]:,})"
+            works = [c for c in decoding_near(self.source, bad[0]) if c != self.encoding]
+        else:
+            shown, works = "", []
+        handle.seek(0)
         hint = (
             "the file is in another encoding: pass "
             + " or ".join(f"encoding={c!r}" for c in works[:3])
@@ -213,13 +267,13 @@ class CsvTable:
     def _reader(self, lines: Iterator[str] | TextIO) -> _csv.Reader:
         return csv.reader(lines, delimiter=self.delimiter, strict=False)
 
-    def _runaway(self, cells: list[str], row: int) -> None:
-        """Refuse a record whose quoted cell runs on: to the end of the file, or over more
-        lines or characters than a spreadsheet cell holds (called for records that span
-        lines, so never on the common path)."""
-        where = max(range(len(cells)), key=lambda i: _line_breaks(cells[i]))
-        cell = cells[where]
-        breaks = _line_breaks(cell)
+    def _runaway(self, cells: list[str], row: int, width: int) -> None:
+        """Refuse a record whose quoted cell runs on: to the end of the file, or over lines
+        that look like rows of the file (`_swallowed`), or, as a last resort, over more
+        lines or characters than a cell holds (called for records that span lines, so
+        never on the common path). Only cells that span lines are looked at: a long cell
+        on one line is left to the import's ``max_cell_chars``."""
+        spanning = [i for i, cell in enumerate(cells) if _line_breaks(cell)]
         if cells[-1].endswith(_END):
             rest = cells[-1][: -len(_END)]
             where = len(cells) - 1
@@ -228,19 +282,35 @@ class CsvTable:
                 "a quote opened on this row is never closed: the rest of the file "
                 f"({lines:,} lines) was read as one cell"
             )
-        elif breaks > MAX_LINE_BREAKS:
-            problem = (
-                f"a quoted cell opened on this row runs over {breaks + 1:,} lines (a "
-                f"spreadsheet cell holds at most {MAX_LINE_BREAKS + 1}): a quote is probably "
-                "not closed, and the rows after it were read as part of the cell"
-            )
-        elif max(map(len, cells)) > MAX_QUOTED_CHARS:
-            where = max(range(len(cells)), key=lambda i: len(cells[i]))
-            problem = (
-                f"a quoted cell opened on this row runs over {len(cells[where]):,} characters "
-                f"and {_line_breaks(cells[where]) + 1:,} lines (a spreadsheet cell holds at "
-                f"most {MAX_QUOTED_CHARS:,} characters): a quote is probably not closed"
-            )
+        elif rows := [(_swallowed(cells[i], self.delimiter, width), i) for i in spanning]:
+            found, where = max(rows)
+            breaks = _line_breaks(cells[where])
+            if found:
+                problem = (
+                    f"a quoted cell opened on this row runs over {breaks + 1:,} lines, "
+                    f"{found:,} of which look like rows of this file (a phone number, "
+                    f"{max(width, 2)} or more cells): a quote is probably not closed, and "
+                    "those rows were read as part of the cell"
+                )
+            else:
+                where = max(spanning, key=lambda i: (_line_breaks(cells[i]), len(cells[i])))
+                breaks = _line_breaks(cells[where])
+                if breaks > MAX_LINE_BREAKS:
+                    problem = (
+                        f"a quoted cell opened on this row runs over {breaks + 1:,} lines "
+                        f"(more than {MAX_LINE_BREAKS + 1:,}): a quote is probably not "
+                        "closed, and the rows after it were read as part of the cell"
+                    )
+                else:
+                    where = max(spanning, key=lambda i: len(cells[i]))
+                    if len(cells[where]) <= MAX_QUOTED_CHARS:
+                        return
+                    problem = (
+                        f"a quoted cell opened on this row runs over {len(cells[where]):,} "
+                        f"characters and {_line_breaks(cells[where]) + 1:,} lines (a "
+                        f"spreadsheet cell holds at most {MAX_QUOTED_CHARS:,} characters): a "
+                        "quote is probably not closed"
+                    )
         else:
             return
         raise ImportFileError(
@@ -262,16 +332,18 @@ class CsvTable:
         text = self._text()
         row = 0
         lines = 0
+        width = 0
         reader = self._reader(itertools.chain(text, (_END_LINE,)))
         try:
             for cells in reader:
                 row += 1
                 if reader.line_num - lines > 1:
-                    self._runaway(cells, row)
+                    self._runaway(cells, row, width)
                 lines = reader.line_num
                 if len(cells) == 1 and cells[0] == _END_CELL:
                     return
                 if not _blank(cells):
+                    width = width or len(cells)  # the header's
                     yield row, cells
         except csv.Error as exc:
             raise self._csv_error(exc, row) from None
@@ -311,7 +383,7 @@ class CsvTable:
                 for cells in reader:
                     row += 1
                     if reader.line_num - read > 1:
-                        self._runaway(cells, row)
+                        self._runaway(cells, row, len(first[0][1]) if first else 0)
                     read = reader.line_num
                     if len(cells) == 1 and cells[0] == _END_CELL:
                         row -= 1
@@ -339,7 +411,7 @@ class CsvTable:
                         for cells in reader:
                             row += 1
                             if reader.line_num - read > 1:
-                                self._runaway(cells, row)
+                                self._runaway(cells, row, len(first[0][1]) if first else 0)
                             read = reader.line_num
                             if len(cells) == 1 and cells[0] == _END_CELL:
                                 row -= 1

@@ -25,7 +25,7 @@ from charset_normalizer import from_bytes
 from msgkit.exceptions import ConfigError, ImportFileError
 from msgkit.io._source import SourceFile
 
-__all__ = ["LEGACY", "decoding", "detect_encoding"]
+__all__ = ["LEGACY", "decoding", "decoding_near", "detect_encoding"]
 
 #: The legacy encodings tried when a file is not UTF-8 (readings that are the same text
 #: count once, under the first of them).
@@ -258,6 +258,23 @@ def decoding(data: bytes) -> list[str]:
         if score > 0:
             scores[candidate] = score
     return sorted(scores, key=scores.__getitem__, reverse=True)
+
+
+def decoding_near(source: SourceFile, offset: int) -> list[str]:
+    """`decoding` of a bounded part of ``source``: the lines where non-ASCII bytes first
+    appear and the lines around ``offset`` (64 KiB each at most), whatever the file's size.
+    """
+    handle = source.handle
+    handle.seek(max(offset - _SAMPLE // 2, 0))
+    start = handle.tell()
+    window = handle.read(_SAMPLE)
+    handle.seek(0)
+    if start and (cut := window.find(b"\n")) >= 0:
+        window = window[cut + 1 :]
+    if len(window) == _SAMPLE and (cut := window.rfind(b"\n")) >= 0:
+        window = window[: cut + 1]
+    first = _sample(source) or b""
+    return decoding(first + b"\n" + window if first else window)
 
 
 def _least_chaotic(sample: bytes, readings: dict[str, str]) -> str | None:

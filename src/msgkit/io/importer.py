@@ -33,7 +33,6 @@ from msgkit.io._source import MAX_BYTES, Format, Source, closed_on_error
 from msgkit.io._table import Table, open_table
 from msgkit.io._values import (
     Converter,
-    column_letter,
     converter,
     spreadsheet_safe,
     text_of,
@@ -59,6 +58,9 @@ MAX_CELL_CHARS = 1000
 
 _VARIABLE = re.compile(r"[^\W\d]\w*")
 _SPOOL = 1 << 20
+#: The columns a rejections file starts with (`ContactImport.rejections_csv`): a file
+#: whose header starts so is one msgkit wrote, its cells `spreadsheet_safe`.
+_REJECTION_COLUMNS = ("row", "column", "reason", "detail", "phone_reason", "duplicate_of")
 
 #: What to do with a cell of an optional column that cannot be used (a date that is not
 #: a date, a number that is not a number, a cell over ``max_cell_chars``):
@@ -367,9 +369,10 @@ class ContactImport:
         self._complete = False
         self._started = False
         self._reading: Generator[Contact, None, None] | None = None
-        self._rejected = _Spool(
-            ["row", "column", "reason", "detail", "phone_reason", "duplicate_of", *self.columns]
-        )
+        # A rejections file handed back: its cells lose the ' msgkit put before them.
+        # Any other file is read as it is ('-) smile stays '-) smile).
+        self._unescape = tuple(self.columns[: len(_REJECTION_COLUMNS)]) == _REJECTION_COLUMNS
+        self._rejected = _Spool([*_REJECTION_COLUMNS, *self.columns])
         self._blanked = _Spool(["row", "column", "reason", "detail"])
         # The rejections outlive close(); the spools go when this object does.
         weakref.finalize(self, self._rejected.close)
@@ -523,10 +526,6 @@ class ContactImport:
         width = self._width
         if len(cells) != width:
             if len(cells) > width and any(text_of(c).strip() for c in cells[width:]):
-                for i, cell in enumerate(cells):  # a quote left open, or just a stray comma?
-                    if isinstance(cell, str) and len(cell) > self._max_chars:
-                        name = self.columns[i] if i < width else column_letter(i)
-                        self._runaway(row, name, cell)
                 self._reject(
                     row,
                     cells,
@@ -537,7 +536,9 @@ class ContactImport:
                 return None
             cells = [*cells[:width], *([None] * (width - len(cells)))]
         raw = cells[self._phone]
-        text = unescape_spreadsheet((raw if raw.__class__ is str else text_of(raw)).strip())
+        unescape = self._unescape
+        text = raw if raw.__class__ is str else text_of(raw)
+        text = (unescape_spreadsheet(text) if unescape else text).strip()
         if not text:
             self._reject(
                 row, cells, self._phone_column, RejectReason.EMPTY_PHONE, "no phone number"
@@ -565,13 +566,12 @@ class ContactImport:
         for index, column, name, convert, reason in self._fields:
             value = cells[index]
             if value.__class__ is str:
+                if unescape and value[:1] == "'":
+                    value = unescape_spreadsheet(value)
                 value = value.strip()
                 if not value:
                     continue
-                if value[0] == "'":
-                    value = unescape_spreadsheet(value)
                 if len(value) > max_chars:
-                    self._runaway(row, column, value)
                     if self._bad_value(
                         row, cells, column, RejectReason.CELL_TOO_LONG, self._long(value)
                     ):
@@ -595,7 +595,11 @@ class ContactImport:
                     return None
             attributes[name] = value
         e164 = phone.e164
-        key = e164 if self._key is None else (text_of(cells[self._key]).strip() or e164)
+        if self._key is None:
+            key = e164
+        else:
+            key = text_of(cells[self._key])
+            key = (unescape_spreadsheet(key) if unescape else key).strip() or e164
         first = self._seen.first_row(int(e164[1:]), row)
         if first is not None:
             self._reject(
@@ -613,27 +617,7 @@ class ContactImport:
     def _long(self, text: str) -> str:
         return f"{len(text):,} characters; at most {self._max_chars:,} are allowed"
 
-    def _runaway(self, row: int, column: str, text: str) -> None:
-        """Refuse the file when a too-long CSV cell spans lines: a quote left open.
-
-        Such a cell has swallowed the rows after it; rejecting it as one row would
-        import the file silently short.
-        """
-        if self.format == "csv" and "\n" in text:
-            lines = text.count("\n") + 1
-            raise ImportFileError(
-                f"the cell opened by a quote on this row runs over {lines:,} lines "
-                f"({len(text):,} characters): a quote is probably not closed, and the rows "
-                "after it were read as part of the cell",
-                path=self._table.source.name,
-                row=row,
-                column=column,
-                hint="close (or remove) the quote in that cell and import again; if the cell "
-                "really is that long, raise max_cell_chars=...",
-            )
-
     def _too_long(self, row: int, cells: Sequence[object], column: str, text: str) -> None:
-        self._runaway(row, column, text)
         self._reject(row, cells, column, RejectReason.CELL_TOO_LONG, self._long(text))
 
     # -- lifetime -----------------------------------------------------------------------
