@@ -330,6 +330,53 @@ def test_a_deadlock_is_run_again(stores: Callable[..., PostgresStore], url: str)
     assert {store.get_message(i).state for i in (first, second)} == {MessageState.SENDING}
 
 
+@pytest.mark.parametrize("call", ["renew_leases", "mark_checked"])
+def test_a_deadlocked_heartbeat_or_capped_mark_is_run_again(
+    stores: Callable[..., PostgresStore], url: str, call: str
+) -> None:
+    """The heartbeat (`renew_leases`, its rows locked in id order as `apply` locks them)
+    and the capped marks (`mark_checked`) are run again when PostgreSQL aborts them to
+    break a deadlock, as `apply` is: a deadlock does not fail the worker."""
+    store = stores(pool_size=1)
+    campaign = store.save_campaign(running_campaign(), now=NOW)
+    messages = planned_messages(campaign.id, 2, now=NOW)
+    store.insert_messages(messages, now=NOW)
+    first, second = sorted(
+        m.id for m in store.claim(worker="w", now=NOW, limit=2, lease_until=LEASE)
+    )
+    with store._tx() as cur:  # this session finds the deadlock first
+        cur.execute("SET deadlock_timeout = '100ms'")
+    changes = [Change(message_id=i, event=MessageEvent.SEND) for i in (first, second)]
+    run: Callable[[], Any]
+    if call == "renew_leases":
+        run = lambda: store.renew_leases("w", until=LEASE + timedelta(minutes=5))  # noqa: E731
+    else:
+        run = lambda: store.mark_checked(  # noqa: E731
+            [m.to for m in messages],
+            lambda found: changes,
+            since=NOW - timedelta(days=1),
+            pending=[MessageState.SENDING],
+            now=NOW,
+            worker="w",
+        )
+    with psycopg.connect(url) as other:
+        other.execute("SET deadlock_timeout = '5s'")
+        other.execute("SELECT 1 FROM messages WHERE id = %s FOR UPDATE", (second,))
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(run)
+            while not other.execute(  # the store holds `first` and waits for `second`
+                "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            ).fetchone()[0]:
+                pass
+            other.execute("SELECT 1 FROM messages WHERE id = %s FOR UPDATE", (first,))
+            other.commit()
+            running.result(timeout=30)
+    if call == "renew_leases":
+        assert store.stale(MessageState.QUEUED, now=LEASE + timedelta(minutes=1)) == []
+    else:
+        assert {store.get_message(i).state for i in (first, second)} == {MessageState.SENDING}
+
+
 def test_text_with_a_nul_character_is_refused_saying_why(
     stores: Callable[..., PostgresStore],
 ) -> None:
