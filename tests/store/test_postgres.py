@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -375,6 +376,45 @@ def test_a_deadlocked_heartbeat_or_capped_mark_is_run_again(
         assert store.stale(MessageState.QUEUED, now=LEASE + timedelta(minutes=1)) == []
     else:
         assert {store.get_message(i).state for i in (first, second)} == {MessageState.SENDING}
+
+
+def test_a_heartbeat_locks_in_the_order_apply_does(
+    stores: Callable[..., PostgresStore], url: str
+) -> None:
+    """A heartbeat landing while a change (a receipt's `apply`, its rows locked in id
+    order) holds the first of its messages waits for it, holding nothing the change
+    needs next: no deadlock for PostgreSQL to break."""
+    store = stores(pool_size=1)
+    campaign = store.save_campaign(running_campaign(), now=NOW)
+    store.insert_messages(planned_messages(campaign.id, 8, now=NOW), now=NOW)
+    ids = sorted(m.id for m in store.claim(worker="w", now=NOW, limit=8, lease_until=LEASE))
+
+    def deadlocks(conn: psycopg.Connection[Any]) -> int:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    with psycopg.connect(url, autocommit=True) as watch, psycopg.connect(url) as other:
+        before = deadlocks(watch)
+        other.execute("SET deadlock_timeout = '100ms'")
+        other.execute("SELECT 1 FROM messages WHERE id = %s FOR UPDATE", (ids[0],))
+        with ThreadPoolExecutor(1) as pool:
+            beating = pool.submit(store.renew_leases, "w", until=LEASE + timedelta(minutes=5))
+            while not watch.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[
+                0
+            ]:
+                pass
+            time.sleep(0.3)  # past the heartbeat's deadlock_timeout: a cycle is found
+            # The change goes on, in id order: nothing it needs is held by the heartbeat.
+            other.execute(
+                "SELECT 1 FROM messages WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids[1:],)
+            )
+            other.commit()
+            assert beating.result(timeout=30) == 8
+        time.sleep(0.6)  # the statistics are flushed at most every half second
+        assert deadlocks(watch) == before
 
 
 def test_text_with_a_nul_character_is_refused_saying_why(
