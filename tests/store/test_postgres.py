@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from msgkit import Campaign, ConfigError, StoreError
-from msgkit.core.campaigns import CampaignStatus
+from msgkit.core.campaigns import CampaignKind, CampaignStatus
 from msgkit.core.delivery import MessageEvent, MessageState
 from msgkit.store import Change, open_store
 from msgkit.store import postgres as pg_module
@@ -415,6 +415,52 @@ def test_a_heartbeat_locks_in_the_order_apply_does(
             assert beating.result(timeout=30) == 8
         time.sleep(0.6)  # the statistics are flushed at most every half second
         assert deadlocks(watch) == before
+
+
+def test_an_uncapped_send_waits_for_a_capped_mark_to_the_same_person(
+    stores: Callable[..., PostgresStore],
+) -> None:
+    """A capped mark reads the person's sends and marks its message in one transaction;
+    another worker marking an uncapped campaign's message to the same person (which
+    counts toward caps) in between waits until it commits, instead of committing
+    unseen: the cap's reading is never overtaken. Before: the uncapped send committed
+    in between, and both went."""
+    capped, uncapped = stores(), stores()
+    first = capped.save_campaign(running_campaign("capped", kind=CampaignKind.TRIGGERED), now=NOW)
+    second = capped.save_campaign(running_campaign("open", kind=CampaignKind.TRIGGERED), now=NOW)
+    (mine,) = planned_messages(first.id, 1, now=NOW)
+    (theirs,) = planned_messages(second.id, 1, now=NOW)
+    capped.insert_messages([mine, theirs], now=NOW, priority=True)
+    assert capped.claim(worker="a", now=NOW, limit=1, lease_until=LEASE)[0].id == mine.id
+    assert uncapped.claim(worker="b", now=NOW, limit=1, lease_until=LEASE)[0].id == theirs.id
+    during: list[bool] = []
+    sends: list[Any] = []
+
+    def check(found: Any) -> list[Change]:
+        # Another worker marks its uncapped message to the same person meanwhile.
+        sending = pool.submit(
+            uncapped.apply,
+            [Change(message_id=theirs.id, event=MessageEvent.SEND)],
+            now=NOW,
+            worker="b",
+        )
+        time.sleep(0.5)
+        during.append(sending.done())
+        sends.append(sending)
+        return [Change(message_id=mine.id, event=MessageEvent.SEND)]
+
+    with ThreadPoolExecutor(1) as pool:
+        capped.mark_checked(
+            [mine.to],
+            check,
+            since=NOW - timedelta(days=1),
+            pending=[MessageState.SENDING],
+            now=NOW,
+            worker="a",
+        )
+        [result] = sends[0].result(timeout=30)
+    assert during == [False]
+    assert result.applied  # after the capped mark: uncapped, it may go
 
 
 def test_text_with_a_nul_character_is_refused_saying_why(

@@ -299,11 +299,37 @@ class OutboxTables(SQLBase):
             return self._apply(cur, changes, now=now, worker=worker)
 
     def _apply(
-        self, cur: Any, changes: Sequence[Change], *, now: datetime, worker: str | None
+        self,
+        cur: Any,
+        changes: Sequence[Change],
+        *,
+        now: datetime,
+        worker: str | None,
+        shared: bool = True,
     ) -> list[ChangeResult]:
-        """`apply` within the transaction of ``cur``."""
+        """`apply` within the transaction of ``cur``.
+
+        With ``shared`` (and a dialect whose ``shared`` lock it has), the recipients of
+        the messages it marks ``sending`` that count toward caps are held shared first
+        (before the rows, as `mark_checked` takes them): a capped mark of another
+        worker reading those recipients' sends waits for this one, or this for it.
+        """
         stamp = ms(now)
         results: list[ChangeResult] = []
+        if shared and self.dialect.shared:
+            sends = sorted({c.message_id for c in changes if c.event is MessageEvent.SEND})
+            locks: list[str] = []
+            for chunk in chunks(sends):
+                locks += [
+                    _recipient_lock(r[0])
+                    for r in self._q(
+                        cur,
+                        f"SELECT recipient FROM messages WHERE id IN ({self._in(chunk)}) "
+                        "AND counts = 1",
+                        chunk,
+                    ).fetchall()
+                ]
+            self._shared(cur, locks)
         # By id: [state, campaign, recipient, channel, counts] as the transaction
         # leaves it (a message changed twice is checked against its first change).
         current: dict[str, list[Any]] = {}
@@ -975,6 +1001,11 @@ _INSERT_WIDTH = len(_INSERT_COLUMN_LIST)
 
 
 @functools.lru_cache(maxsize=256)
+def _recipient_lock(stored: str) -> str:
+    """The name of the lock on a recipient's sends (``stored``: its column's value)."""
+    return f"recipient:{stored}"
+
+
 def _update_head(names: tuple[str, ...], *, state: bool, send: bool) -> str:
     """The UPDATE of a change, up to its WHERE: its state (and time) when it has an
     event, these columns, one more attempt for a send."""

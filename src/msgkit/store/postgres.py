@@ -81,6 +81,10 @@ POSTGRES = Dialect(
     begin="BEGIN",
     lock_rows=" FOR UPDATE",
     exclusive="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+    # In the array's order (volatile functions run after the ORDER BY): two
+    # transactions locking sorted names never wait for each other in a circle.
+    shared="SELECT pg_advisory_xact_lock_shared(hashtextextended(k, 0)) "
+    "FROM unnest(?::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
 )
 
 #: The URL options msgkit reads itself (the others go to libpq: sslmode, options...).
