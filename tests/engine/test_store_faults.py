@@ -12,7 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from msgkit import Audience, Campaign, CampaignStatus, Contact, StoreError, Template
+from msgkit import (
+    Audience,
+    Campaign,
+    CampaignStatus,
+    Contact,
+    SendPolicy,
+    SendSpeed,
+    StoreError,
+    Template,
+)
 from msgkit.core.message import Change
 from msgkit.engine.clock import FakeClock
 from msgkit.engine.dispatcher import Dispatcher, DispatcherSettings
@@ -116,3 +125,52 @@ def test_a_store_error_while_starting_a_due_campaign_is_not_swallowed() -> None:
         assert stopped.stop_reason == "the disk is full — free it"
     finally:
         store.close()
+
+
+class DeadlockedHeartbeat(MemoryStore):
+    """A store whose heartbeat (``renew_leases``) fails its first ``failures`` times: a
+    deadlock past the PostgreSQL store's retries."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.beats = 0
+
+    def renew_leases(self, worker: str, *, until: datetime) -> int:
+        self.beats += 1
+        if self.beats <= self.failures:
+            raise StoreError("deadlock detected", kind="busy", database=self.url, hint="retry")
+        return super().renew_leases(worker, until=until)
+
+
+@pytest.mark.anyio
+async def test_a_failed_heartbeat_does_not_stop_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    """A heartbeat the store fails is logged and tried again at the next beat: the run
+    goes on and the campaign is not stopped (the lease is long). Before: the error
+    stopped the run and every running campaign."""
+    clock = FakeClock()
+    store = DeadlockedHeartbeat(failures=1)
+    server = SimulatorServer(clock=clock.now)
+    # Paced, 4 s long: the pass beats (renews its leases) every quarter of a lease.
+    speed = SendPolicy(send_speed=SendSpeed(messages=5, per=timedelta(seconds=1)))
+    campaign = store.save_campaign(running(policy=speed), now=clock.now())
+    store.insert_messages(planned(campaign.id, 20, now=clock.now()), now=clock.now())
+    transport = HttpxTransport(transport=httpx.ASGITransport(app=server))
+    dispatcher = Dispatcher(
+        store,
+        {"sim": SimulatorProvider("sim", max_batch=1)},
+        transport=transport,
+        clock=clock,
+        settings=DispatcherSettings(batch_size=20, concurrency=4, lease=timedelta(seconds=4)),
+    )
+    try:
+        with caplog.at_level("WARNING", logger="msgkit.engine"):
+            await dispatcher.run()
+    finally:
+        await dispatcher.aclose()
+        await transport.aclose()
+    assert store.beats >= 2  # failed, then again
+    assert "were not renewed (again next beat): deadlock detected" in caplog.text
+    assert store.get_campaign(campaign.id).status is not CampaignStatus.STOPPED
+    assert dispatcher.stats.campaigns_stopped == []
+    assert len(server.recipients) == 20

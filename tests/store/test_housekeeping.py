@@ -42,6 +42,9 @@ def plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str
         "expirable": lambda: store.expirable(now=NOW),
         "holders": store.holders,
         "stale": lambda: store.stale(MessageState.SENDING, now=NOW, dead=["w1"]),
+        "recover_stale": lambda: store.recover_stale(
+            MessageState.SENDING, lambda rows: [], now=NOW, dead=["w1"]
+        ),
         "to_reconcile": lambda: store.to_reconcile(now=NOW),
         "next_due": lambda: store.next_due(
             now=NOW, poll_providers=(), poll_after=timedelta(minutes=5)

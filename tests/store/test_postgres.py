@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ import psycopg
 import pytest
 
 from msgkit import Campaign, ConfigError, StoreError
-from msgkit.core.campaigns import CampaignStatus
+from msgkit.core.campaigns import CampaignKind, CampaignStatus
 from msgkit.core.delivery import MessageEvent, MessageState
 from msgkit.store import Change, open_store
 from msgkit.store import postgres as pg_module
@@ -328,6 +329,138 @@ def test_a_deadlock_is_run_again(stores: Callable[..., PostgresStore], url: str)
             results = applying.result(timeout=30)
     assert [r.applied for r in results] == [True, True]
     assert {store.get_message(i).state for i in (first, second)} == {MessageState.SENDING}
+
+
+@pytest.mark.parametrize("call", ["renew_leases", "mark_checked"])
+def test_a_deadlocked_heartbeat_or_capped_mark_is_run_again(
+    stores: Callable[..., PostgresStore], url: str, call: str
+) -> None:
+    """The heartbeat (`renew_leases`, its rows locked in id order as `apply` locks them)
+    and the capped marks (`mark_checked`) are run again when PostgreSQL aborts them to
+    break a deadlock, as `apply` is: a deadlock does not fail the worker."""
+    store = stores(pool_size=1)
+    campaign = store.save_campaign(running_campaign(), now=NOW)
+    messages = planned_messages(campaign.id, 2, now=NOW)
+    store.insert_messages(messages, now=NOW)
+    first, second = sorted(
+        m.id for m in store.claim(worker="w", now=NOW, limit=2, lease_until=LEASE)
+    )
+    with store._tx() as cur:  # this session finds the deadlock first
+        cur.execute("SET deadlock_timeout = '100ms'")
+    changes = [Change(message_id=i, event=MessageEvent.SEND) for i in (first, second)]
+    run: Callable[[], Any]
+    if call == "renew_leases":
+        run = lambda: store.renew_leases("w", until=LEASE + timedelta(minutes=5))  # noqa: E731
+    else:
+        run = lambda: store.mark_checked(  # noqa: E731
+            [m.to for m in messages],
+            lambda found: changes,
+            since=NOW - timedelta(days=1),
+            pending=[MessageState.SENDING],
+            now=NOW,
+            worker="w",
+        )
+    with psycopg.connect(url) as other:
+        other.execute("SET deadlock_timeout = '5s'")
+        other.execute("SELECT 1 FROM messages WHERE id = %s FOR UPDATE", (second,))
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(run)
+            while not other.execute(  # the store holds `first` and waits for `second`
+                "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            ).fetchone()[0]:
+                pass
+            other.execute("SELECT 1 FROM messages WHERE id = %s FOR UPDATE", (first,))
+            other.commit()
+            running.result(timeout=30)
+    if call == "renew_leases":
+        assert store.stale(MessageState.QUEUED, now=LEASE + timedelta(minutes=1)) == []
+    else:
+        assert {store.get_message(i).state for i in (first, second)} == {MessageState.SENDING}
+
+
+def test_a_heartbeat_locks_in_the_order_apply_does(
+    stores: Callable[..., PostgresStore], url: str
+) -> None:
+    """A heartbeat landing while a change (a receipt's `apply`, its rows locked in id
+    order) holds the first of its messages waits for it, holding nothing the change
+    needs next: no deadlock for PostgreSQL to break."""
+    store = stores(pool_size=1)
+    campaign = store.save_campaign(running_campaign(), now=NOW)
+    store.insert_messages(planned_messages(campaign.id, 8, now=NOW), now=NOW)
+    ids = sorted(m.id for m in store.claim(worker="w", now=NOW, limit=8, lease_until=LEASE))
+
+    def deadlocks(conn: psycopg.Connection[Any]) -> int:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    with psycopg.connect(url, autocommit=True) as watch, psycopg.connect(url) as other:
+        before = deadlocks(watch)
+        other.execute("SET deadlock_timeout = '100ms'")
+        other.execute("SELECT 1 FROM messages WHERE id = %s FOR UPDATE", (ids[0],))
+        with ThreadPoolExecutor(1) as pool:
+            beating = pool.submit(store.renew_leases, "w", until=LEASE + timedelta(minutes=5))
+            while not watch.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[
+                0
+            ]:
+                pass
+            time.sleep(0.3)  # past the heartbeat's deadlock_timeout: a cycle is found
+            # The change goes on, in id order: nothing it needs is held by the heartbeat.
+            other.execute(
+                "SELECT 1 FROM messages WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids[1:],)
+            )
+            other.commit()
+            assert beating.result(timeout=30) == 8
+        time.sleep(0.6)  # the statistics are flushed at most every half second
+        assert deadlocks(watch) == before
+
+
+def test_an_uncapped_send_waits_for_a_capped_mark_to_the_same_person(
+    stores: Callable[..., PostgresStore],
+) -> None:
+    """A capped mark reads the person's sends and marks its message in one transaction;
+    another worker marking an uncapped campaign's message to the same person (which
+    counts toward caps) in between waits until it commits, instead of committing
+    unseen: the cap's reading is never overtaken. Before: the uncapped send committed
+    in between, and both went."""
+    capped, uncapped = stores(), stores()
+    first = capped.save_campaign(running_campaign("capped", kind=CampaignKind.TRIGGERED), now=NOW)
+    second = capped.save_campaign(running_campaign("open", kind=CampaignKind.TRIGGERED), now=NOW)
+    (mine,) = planned_messages(first.id, 1, now=NOW)
+    (theirs,) = planned_messages(second.id, 1, now=NOW)
+    capped.insert_messages([mine, theirs], now=NOW, priority=True)
+    assert capped.claim(worker="a", now=NOW, limit=1, lease_until=LEASE)[0].id == mine.id
+    assert uncapped.claim(worker="b", now=NOW, limit=1, lease_until=LEASE)[0].id == theirs.id
+    during: list[bool] = []
+    sends: list[Any] = []
+
+    def check(found: Any) -> list[Change]:
+        # Another worker marks its uncapped message to the same person meanwhile.
+        sending = pool.submit(
+            uncapped.apply,
+            [Change(message_id=theirs.id, event=MessageEvent.SEND)],
+            now=NOW,
+            worker="b",
+        )
+        time.sleep(0.5)
+        during.append(sending.done())
+        sends.append(sending)
+        return [Change(message_id=mine.id, event=MessageEvent.SEND)]
+
+    with ThreadPoolExecutor(1) as pool:
+        capped.mark_checked(
+            [mine.to],
+            check,
+            since=NOW - timedelta(days=1),
+            pending=[MessageState.SENDING],
+            now=NOW,
+            worker="a",
+        )
+        [result] = sends[0].result(timeout=30)
+    assert during == [False]
+    assert result.applied  # after the capped mark: uncapped, it may go
 
 
 def test_text_with_a_nul_character_is_refused_saying_why(

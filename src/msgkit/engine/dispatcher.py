@@ -369,12 +369,27 @@ class Dispatcher:
         """Renew the leases of what this worker holds, every quarter of a lease: a pass
         held back by a rate (500 messages at a shared 10/s) outlasts its claim's lease,
         and other workers would take its messages for a dead worker's. A worker that
-        dies stops renewing, and its claims pass to the others when the lease ends."""
+        dies stops renewing, and its claims pass to the others when the lease ends.
+
+        A heartbeat the store fails (a deadlock past its retries, a moment offline) does
+        not stop the run: it is tried again at the next beat, well within the lease."""
         now = self.clock.now()
         if self._renewed is not None and now - self._renewed < self.settings.lease / 4:
             return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                self._executor,
+                functools.partial(
+                    self.store.renew_leases, self.worker, until=now + self.settings.lease
+                ),
+            )
+        except StoreError as exc:
+            log.warning(
+                "the leases of worker %s were not renewed (again next beat): %s", self.worker, exc
+            )
+            return
         self._renewed = now
-        await self._db(self.store.renew_leases, self.worker, until=now + self.settings.lease)
 
     async def _campaign(self, campaign_id: str, *, fresh: bool = False) -> Campaign | None:
         if fresh or campaign_id not in self._campaigns:

@@ -245,14 +245,20 @@ class Housekeeping:
         holders = await self._db(self.store.holders)
         dead = dead_local_workers([h for h in holders if h != self.worker])
         over = Elapsed(timer=Timer.LEASE)
-        queued = await self._db(self.store.stale, MessageState.QUEUED, now=now, dead=dead)
-        if queued:
-            await self._db(self.store.apply, [self._decide(r, over, now) for r in queued], now=now)
-        sending = await self._db(self.store.stale, MessageState.SENDING, now=now, dead=dead)
-        if sending:
-            log.warning("%d messages were being sent by a worker that died", len(sending))
-            await self._db(self.store.apply, [self._decide(r, over, now) for r in sending], now=now)
-            self.stats.unknown += len(sending)
+
+        def decide(rows: Sequence[MessageRow]) -> list[Change]:
+            return [self._decide(r, over, now) for r in rows]
+
+        # Found and changed in one transaction: a heartbeat that renews a lease, or a
+        # worker that claims a message again, in between is never overridden.
+        await self._db(self.store.recover_stale, MessageState.QUEUED, decide, now=now, dead=dead)
+        sending = await self._db(
+            self.store.recover_stale, MessageState.SENDING, decide, now=now, dead=dead
+        )
+        unknown = sum(r.applied for r in sending)
+        if unknown:
+            log.warning("%d messages were being sent by a worker that died", unknown)
+            self.stats.unknown += unknown
 
     async def reconcile(self, now: datetime) -> None:
         """Ask the providers about unknown messages (or follow ``on_unknown``)."""

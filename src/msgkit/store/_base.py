@@ -102,6 +102,9 @@ class Dialect:
         exclusive: The statement (one ``?``: a name) that makes a transaction wait for
             any other holding the same name until it ends; empty where ``begin`` already
             serialises writers (SQLite's ``BEGIN IMMEDIATE``).
+        shared: The statement (one ``?``: an array of names, taken in its order) that
+            makes a transaction wait for any other holding one of the names with
+            ``exclusive`` -- not for those holding it shared; empty with ``exclusive``.
     """
 
     name: str
@@ -111,6 +114,7 @@ class Dialect:
     begin: str = "BEGIN IMMEDIATE"
     lock_rows: str = ""
     exclusive: str = ""
+    shared: str = ""
 
     def json_text(self, column: str, key: str) -> str:
         """The SQL expression of the text at ``key`` of a JSON ``column``."""
@@ -204,6 +208,12 @@ class SQLBase:
         read-then-write that no constraint guards (the next number of a sequence)."""
         if self.dialect.exclusive:
             self._q(cur, self.dialect.exclusive, (name,))
+
+    def _shared(self, cur: Any, names: Sequence[str]) -> None:
+        """Hold ``names`` shared until this transaction ends: it waits for (and holds
+        off) a transaction holding one `_exclusive`, not another holding it shared."""
+        if self.dialect.shared and names:
+            self._q(cur, self.dialect.shared, (sorted(set(names)),))
 
     def _fault(self, exc: Exception) -> StoreError | None:
         """The `StoreError` a driver's error means (None: not a fault of the database)."""

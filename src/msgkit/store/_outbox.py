@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -299,11 +299,37 @@ class OutboxTables(SQLBase):
             return self._apply(cur, changes, now=now, worker=worker)
 
     def _apply(
-        self, cur: Any, changes: Sequence[Change], *, now: datetime, worker: str | None
+        self,
+        cur: Any,
+        changes: Sequence[Change],
+        *,
+        now: datetime,
+        worker: str | None,
+        shared: bool = True,
     ) -> list[ChangeResult]:
-        """`apply` within the transaction of ``cur``."""
+        """`apply` within the transaction of ``cur``.
+
+        With ``shared`` (and a dialect whose ``shared`` lock it has), the recipients of
+        the messages it marks ``sending`` that count toward caps are held shared first
+        (before the rows, as `mark_checked` takes them): a capped mark of another
+        worker reading those recipients' sends waits for this one, or this for it.
+        """
         stamp = ms(now)
         results: list[ChangeResult] = []
+        if shared and self.dialect.shared:
+            sends = sorted({c.message_id for c in changes if c.event is MessageEvent.SEND})
+            locks: list[str] = []
+            for chunk in chunks(sends):
+                locks += [
+                    _recipient_lock(r[0])
+                    for r in self._q(
+                        cur,
+                        f"SELECT recipient FROM messages WHERE id IN ({self._in(chunk)}) "
+                        "AND counts = 1",
+                        chunk,
+                    ).fetchall()
+                ]
+            self._shared(cur, locks)
         # By id: [state, campaign, recipient, channel, counts] as the transaction
         # leaves it (a message changed twice is checked against its first change).
         current: dict[str, list[Any]] = {}
@@ -484,6 +510,40 @@ class OutboxTables(SQLBase):
             (state.value, ms(now), *dead, limit),
         )
         return self._messages(rows)
+
+    def recover_stale(
+        self,
+        state: MessageState,
+        decide: Callable[[Sequence[MessageRow]], Sequence[Change]],
+        *,
+        now: datetime,
+        dead: Sequence[str] = (),
+        limit: int = BATCH,
+    ) -> list[ChangeResult]:
+        """Find the messages `stale` finds and apply the changes ``decide`` makes of
+        them, in one transaction.
+
+        The rows stay locked from the read to the write (PostgreSQL: ``FOR UPDATE SKIP
+        LOCKED``, a row another transaction holds -- a heartbeat renewing it -- is left
+        for the next pass; SQLite: the write lock of the transaction): a lease renewed
+        or a message claimed again after it was found is never released or marked
+        unknown. The store only guards; ``decide`` says what happens.
+        """
+        known_dead = f" OR worker IN ({self._in(dead)})" if dead else ""
+        lock = " FOR UPDATE SKIP LOCKED" if self.dialect.skip_locked else ""
+        with self._tx() as cur:
+            rows = self._q(
+                cur,
+                # The IN repeats the condition of the index of held messages, to use it.
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE state IN ('queued', 'sending') "
+                "AND state = ? "
+                f"AND (lease_until < ?{known_dead}) ORDER BY lease_until LIMIT ?{lock}",
+                (state.value, ms(now), *dead, limit),
+            ).fetchall()
+            if not rows:
+                return []
+            changes = decide(self._messages(rows))
+            return self._apply(cur, changes, now=now, worker=None) if changes else []
 
     def holders(self) -> list[str]:
         """The workers holding queued or sending messages."""
@@ -851,18 +911,38 @@ class OutboxTables(SQLBase):
             )
         ]
         changes = [Change(message_id=i, event=MessageEvent.RELEASE) for i in ids]
-        return sum(r.applied for r in self.apply(changes, now=now))
+        # Only what it still holds: a message whose lease ran out meanwhile may be
+        # another worker's now.
+        return sum(r.applied for r in self.apply(changes, now=now, worker=worker))
 
     def renew_leases(self, worker: str, *, until: datetime) -> int:
         """Extend the lease of every message ``worker`` holds (queued or sending)."""
         with self._tx() as cur:
             # The IN repeats the condition of the index of held messages, to use it.
-            self._q(
-                cur,
-                "UPDATE messages SET lease_until = ? WHERE state IN ('queued', 'sending') "
-                "AND worker = ? AND lease_until < ?",
-                (ms(until), worker, ms(until)),
-            )
+            held = "state IN ('queued', 'sending') AND worker = ? AND lease_until < ?"
+            params = (worker, ms(until))
+            if self.dialect.lock_rows:
+                # Rows locked in id order first, as `apply` locks them: a receipt
+                # applied to one of them meanwhile waits instead of deadlocking.
+                ids = [
+                    r[0]
+                    for r in self._q(
+                        cur,
+                        f"SELECT id FROM messages WHERE {held} ORDER BY id{self.dialect.lock_rows}",
+                        params,
+                    ).fetchall()
+                ]
+                renewed = 0
+                for chunk in chunks(ids):
+                    self._q(
+                        cur,
+                        f"UPDATE messages SET lease_until = ? WHERE id IN ({self._in(chunk)}) "
+                        f"AND {held}",
+                        (ms(until), *chunk, *params),
+                    )
+                    renewed += int(cur.rowcount)
+                return renewed
+            self._q(cur, f"UPDATE messages SET lease_until = ? WHERE {held}", (ms(until), *params))
             return int(cur.rowcount)
 
     def resolve_provider_ids(
@@ -921,6 +1001,11 @@ _INSERT_WIDTH = len(_INSERT_COLUMN_LIST)
 
 
 @functools.lru_cache(maxsize=256)
+def _recipient_lock(stored: str) -> str:
+    """The name of the lock on a recipient's sends (``stored``: its column's value)."""
+    return f"recipient:{stored}"
+
+
 def _update_head(names: tuple[str, ...], *, state: bool, send: bool) -> str:
     """The UPDATE of a change, up to its WHERE: its state (and time) when it has an
     event, these columns, one more attempt for a send."""

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -57,8 +57,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from msgkit.core.campaigns import Campaign
 from msgkit.core.contacts import PhoneCipher
+from msgkit.core.delivery import MessageState
 from msgkit.exceptions import ConfigError, StoreError
+from msgkit.store._base import BATCH
 from msgkit.store.base import Change, ChangeResult, MessageRow
+from msgkit.store.protocols import HistoryRows
 from msgkit.store.sql import Dialect, SQLStore
 
 try:
@@ -78,6 +81,10 @@ POSTGRES = Dialect(
     begin="BEGIN",
     lock_rows=" FOR UPDATE",
     exclusive="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+    # In the array's order (volatile functions run after the ORDER BY): two
+    # transactions locking sorted names never wait for each other in a circle.
+    shared="SELECT pg_advisory_xact_lock_shared(hashtextextended(k, 0)) "
+    "FROM unnest(?::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
 )
 
 #: The URL options msgkit reads itself (the others go to libpq: sslmode, options...).
@@ -324,6 +331,45 @@ class PostgresStore(SQLStore):
         self, changes: Sequence[Change], *, now: datetime, worker: str | None = None
     ) -> list[ChangeResult]:
         result: list[ChangeResult] = self._again(super().apply, changes, now=now, worker=worker)
+        return result
+
+    def renew_leases(self, worker: str, *, until: datetime) -> int:
+        result: int = self._again(super().renew_leases, worker, until=until)
+        return result
+
+    def recover_stale(
+        self,
+        state: MessageState,
+        decide: Callable[[Sequence[MessageRow]], Sequence[Change]],
+        *,
+        now: datetime,
+        dead: Sequence[str] = (),
+        limit: int = BATCH,
+    ) -> list[ChangeResult]:
+        result: list[ChangeResult] = self._again(
+            super().recover_stale, state, decide, now=now, dead=dead, limit=limit
+        )
+        return result
+
+    def mark_checked(
+        self,
+        recipients: Sequence[str],
+        check: Callable[[HistoryRows], Sequence[Change]],
+        *,
+        since: datetime,
+        pending: Iterable[MessageState],
+        now: datetime,
+        worker: str | None = None,
+    ) -> list[ChangeResult]:
+        result: list[ChangeResult] = self._again(
+            super().mark_checked,
+            recipients,
+            check,
+            since=since,
+            pending=pending,
+            now=now,
+            worker=worker,
+        )
         return result
 
     def save_campaign(self, campaign: Campaign, *, now: datetime) -> Campaign:

@@ -241,6 +241,20 @@ class Outbox(Protocol):
         """Queued or sending messages of a dead worker."""
         ...
 
+    def recover_stale(
+        self,
+        state: MessageState,
+        decide: Callable[[Sequence[MessageRow]], Sequence[Change]],
+        *,
+        now: datetime,
+        dead: Sequence[str] = (),
+        limit: int = ...,
+    ) -> list[ChangeResult]:
+        """The messages `stale` finds, and the changes ``decide`` makes of them applied,
+        in one transaction that holds them from the read to the write (a heartbeat or a
+        new claim in between is not overridden)."""
+        ...
+
     def holders(self) -> list[str]:
         """The workers holding queued or sending messages."""
         ...

@@ -23,7 +23,7 @@ from msgkit.store._base import Dialect, SQLBase, dt, ms
 from msgkit.store._campaigns import CampaignTables
 from msgkit.store._inbound import InboundTables
 from msgkit.store._lists import ListTables
-from msgkit.store._outbox import OutboxTables
+from msgkit.store._outbox import OutboxTables, _recipient_lock
 from msgkit.store._rates import RateTables
 from msgkit.store.base import Change, ChangeResult
 from msgkit.store.protocols import HistoryRows, Store
@@ -61,12 +61,18 @@ class SQLStore(CampaignTables, ListTables, OutboxTables, InboundTables, RateTabl
 
         No other worker can mark a message to one of these recipients between the read
         and the write (SQLite: the write lock of ``BEGIN IMMEDIATE``; elsewhere the
-        dialect's ``exclusive`` lock on each recipient): a frequency cap that allows one more
-        message lets exactly one through, whichever worker sends it.
+        dialect's ``exclusive`` lock on each recipient, which every `apply` marking a
+        message that counts toward caps takes shared): a frequency cap that allows one
+        more message lets exactly one through, whichever worker sends it, and a send
+        of an uncapped campaign to the same person is either read or marked after.
         """
         with self._tx() as cur:
-            for recipient in sorted(set(recipients)):
-                self._exclusive(cur, f"recipient:{recipient}")
+            for name in sorted({_recipient_lock(self._ix(r)) for r in recipients}):
+                self._exclusive(cur, name)
             found = self.history(recipients, since=since, pending=pending)
             changes = check(found)
-            return self._apply(cur, changes, now=now, worker=worker) if changes else []
+            if not changes:
+                return []
+            # Its recipients are held exclusively already (a capped chunk's others are
+            # test sends, which do not count).
+            return self._apply(cur, changes, now=now, worker=worker, shared=False)
