@@ -417,3 +417,31 @@ def test_prices_must_name_a_configured_provider(clock: FakeClock) -> None:
     assert caught.value.key == "prices.sms"
     priced = msgkit.Client(store=MemoryStore(), clock=clock, prices={"simulator": "0.01"})
     assert str(priced.prices["simulator"].default) == "0.01"
+
+
+def test_a_client_that_fails_to_start_closes_the_store_it_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong setting found after the store is open closes that store again (a
+    PostgreSQL pool's threads are not left to the garbage collector); a store handed
+    in is the caller's and stays open."""
+    import msgkit.client._client as module
+
+    opened: list[MemoryStore] = []
+    real = module.open_store
+
+    def spy(url: object, **options: object) -> object:
+        store = real(url, **options)  # type: ignore[arg-type]
+        opened.append(store)  # type: ignore[arg-type]
+        return store
+
+    monkeypatch.setattr(module, "open_store", spy)
+    with pytest.raises(ConfigError, match="default provider"):
+        msgkit.Client(store=str(tmp_path / "m.db"), default_provider="missing")
+    with pytest.raises(msgkit.StoreError, match="closed database"):
+        opened[0]._read("SELECT 1")  # type: ignore[attr-defined]
+    mine = MemoryStore()
+    with pytest.raises(ConfigError, match="default provider"):
+        msgkit.Client(store=mine, default_provider="missing")
+    assert mine.list_campaigns() == []
+    mine.close()

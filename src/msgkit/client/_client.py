@@ -192,33 +192,44 @@ class Client:
         elif config is not None:
             cfg = config
         self.clock: Clock = clock or SystemClock()
+        given = store if store is not None else cfg.get("store")
         self.store = open_store(
-            store if store is not None else cfg.get("store"),
+            given,
             phone_key=phone_cipher(phone_key, cfg, env),
         )
-        self.providers = make_providers(providers, cfg, env, self.clock)
-        for provider in self.providers.values():
-            if isinstance(provider, KeyedIds):
-                provider.digest_key = self.store.digest_key
-        self.default_provider = (
-            default_provider or cfg.get("default_provider") or next(iter(self.providers), None)
-        )
-        if self.default_provider is not None and self.default_provider not in self.providers:
-            raise ConfigError(
-                f"default provider {self.default_provider!r} is not configured",
-                key="default_provider",
-                hint="configured: " + ", ".join(sorted(self.providers)),
+        try:
+            self.providers = make_providers(providers, cfg, env, self.clock)
+            for provider in self.providers.values():
+                if isinstance(provider, KeyedIds):
+                    provider.digest_key = self.store.digest_key
+            self.default_provider = (
+                default_provider or cfg.get("default_provider") or next(iter(self.providers), None)
             )
-        self.actor = _actor(actor)
-        self.permissions: PermissionPolicy = permissions or AllowAll()
-        self.settings = settings or dispatcher_settings(cfg, self.providers)
-        self._transport = transport
-        self._inbound_seen: dict[str, int] = {}
-        self.prices = make_prices(providers, cfg, prices, self.providers)
-        self.runner = CampaignRunner(
-            self.store, self.providers, default_provider=self.default_provider, prices=self.prices
-        )
-        self._drop_abandoned_lists()
+            if self.default_provider is not None and self.default_provider not in self.providers:
+                raise ConfigError(
+                    f"default provider {self.default_provider!r} is not configured",
+                    key="default_provider",
+                    hint="configured: " + ", ".join(sorted(self.providers)),
+                )
+            self.actor = _actor(actor)
+            self.permissions: PermissionPolicy = permissions or AllowAll()
+            self.settings = settings or dispatcher_settings(cfg, self.providers)
+            self._transport = transport
+            self._inbound_seen: dict[str, int] = {}
+            self.prices = make_prices(providers, cfg, prices, self.providers)
+            self.runner = CampaignRunner(
+                self.store,
+                self.providers,
+                default_provider=self.default_provider,
+                prices=self.prices,
+            )
+            self._drop_abandoned_lists()
+        except BaseException:
+            # A store this client opened is closed again (its connections, a
+            # PostgreSQL pool's threads); one handed in belongs to the caller.
+            if given is None or isinstance(given, (str, Path)):
+                self.store.close()
+            raise
 
     def close(self) -> None:
         """Close the store."""
