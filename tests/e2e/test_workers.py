@@ -92,7 +92,7 @@ class Workers:
                 subprocess.Popen(
                     [
                         *(sys.executable, "-m", "msgkit"),
-                        *("--store", self.store, "--config", str(self.config), "worker"),
+                        *("--config", str(self.config), "worker", "--store", self.store),
                     ],
                     env=ENV,
                     stdout=subprocess.DEVNULL,

@@ -14,10 +14,19 @@ __all__ = ["register"]
 
 
 @click.command("worker")
+@click.option(
+    "--store",
+    "store",
+    default=None,
+    metavar="URL",
+    help="The store to send from (as the global --store): sqlite:///path or postgresql://...",
+)
 @pass_state
-def worker_command(state: State) -> None:
+def worker_command(state: State, store: str | None) -> None:
     """Send until stopped: Ctrl-C or SIGTERM finishes requests in flight and gives the
     claimed messages back. Run one per machine against a shared store."""
+    if store is not None:
+        state.store = store
     client = state.client()
     console_err.print(f"msgkit worker on {client.store.url}: sending until stopped (SIGTERM)")
     try:
