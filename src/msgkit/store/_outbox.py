@@ -1000,12 +1000,12 @@ _RECIPIENT = _INSERT_COLUMN_LIST.index("recipient")
 _INSERT_WIDTH = len(_INSERT_COLUMN_LIST)
 
 
-@functools.lru_cache(maxsize=256)
 def _recipient_lock(stored: str) -> str:
     """The name of the lock on a recipient's sends (``stored``: its column's value)."""
     return f"recipient:{stored}"
 
 
+@functools.lru_cache(maxsize=256)
 def _update_head(names: tuple[str, ...], *, state: bool, send: bool) -> str:
     """The UPDATE of a change, up to its WHERE: its state (and time) when it has an
     event, these columns, one more attempt for a send."""
