@@ -22,12 +22,11 @@ and memory are printed, never judged.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _child import run_child
 
 CHILD = r"""
 import json, resource, sys, time
@@ -72,21 +71,7 @@ def _write(path: Path, rows: int) -> int:
 
 
 def _run(path: Path, reader: str) -> dict[str, object]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, ["src", os.environ.get("PYTHONPATH")])),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), reader],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        sys.exit(f"{reader} failed:\n{done.stderr}")
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
+    return run_child(CHILD, str(path), reader)
 
 
 def main() -> int:

@@ -19,13 +19,11 @@ against it.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _child import run_child
 
 CHILD = r"""
 import json, resource, sys, time
@@ -84,17 +82,7 @@ def _write(path: Path, rows: int, distinct: int, quoting: str) -> None:
 
 
 def _measure(path: Path, step: str) -> dict[str, float]:
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parent.parent / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), step],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    ).stdout
-    return json.loads(out)  # type: ignore[no-any-return]
+    return run_child(CHILD, str(path), step)
 
 
 def main() -> None:

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from _child import run_child
 
 HEADER = ["Name", "Mobile", "Email", "City", "Points", "Joined", "Spend"]
 CITIES = ["台北市", "新北市", "Taichung", "高雄市", "Tainan", "桃園市"]
@@ -203,21 +202,7 @@ def _write_strings(folder: Path, count: int) -> Path:
 
 
 def _run(path: Path, reader: str, rows: int) -> dict[str, object]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, ["src", os.environ.get("PYTHONPATH")])),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), reader, str(rows)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        sys.exit(f"{reader} failed:\n{done.stderr}")
-    result: dict[str, object] = json.loads(done.stdout)
-    return result
+    return run_child(CHILD, str(path), reader, str(rows))
 
 
 def main() -> int:

@@ -23,12 +23,11 @@ not):
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _child import run_child
 
 CHILD = r"""
 import csv, io, json, resource, sys, time
@@ -82,15 +81,7 @@ def _write(path: Path, megabytes: float) -> int:
 
 
 def _measure(path: Path, db: Path, step: str) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "src")}
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(db), step],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return run_child(CHILD, str(path), str(db), step)
 
 
 def main() -> None:

@@ -32,13 +32,13 @@ checks that outbox too (found by blind index; no number of the check in the file
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _child import run_child
 
 CHILD = r"""
 import json, resource, sys, time
@@ -180,21 +180,7 @@ def write_csv(path: Path, rows: int) -> dict[str, str]:
 
 
 def _child(path: Path, db: Path, step: str, profile: str = "-", key: str = "-") -> dict[str, float]:
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parent.parent / "src")
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(db), step, profile, key],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.stderr:
-        print(done.stderr, file=sys.stderr)
-    if done.returncode != 0:
-        raise SystemExit(f"{step} failed (exit {done.returncode})")
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return run_child(CHILD, str(path), str(db), step, profile, key)
 
 
 def check(db: Path, expected: dict[str, str], key: str | None = None) -> list[str]:
